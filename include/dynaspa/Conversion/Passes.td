@@ -1,0 +1,43 @@
+//===- Passes.td - dynaspa conversion passes ---------------*- tablegen -*-===//
+//
+// Part of the dynaspa project.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef DYNASPA_CONVERSION_PASSES_TD
+#define DYNASPA_CONVERSION_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+//===----------------------------------------------------------------------===//
+// SpSparseToLinalg
+//===----------------------------------------------------------------------===//
+
+def ConvertSpSparseToLinalg : Pass<"convert-spsparse-to-linalg"> {
+  let summary = "Lower masked ops to their reference meaning: dense op, then mask";
+  let description = [{
+    Defines what the tensor-level spsparse ops compute by rewriting each into
+    upstream ops: the dense computation (`linalg.conv_2d_nhwc_hwcf`,
+    `linalg.conv_2d_nchw_fchw` or `linalg.batch_matmul`, with zero padding and
+    bias) followed by `select(mask != 0, dense, 0)`. The result computes every
+    position, so it is not fast; it is the reference the sparse code paths are
+    checked against, and it lets any spsparse program run on the CPU through
+    the upstream pipelines:
+
+    ```
+    dynaspa-opt --convert-spsparse-to-linalg in.mlir |
+      mlir-opt-22 --one-shot-bufferize=bufferize-function-boundaries \
+        --convert-linalg-to-loops --convert-to-llvm ... | mlir-runner-22 ...
+    ```
+
+    Ops with dynamic shapes are rewritten too; only static shapes are
+    checked by the verifiers, dynamic extents are trusted.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::tensor::TensorDialect"
+  ];
+}
+
+#endif // DYNASPA_CONVERSION_PASSES_TD

@@ -1,0 +1,156 @@
+//===- SpSparseAttrs.td - SpSparse attributes --------------*- tablegen -*-===//
+//
+// Part of the dynaspa project.
+//
+//===----------------------------------------------------------------------===//
+//
+// Attributes that describe how a masked op is tiled and scheduled: the data
+// layout, the DISTile granularity, the schedule knobs of the kernel template
+// and the description of a GPU that the analytical cost model reads.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef DYNASPA_DIALECT_SPSPARSE_IR_SPSPARSEATTRS_TD
+#define DYNASPA_DIALECT_SPSPARSE_IR_SPSPARSEATTRS_TD
+
+include "dynaspa/Dialect/SpSparse/IR/SpSparseBase.td"
+include "mlir/IR/AttrTypeBase.td"
+include "mlir/IR/EnumAttr.td"
+
+//===----------------------------------------------------------------------===//
+// Layout
+//===----------------------------------------------------------------------===//
+
+def SpSparse_LayoutEnum : I32EnumAttr<"Layout", "activation/filter layout", [
+    I32EnumAttrCase<"nhwc", 0>,
+    I32EnumAttrCase<"nchw", 1>
+  ]> {
+  let genSpecializedAttr = 0;
+  let cppNamespace = "::mlir::spsparse";
+}
+
+def SpSparse_LayoutAttr : EnumAttr<SpSparse_Dialect, SpSparse_LayoutEnum,
+                                   "layout"> {
+  let summary = "convolution data layout";
+  let description = [{
+    `#spsparse.layout<nhwc>`: activations `[N, H, W, C]`, filters
+    `[KH, KW, Cin, Cout]` (as `linalg.conv_2d_nhwc_hwcf`).
+    `#spsparse.layout<nchw>`: activations `[N, C, H, W]`, filters
+    `[Cout, Cin, KH, KW]` (as `linalg.conv_2d_nchw_fchw`).
+  }];
+  let assemblyFormat = "`<` $value `>`";
+}
+
+class SpSparse_Attr<string name, string attrMnemonic, list<Trait> traits = []>
+    : AttrDef<SpSparse_Dialect, name, traits> {
+  let mnemonic = attrMnemonic;
+}
+
+//===----------------------------------------------------------------------===//
+// Granularity
+//===----------------------------------------------------------------------===//
+
+def SpSparse_GranularityAttr : SpSparse_Attr<"Granularity", "granularity"> {
+  let summary = "DISTile granularity: the tile size along each masked axis";
+  let description = [{
+    The size of one Dense-In-Sparse Tile along the trailing axes of the mask,
+    outermost first: `#spsparse.granularity<[4, 8]>` is 4 output rows by 8
+    output columns of a `[N, H, W]` mask; `#spsparse.granularity<[16]>` is 16
+    tokens of a `[B, M]` token mask. Leading mask axes not covered by the
+    granularity (the batch) are tiled with size 1. Sizes need not divide the
+    mask: the last tile along an axis may hang over the edge, and the parts
+    outside are *phantom* (never read from or written to memory).
+  }];
+  let parameters = (ins ArrayRefParameter<"int64_t">:$sizes);
+  let assemblyFormat = "`<` `[` $sizes `]` `>`";
+  let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    /// Number of tiles along each of `shape`'s trailing axes, and 1 tile per
+    /// element of the leading (batch) axes: the DISTile grid of a mask.
+    ::llvm::SmallVector<int64_t> getGrid(::llvm::ArrayRef<int64_t> shape) const;
+    /// Product of the sizes: positions per tile.
+    int64_t getNumElements() const;
+  }];
+}
+
+//===----------------------------------------------------------------------===//
+// Schedule
+//===----------------------------------------------------------------------===//
+
+def SpSparse_ScheduleAttr : SpSparse_Attr<"Schedule", "schedule"> {
+  let summary = "tuning knobs of the DISTile kernel template";
+  let description = [{
+    The schedule θ that parameterizes the kernel template τ (paper §3.2). One
+    thread block computes one DISTile for `channel_block` output channels
+    (tokens x `channel_block` columns for batch-matmul), staging the tile's
+    input window and `reduction_block` input channels of filters in shared
+    memory at a time; each of its `threads` threads accumulates a register
+    tile of `thread_channels` x `thread_pixels` outputs.
+
+    - `vector_width`: elements per global load (1, 2 or 4).
+    - `unroll`: unroll factor of the innermost reduction loop.
+    - `double_buffer`: prefetch the next reduction block while computing.
+    - `blocks`: fixed number of thread blocks launched; they walk the tile
+      list grid-stride, so the tile count never has to reach the host. 0
+      lets the runtime choose from the device's SM count.
+
+    Every knob has a default, so `#spsparse.schedule<>` is valid.
+  }];
+  let parameters = (ins
+    DefaultValuedParameter<"int64_t", "32">:$channel_block,
+    DefaultValuedParameter<"int64_t", "8">:$reduction_block,
+    DefaultValuedParameter<"int64_t", "128">:$threads,
+    DefaultValuedParameter<"int64_t", "4">:$thread_channels,
+    DefaultValuedParameter<"int64_t", "1">:$thread_pixels,
+    DefaultValuedParameter<"int64_t", "1">:$vector_width,
+    DefaultValuedParameter<"int64_t", "1">:$unroll,
+    DefaultValuedParameter<"bool", "false">:$double_buffer,
+    DefaultValuedParameter<"int64_t", "0">:$blocks
+  );
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Device description
+//===----------------------------------------------------------------------===//
+
+def SpSparse_DeviceAttr : SpSparse_Attr<"Device", "device"> {
+  let summary = "a GPU as the analytical cost model sees it";
+  let description = [{
+    Resources and speeds of one GPU (paper §3.3, eqs. 8–12). Capacities are per
+    SM (NVIDIA) or per compute unit (OpenCL): `threads_per_sm`,
+    `shared_per_sm` (bytes), `registers_per_sm` (32-bit), `blocks_per_sm`.
+    Bandwidths are in GB/s, `transaction_bytes` is the global-memory
+    transaction size G_trans, and `alpha` (ns per MAC per warp) and `gamma`
+    (ns) are the compute-latency coefficients of the Fig. 7 microbenchmark.
+    Published specifications give the capacities; the runtime's calibration
+    measures bandwidths, `alpha` and `gamma` on the device.
+
+    ```mlir
+    #spsparse.device<name = "h100", sms = 132, warp_size = 32,
+      threads_per_sm = 2048, shared_per_sm = 233472,
+      registers_per_sm = 65536, blocks_per_sm = 32,
+      global_bandwidth = 2830.0, shared_bandwidth = 33000.0,
+      transaction_bytes = 32, alpha = 0.0039, gamma = 2000.0>
+    ```
+  }];
+  let parameters = (ins
+    StringRefParameter<"device name">:$name,
+    "int64_t":$sms,
+    DefaultValuedParameter<"int64_t", "32">:$warp_size,
+    "int64_t":$threads_per_sm,
+    "int64_t":$shared_per_sm,
+    "int64_t":$registers_per_sm,
+    "int64_t":$blocks_per_sm,
+    APFloatParameter<"">:$global_bandwidth,
+    APFloatParameter<"">:$shared_bandwidth,
+    DefaultValuedParameter<"int64_t", "32">:$transaction_bytes,
+    APFloatParameter<"">:$alpha,
+    APFloatParameter<"">:$gamma
+  );
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+}
+
+#endif // DYNASPA_DIALECT_SPSPARSE_IR_SPSPARSEATTRS_TD

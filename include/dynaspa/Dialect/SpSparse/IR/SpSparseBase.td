@@ -1,0 +1,60 @@
+//===- SpSparseBase.td - SpSparse dialect definition -------*- tablegen -*-===//
+//
+// Part of the dynaspa project.
+//
+//===----------------------------------------------------------------------===//
+//
+// The dialect and the base class of its ops. How the .td files depend on each
+// other:
+//
+//   SpSparseBase.td         dialect, op base class
+//     <- SpSparseAttrs.td    #spsparse.layout/granularity/schedule/device
+//     <- SpSparseInterfaces.td  MaskedOpInterface (tensor-level masked ops)
+//       <- SpSparseOps.td    umbrella for the ops, one file per stage:
+//            SpSparseMaskedOps.td      masked_conv2d, masked_batch_matmul
+//            SpSparseTileOps.td        bitmask, distiles, foreach_tile, yield
+//            SpSparsePolyKernelOps.td  polykernel, .variant, .dispatch
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef DYNASPA_DIALECT_SPSPARSE_IR_SPSPARSEBASE_TD
+#define DYNASPA_DIALECT_SPSPARSE_IR_SPSPARSEBASE_TD
+
+include "mlir/IR/OpBase.td"
+
+def SpSparse_Dialect : Dialect {
+  let name = "spsparse";
+  let cppNamespace = "::mlir::spsparse";
+  let summary = "Operators with dynamic spatial sparsity and their DISTile form";
+  let description = [{
+    The `spsparse` dialect models DNN operators whose output is only needed
+    where a per-pixel (or per-token) mask is non-zero, as in DynConv, A-ViT and
+    SIGE, following DynaSpa (SenSys'24).
+
+    It has three levels, each produced from the one above by a pass:
+
+    1. Tensor-level masked ops, the user's entry points:
+       `spsparse.masked_conv2d` and `spsparse.masked_batch_matmul`. Their
+       meaning is `Y = M ⊙ op(X, K)`: wherever the mask is zero the result is
+       exactly zero.
+    2. The Dense-In-Sparse Tile (DISTile) form: `spsparse.bitmask` packs the
+       mask, `spsparse.distiles` lists the granularity-sized tiles that hold
+       at least one active position, and `spsparse.foreach_tile` runs a dense
+       body on each listed tile.
+    3. PolyKernels: `spsparse.polykernel` groups k variants (granularity +
+       schedule) of one operator with the tile-count ranges the runtime uses
+       to pick one; `spsparse.polykernel.dispatch` calls it.
+  }];
+  let useDefaultAttributePrinterParser = 1;
+  let hasCanonicalizer = 1;
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::tensor::TensorDialect"
+  ];
+}
+
+class SpSparse_Op<string mnemonic, list<Trait> traits = []>
+    : Op<SpSparse_Dialect, mnemonic, traits>;
+
+#endif // DYNASPA_DIALECT_SPSPARSE_IR_SPSPARSEBASE_TD

@@ -1,0 +1,116 @@
+//===- SpSparseAttrs.cpp - SpSparse attribute verifiers -------------------===//
+//
+// Part of the dynaspa project.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dynaspa/Dialect/SpSparse/IR/SpSparseAttrs.h"
+
+#include "mlir/IR/Diagnostics.h"
+
+using namespace mlir;
+using namespace mlir::spsparse;
+
+//===----------------------------------------------------------------------===//
+// GranularityAttr
+//===----------------------------------------------------------------------===//
+
+LogicalResult
+GranularityAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                        ArrayRef<int64_t> sizes) {
+  if (sizes.empty())
+    return emitError() << "granularity needs at least one size";
+  for (int64_t size : sizes)
+    if (size <= 0)
+      return emitError() << "granularity sizes must be positive, got " << size;
+  return success();
+}
+
+SmallVector<int64_t> GranularityAttr::getGrid(ArrayRef<int64_t> shape) const {
+  ArrayRef<int64_t> sizes = getSizes();
+  assert(shape.size() >= sizes.size() && "granularity deeper than the shape");
+  SmallVector<int64_t> grid(shape);
+  size_t lead = shape.size() - sizes.size();
+  for (auto [i, size] : llvm::enumerate(sizes)) {
+    int64_t extent = shape[lead + i];
+    grid[lead + i] =
+        ShapedType::isDynamic(extent) ? extent : llvm::divideCeil(extent, size);
+  }
+  return grid;
+}
+
+int64_t GranularityAttr::getNumElements() const {
+  int64_t n = 1;
+  for (int64_t size : getSizes())
+    n *= size;
+  return n;
+}
+
+//===----------------------------------------------------------------------===//
+// ScheduleAttr
+//===----------------------------------------------------------------------===//
+
+LogicalResult ScheduleAttr::verify(
+    function_ref<InFlightDiagnostic()> emitError, int64_t channelBlock,
+    int64_t reductionBlock, int64_t threads, int64_t threadChannels,
+    int64_t threadPixels, int64_t vectorWidth, int64_t unroll,
+    bool doubleBuffer, int64_t blocks) {
+  for (auto [name, value] :
+       {std::pair<StringRef, int64_t>{"channel_block", channelBlock},
+        {"reduction_block", reductionBlock},
+        {"threads", threads},
+        {"thread_channels", threadChannels},
+        {"thread_pixels", threadPixels},
+        {"unroll", unroll}})
+    if (value <= 0)
+      return emitError() << "schedule knob '" << name
+                         << "' must be positive, got " << value;
+  if (blocks < 0)
+    return emitError() << "schedule knob 'blocks' must be >= 0, got "
+                       << blocks;
+  if (vectorWidth != 1 && vectorWidth != 2 && vectorWidth != 4)
+    return emitError() << "schedule knob 'vector_width' must be 1, 2 or 4, got "
+                       << vectorWidth;
+  if (threads % 32 != 0 || threads > 1024)
+    return emitError() << "schedule knob 'threads' must be a multiple of 32 "
+                          "and at most 1024, got "
+                       << threads;
+  if (channelBlock % threadChannels != 0)
+    return emitError() << "'channel_block' (" << channelBlock
+                       << ") must be a multiple of 'thread_channels' ("
+                       << threadChannels << ")";
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// DeviceAttr
+//===----------------------------------------------------------------------===//
+
+LogicalResult DeviceAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                 StringRef name, int64_t sms, int64_t warpSize,
+                                 int64_t threadsPerSm, int64_t sharedPerSm,
+                                 int64_t registersPerSm, int64_t blocksPerSm,
+                                 APFloat globalBandwidth,
+                                 APFloat sharedBandwidth,
+                                 int64_t transactionBytes, APFloat alpha,
+                                 APFloat gamma) {
+  if (name.empty())
+    return emitError() << "device needs a non-empty name";
+  for (auto [field, value] :
+       {std::pair<StringRef, int64_t>{"sms", sms},
+        {"warp_size", warpSize},
+        {"threads_per_sm", threadsPerSm},
+        {"shared_per_sm", sharedPerSm},
+        {"registers_per_sm", registersPerSm},
+        {"blocks_per_sm", blocksPerSm},
+        {"transaction_bytes", transactionBytes}})
+    if (value <= 0)
+      return emitError() << "device field '" << field
+                         << "' must be positive, got " << value;
+  if (!(globalBandwidth.convertToDouble() > 0) ||
+      !(sharedBandwidth.convertToDouble() > 0))
+    return emitError() << "device bandwidths must be positive";
+  if (!(alpha.convertToDouble() >= 0) || !(gamma.convertToDouble() >= 0))
+    return emitError() << "device 'alpha' and 'gamma' must be non-negative";
+  return success();
+}

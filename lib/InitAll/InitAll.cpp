@@ -1,0 +1,26 @@
+//===- InitAll.cpp - register every dynaspa dialect and pass --------------===//
+//
+// Part of the dynaspa project.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dynaspa/InitAll.h"
+
+#include "dynaspa/Conversion/Passes.h"
+#include "dynaspa/Dialect/SpSparse/IR/SpSparseOps.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/Transforms/Passes.h"
+
+void dynaspa::registerAllDialects(mlir::DialectRegistry &registry) {
+  registry.insert<mlir::spsparse::SpSparseDialect, mlir::arith::ArithDialect,
+                  mlir::func::FuncDialect, mlir::linalg::LinalgDialect,
+                  mlir::tensor::TensorDialect>();
+}
+
+void dynaspa::registerAllPasses() {
+  mlir::spsparse::registerDynaspaConversionPasses();
+}

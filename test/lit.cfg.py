@@ -1,0 +1,41 @@
+# -*- Python -*-
+# lit configuration of the dynaspa regression tests (test/).
+
+import os
+
+import lit.formats
+from lit.llvm import llvm_config
+from lit.llvm.subst import ToolSubst
+
+config.name = "DYNASPA"
+config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
+config.suffixes = [".mlir", ".py"]
+config.excludes = ["CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py", "Unit",
+                   "Inputs"]
+
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.dynaspa_obj_root, "test")
+
+config.substitutions.append(("%PATH%", config.environment["PATH"]))
+config.substitutions.append(("%shlibext", config.llvm_shlib_ext))
+config.substitutions.append(("%dynaspa_libs", config.dynaspa_lib_dir))
+config.substitutions.append(("%mlir_lib_dir", config.mlir_lib_dir))
+config.substitutions.append(("%python", config.python_executable))
+config.substitutions.append(("%dynaspa_src", config.dynaspa_src_root))
+
+llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP"])
+llvm_config.use_default_substitutions()
+
+# FileCheck, not, count, split-file come from the LLVM tools directory; the
+# upstream MLIR drivers are Debian's versioned ones.
+llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
+llvm_config.with_environment("PATH", config.dynaspa_tools_dir, append_path=True)
+
+tools = [
+    "dynaspa-opt",
+    ToolSubst("mlir-opt", command="mlir-opt-22", unresolved="fatal"),
+    ToolSubst("mlir-runner", command="mlir-runner-22", unresolved="fatal"),
+    ToolSubst("mlir-translate", command="mlir-translate-22", unresolved="fatal"),
+]
+llvm_config.add_tool_substitutions(tools, [config.dynaspa_tools_dir,
+                                           config.llvm_tools_dir])
