@@ -39,3 +39,15 @@ tools = [
 ]
 llvm_config.add_tool_substitutions(tools, [config.dynaspa_tools_dir,
                                            config.llvm_tools_dir])
+
+# Upstream CPU pipeline for the reference lowering's output (plain
+# linalg/tensor IR), and the runner's support libraries.
+config.substitutions.append((
+    "%cpu_pipeline",
+    "--one-shot-bufferize=bufferize-function-boundaries "
+    "--convert-linalg-to-loops --convert-scf-to-cf --expand-strided-metadata "
+    "--lower-affine --convert-to-llvm --reconcile-unrealized-casts"))
+config.substitutions.append((
+    "%mlir_runner_utils",
+    ",".join(os.path.join(config.mlir_lib_dir, "lib" + name + config.llvm_shlib_ext)
+             for name in ("mlir_runner_utils", "mlir_c_runner_utils"))))

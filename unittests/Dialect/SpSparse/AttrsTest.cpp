@@ -92,6 +92,6 @@ TEST_F(SpSparseAttrs, DeviceParsesFloats) {
   // Round trip through the printer keeps every value.
   std::string text;
   llvm::raw_string_ostream os(text);
-  d.print(os);
+  os << Attribute(d);
   EXPECT_EQ(parse(text), d);
 }

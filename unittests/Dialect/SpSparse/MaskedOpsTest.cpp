@@ -50,10 +50,8 @@ protected:
 
 TEST_F(MaskedOps, ConvDenseHalfIsPaddedStridedLinalgConv) {
   ASSERT_TRUE(module);
-  auto conv = *module->getOps<func::FuncOp>().begin()
-                   ->getBody()
-                   .getOps<MaskedConv2DOp>()
-                   .begin();
+  func::FuncOp fn = *module->getOps<func::FuncOp>().begin();
+  auto conv = *fn.getBody().getOps<MaskedConv2DOp>().begin();
   auto masked = cast<MaskedOpInterface>(conv.getOperation());
   ASSERT_EQ(masked.getMasks().size(), 1u);
   EXPECT_EQ(masked.getMasks()[0], conv.getMask());
@@ -79,10 +77,8 @@ TEST_F(MaskedOps, ConvDenseHalfIsPaddedStridedLinalgConv) {
 
 TEST_F(MaskedOps, BatchMatmulHasRowAndColumnMasks) {
   ASSERT_TRUE(module);
-  auto bmm = *module->getOps<func::FuncOp>().begin()
-                  ->getBody()
-                  .getOps<MaskedBatchMatmulOp>()
-                  .begin();
+  func::FuncOp fn = *module->getOps<func::FuncOp>().begin();
+  auto bmm = *fn.getBody().getOps<MaskedBatchMatmulOp>().begin();
   auto masked = cast<MaskedOpInterface>(bmm.getOperation());
   EXPECT_EQ(masked.getMasks().size(), 2u);
 

@@ -46,7 +46,7 @@ PolyKernelDispatchOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
   auto callee = symbolTable.lookupNearestSymbolFrom<PolyKernelOp>(
       *this, getPolykernelAttr());
   if (!callee)
-    return emitOpError() << "'" << getPolykernel()
+    return emitOpError() << "'" << getPolykernelAttr()
                          << "' does not reference a valid polykernel";
   FunctionType fnType = callee.getFunctionType();
   if (TypeRange(getArgs().getTypes()) != TypeRange(fnType.getInputs()) ||
