@@ -51,3 +51,13 @@ config.substitutions.append((
     "%mlir_runner_utils",
     ",".join(os.path.join(config.mlir_lib_dir, "lib" + name + config.llvm_shlib_ext)
              for name in ("mlir_runner_utils", "mlir_c_runner_utils"))))
+
+# Mask data lives beside the checkout (../shared/masks), never copied in.
+shared_masks = os.path.join(os.path.dirname(config.dynaspa_src_root), "shared", "masks")
+if os.path.isfile(os.path.join(shared_masks, "index.json")):
+    config.available_features.add("shared-masks")
+config.substitutions.append(("%shared_masks", shared_masks))
+import subprocess
+if subprocess.call([config.python_executable, "-c", "import numpy"],
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) == 0:
+    config.available_features.add("numpy")
