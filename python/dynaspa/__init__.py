@@ -1,0 +1,1 @@
+"""dynaspa: compile and run DNN operators with dynamic spatial sparsity."""

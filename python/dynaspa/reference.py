@@ -1,0 +1,145 @@
+"""The meaning of spsparse's masked ops, executable two independent ways.
+
+* ``conv_ref`` / ``bmm_ref``: float64 NumPy implementations of
+  ``Y = M * (op(X, K) + b)``.
+* ``run_on_cpu``: compiles an MLIR program through dynaspa's reference lowering
+  (``--convert-spsparse-to-linalg``) and the upstream CPU pipeline, runs it with
+  ``mlir-runner`` and returns what it printed.
+
+Tests and the demo compare the two. Only NumPy is needed.
+"""
+
+import re
+import subprocess
+
+import numpy as np
+
+CPU_PIPELINE = (
+    "--one-shot-bufferize=bufferize-function-boundaries "
+    "--convert-linalg-to-loops --convert-scf-to-cf --expand-strided-metadata "
+    "--lower-affine --convert-to-llvm --reconcile-unrealized-casts")
+
+_MLIR_ELT = {np.bool_: "i1", np.int8: "i8", np.uint8: "i8", np.int32: "i32",
+             np.float32: "f32", np.float64: "f64"}
+
+
+class ToolError(RuntimeError):
+    """A compiler or runner step failed; the message holds its stderr."""
+
+
+# ------------------------------------------------------------- references
+def conv_output_size(size, k, stride, dilation, pad_before, pad_after):
+    return (size + pad_before + pad_after - dilation * (k - 1) - 1) // stride + 1
+
+
+def conv_ref(x, w, mask, bias=None, strides=(1, 1), dilations=(1, 1),
+             padding=(0, 0, 0, 0), layout="nhwc"):
+    """float64 ``mask * (conv2d(x, w) + bias)``.
+
+    NHWC input with HWCF filter, or NCHW input with FCHW filter; padding is
+    [top, bottom, left, right]; mask is [N, Ho, Wo] or [Ho, Wo], active where
+    non-zero.
+    """
+    x = np.asarray(x, np.float64)
+    w = np.asarray(w, np.float64)
+    if layout == "nchw":
+        x = x.transpose(0, 2, 3, 1)
+        w = w.transpose(2, 3, 1, 0)
+    n, h, wd, _ = x.shape
+    kh, kw, _, cout = w.shape
+    xp = np.pad(x, ((0, 0), tuple(padding[0:2]), tuple(padding[2:4]), (0, 0)))
+    ho = conv_output_size(h, kh, strides[0], dilations[0], *padding[0:2])
+    wo = conv_output_size(wd, kw, strides[1], dilations[1], *padding[2:4])
+    y = np.zeros((n, ho, wo, cout))
+    for r in range(kh):
+        for s in range(kw):
+            r0, s0 = r * dilations[0], s * dilations[1]
+            patch = xp[:, r0:r0 + strides[0] * (ho - 1) + 1:strides[0],
+                       s0:s0 + strides[1] * (wo - 1) + 1:strides[1], :]
+            y += patch @ w[r, s]
+    if bias is not None:
+        y += np.asarray(bias, np.float64)
+    active = np.broadcast_to(np.asarray(mask) != 0, (n, ho, wo))
+    y = y * active[..., None]
+    return y.transpose(0, 3, 1, 2) if layout == "nchw" else y
+
+
+def bmm_ref(a, b, row_mask, col_mask=None):
+    """float64 ``R[b,i] * Q[b,j] * sum_k A[b,i,k] B[b,k,j]``."""
+    y = np.asarray(a, np.float64) @ np.asarray(b, np.float64)
+    y = y * np.broadcast_to(np.asarray(row_mask) != 0, y.shape[:2])[:, :, None]
+    if col_mask is not None:
+        cols = np.broadcast_to(np.asarray(col_mask) != 0, (y.shape[0], y.shape[2]))
+        y = y * cols[:, None, :]
+    return y
+
+
+def max_rel_err(got, ref):
+    """max |got - ref| / max(1, max |ref|)."""
+    ref = np.asarray(ref, np.float64)
+    return float(np.abs(np.asarray(got, np.float64) - ref).max()) / max(
+        1.0, float(np.abs(ref).max()))
+
+
+# ----------------------------------------------------------- MLIR programs
+def tensor_type(a):
+    return "tensor<%sx%s>" % ("x".join(str(d) for d in a.shape),
+                              _MLIR_ELT[a.dtype.type])
+
+
+def dense_literal(a):
+    """An ``arith.constant`` payload for ``a``. Floats travel as a hex blob,
+    which parses fast even for large tensors; masks as nested literals."""
+    if a.dtype.kind == "f":
+        return 'dense<"0x%s"> : %s' % (np.ascontiguousarray(a).astype(
+            a.dtype.newbyteorder("<")).tobytes().hex().upper(), tensor_type(a))
+
+    def rec(x):
+        if x.ndim == 0:
+            v = x.item()
+            return ("true" if v else "false") if a.dtype == np.bool_ else str(int(v))
+        return "[" + ", ".join(rec(s) for s in x) + "]"
+    return "dense<%s> : %s" % (rec(a), tensor_type(a))
+
+
+def harness(callee, operands, result_type, prelude=""):
+    """A module that builds ``operands`` as constants, calls ``callee`` (a
+    function in ``prelude``, or an op template with ``{args}`` and ``{types}``)
+    and prints the f32 result."""
+    lines = [prelude, "func.func private @printMemrefF32(tensor<*xf32>)",
+             "func.func @main() {"]
+    names = []
+    for i, arr in enumerate(operands):
+        names.append("%%a%d" % i)
+        lines.append("  %s = arith.constant %s" % (names[-1], dense_literal(arr)))
+    args = ", ".join(names)
+    types = ", ".join(tensor_type(a) for a in operands)
+    if callee.startswith("@"):
+        lines.append("  %%y = func.call %s(%s) : (%s) -> %s" % (callee, args, types, result_type))
+    else:
+        lines.append("  %y = " + callee.format(args=args, types=types))
+    lines.append("  %%u = tensor.cast %%y : %s to tensor<*xf32>" % result_type)
+    lines.append("  call @printMemrefF32(%u) : (tensor<*xf32>) -> ()")
+    lines.append("  return")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _step(cmd, text):
+    proc = subprocess.run(cmd, input=text, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise ToolError("%s failed:\n%s" % (" ".join(cmd[:2]), proc.stderr))
+    return proc.stdout
+
+
+def run_on_cpu(program, dynaspa_opt, mlir_opt, mlir_runner, runner_libs,
+               pipeline=CPU_PIPELINE):
+    """Compile ``program`` through the reference lowering and run it; returns
+    the flat array ``printMemrefF32`` printed."""
+    linalg = _step([dynaspa_opt, "--convert-spsparse-to-linalg"], program)
+    llvm = _step([mlir_opt] + pipeline.split(), linalg)
+    out = _step([mlir_runner, "-e", "main", "-entry-point-result=void",
+                 "-shared-libs=" + runner_libs], llvm)
+    data = out.split("data =", 1)[1]
+    nums = re.findall(r"-?(?:nan|inf|\d+(?:\.\d*)?(?:e[-+]?\d+)?)", data)
+    return np.array([float(v) for v in nums])
