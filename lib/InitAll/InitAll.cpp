@@ -8,6 +8,7 @@
 
 #include "dynaspa/Conversion/Passes.h"
 #include "dynaspa/Dialect/SpSparse/IR/SpSparseOps.h"
+#include "dynaspa/Dialect/SpSparse/Transforms/Passes.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -23,4 +24,5 @@ void dynaspa::registerAllDialects(mlir::DialectRegistry &registry) {
 
 void dynaspa::registerAllPasses() {
   mlir::spsparse::registerDynaspaConversionPasses();
+  mlir::spsparse::registerSpSparsePasses();
 }

@@ -132,14 +132,82 @@ def _step(cmd, text):
     return proc.stdout
 
 
+def apply_passes(program, dynaspa_opt, passes):
+    """``program`` after dynaspa-opt ``passes`` (a list of flags)."""
+    return _step([dynaspa_opt] + list(passes), program)
+
+
 def run_on_cpu(program, dynaspa_opt, mlir_opt, mlir_runner, runner_libs,
-               pipeline=CPU_PIPELINE):
-    """Compile ``program`` through the reference lowering and run it; returns
-    the flat array ``printMemrefF32`` printed."""
-    linalg = _step([dynaspa_opt, "--convert-spsparse-to-linalg"], program)
+               pipeline=CPU_PIPELINE, passes=()):
+    """Compile ``program`` through dynaspa ``passes`` (e.g. granularity tiling)
+    and the reference lowering, and run it; returns the flat array
+    ``printMemrefF32`` printed."""
+    linalg = _step([dynaspa_opt] + list(passes) + ["--convert-spsparse-to-linalg"],
+                   program)
     llvm = _step([mlir_opt] + pipeline.split(), linalg)
     out = _step([mlir_runner, "-e", "main", "-entry-point-result=void",
                  "-shared-libs=" + runner_libs], llvm)
     data = out.split("data =", 1)[1]
     nums = re.findall(r"-?(?:nan|inf|\d+(?:\.\d*)?(?:e[-+]?\d+)?)", data)
     return np.array([float(v) for v in nums])
+
+
+# ------------------------------------------------------------- problems
+def conv_problem(rng, n, h, w, cin, cout, k, strides=(1, 1), dilations=(1, 1),
+                 padding=(0, 0, 0, 0), layout="nhwc", mask=None,
+                 mask_dtype=np.bool_, per_sample=True, bias=True, density=0.4,
+                 extra_attrs=""):
+    """A random masked_conv2d as a runnable program, and its float64 result.
+
+    ``mask`` (if given) is used as is; otherwise a random one of
+    ``mask_dtype``, per sample or broadcast. ``extra_attrs`` is appended to
+    the op's attribute dictionary (e.g. a granularity)."""
+    ho = conv_output_size(h, k, strides[0], dilations[0], *padding[0:2])
+    wo = conv_output_size(w, k, strides[1], dilations[1], *padding[2:4])
+    x = rng.uniform(-1, 1, (n, h, w, cin) if layout == "nhwc" else (n, cin, h, w))
+    wt = rng.uniform(-1, 1, (k, k, cin, cout) if layout == "nhwc" else (cout, cin, k, k))
+    if mask is None:
+        mask = (rng.random((n, ho, wo) if per_sample else (ho, wo)) < density)
+        mask = mask.astype(mask_dtype)
+    b = rng.uniform(-1, 1, (cout,)).astype(np.float32) if bias else None
+    operands = [x.astype(np.float32), wt.astype(np.float32), mask] + ([b] if bias else [])
+    ys = (n, ho, wo, cout) if layout == "nhwc" else (n, cout, ho, wo)
+    result_type = "tensor<%sxf32>" % "x".join(map(str, ys))
+    attrs = ("layout = #spsparse.layout<%s>, strides = array<i64: %d, %d>, "
+             "dilations = array<i64: %d, %d>, padding = array<i64: %d, %d, %d, %d>"
+             % ((layout,) + tuple(strides) + tuple(dilations) + tuple(padding)))
+    if extra_attrs:
+        attrs += ", " + extra_attrs
+    op = ("spsparse.masked_conv2d %a0, %a1 mask %a2" + (" bias %a3" if bias else "") +
+          " {{" + attrs + "}} : ({types}) -> " + result_type)
+    expected = conv_ref(*operands[:3], b, strides, dilations, padding, layout)
+    return harness(op, operands, result_type), expected
+
+
+def bmm_problem(rng, bsz, m, k, n, row_shape=None, col_shape=None,
+                mask_dtype=np.bool_, row=None, density=0.5, extra_attrs=""):
+    """A random masked_batch_matmul as a runnable program, and its float64
+    result; ``row`` overrides the random row mask."""
+    a = rng.uniform(-1, 1, (bsz, m, k)).astype(np.float32)
+    b = rng.uniform(-1, 1, (bsz, k, n)).astype(np.float32)
+    r = row if row is not None else (rng.random(row_shape) < density).astype(mask_dtype)
+    c = (rng.random(col_shape) < density).astype(mask_dtype) if col_shape else None
+    operands = [a, b, r] + ([c] if c is not None else [])
+    result_type = "tensor<%dx%dx%dxf32>" % (bsz, m, n)
+    op = ("spsparse.masked_batch_matmul %a0, %a1 row_mask %a2" +
+          (" col_mask %a3" if c is not None else "") +
+          (" {{" + extra_attrs + "}}" if extra_attrs else "") +
+          " : ({types}) -> " + result_type)
+    return harness(op, operands, result_type), bmm_ref(a, b, r, c)
+
+
+def compare(got, expected, tolerance=1e-4):
+    """(ok, detail): every value within ``tolerance`` relative error, and
+    exact zeros wherever the reference is zero (masked-off outputs)."""
+    expected = np.asarray(expected).reshape(-1)
+    if got.size != expected.size:
+        return False, "got %d values, expected %d" % (got.size, expected.size)
+    err = max_rel_err(got, expected)
+    zeros_exact = bool(np.all(got[expected == 0] == 0))
+    return (err <= tolerance and zeros_exact,
+            "max_rel_err=%.2e zeros_exact=%s" % (err, zeros_exact))

@@ -14,7 +14,7 @@ include "mlir/Pass/PassBase.td"
 //===----------------------------------------------------------------------===//
 
 def ConvertSpSparseToLinalg : Pass<"convert-spsparse-to-linalg"> {
-  let summary = "Lower masked ops to their reference meaning: dense op, then mask";
+  let summary = "Lower spsparse ops to their reference meaning on tensors";
   let description = [{
     Defines what the tensor-level spsparse ops compute by rewriting each into
     upstream ops: the dense computation (`linalg.conv_2d_nhwc_hwcf`,
@@ -30,11 +30,17 @@ def ConvertSpSparseToLinalg : Pass<"convert-spsparse-to-linalg"> {
         --convert-linalg-to-loops --convert-to-llvm ... | mlir-runner-22 ...
     ```
 
-    Ops with dynamic shapes are rewritten too; only static shapes are
-    checked by the verifiers, dynamic extents are trusted.
+    The DISTile ops (`spsparse.bitmask`, `spsparse.distiles`,
+    `spsparse.foreach_tile`) become sequential `scf.for` loops over tensors,
+    so the output of granularity tiling runs too and can be checked against
+    the untiled op.
+
+    Masked ops with dynamic shapes are rewritten too (dynamic extents are
+    trusted); the DISTile ops need static shapes.
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
+    "::mlir::scf::SCFDialect",
     "::mlir::linalg::LinalgDialect",
     "::mlir::tensor::TensorDialect"
   ];

@@ -42,6 +42,7 @@ struct ConvertSpSparseToLinalgPass
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     populateSpSparseToLinalgPatterns(patterns);
+    populateDISTilesToLoopsPatterns(patterns);
     // The rewrite is one-shot per op; a greedy walk is enough and keeps
     // unrelated IR as is (no folding).
     GreedyRewriteConfig config;

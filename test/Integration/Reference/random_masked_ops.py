@@ -30,40 +30,13 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "..", "py
 from dynaspa import reference as ref  # noqa: E402
 
 
-def conv_case(rng, name, n, h, w, cin, cout, k, strides=(1, 1), dilations=(1, 1),
-              padding=(0, 0, 0, 0), layout="nhwc", mask_dtype=np.bool_,
-              per_sample=True, bias=True, mask=None, density=0.4):
-    ho = ref.conv_output_size(h, k, strides[0], dilations[0], *padding[0:2])
-    wo = ref.conv_output_size(w, k, strides[1], dilations[1], *padding[2:4])
-    x = rng.uniform(-1, 1, (n, h, w, cin) if layout == "nhwc" else (n, cin, h, w))
-    wt = rng.uniform(-1, 1, (k, k, cin, cout) if layout == "nhwc" else (cout, cin, k, k))
-    if mask is None:
-        mask = (rng.random((n, ho, wo) if per_sample else (ho, wo)) < density)
-        mask = mask.astype(mask_dtype)
-    b = rng.uniform(-1, 1, (cout,)).astype(np.float32) if bias else None
-    operands = [x.astype(np.float32), wt.astype(np.float32), mask] + ([b] if bias else [])
-    ys = (n, ho, wo, cout) if layout == "nhwc" else (n, cout, ho, wo)
-    result_type = "tensor<%sxf32>" % "x".join(map(str, ys))
-    op = ("spsparse.masked_conv2d %a0, %a1 mask %a2" + (" bias %a3" if bias else "") +
-          " {{layout = #spsparse.layout<%s>, strides = array<i64: %d, %d>, "
-          "dilations = array<i64: %d, %d>, padding = array<i64: %d, %d, %d, %d>}}"
-          % ((layout,) + tuple(strides) + tuple(dilations) + tuple(padding)) +
-          " : ({types}) -> " + result_type)
-    expected = ref.conv_ref(*operands[:3], b, strides, dilations, padding, layout)
-    return name, ref.harness(op, operands, result_type), expected
+def conv_case(rng, name, *args, **kwargs):
+    return (name,) + ref.conv_problem(rng, *args, **kwargs)
 
 
 def bmm_case(rng, name, bsz, m, k, n, row_shape, col_shape=None, dtype=np.bool_,
-             row=None, density=0.5):
-    a = rng.uniform(-1, 1, (bsz, m, k)).astype(np.float32)
-    b = rng.uniform(-1, 1, (bsz, k, n)).astype(np.float32)
-    r = row if row is not None else (rng.random(row_shape) < density).astype(dtype)
-    c = (rng.random(col_shape) < density).astype(dtype) if col_shape else None
-    operands = [a, b, r] + ([c] if c is not None else [])
-    result_type = "tensor<%dx%dx%dxf32>" % (bsz, m, n)
-    op = ("spsparse.masked_batch_matmul %a0, %a1 row_mask %a2" +
-          (" col_mask %a3" if c is not None else "") + " : ({types}) -> " + result_type)
-    return name, ref.harness(op, operands, result_type), ref.bmm_ref(a, b, r, c)
+             row=None):
+    return (name,) + ref.bmm_problem(rng, bsz, m, k, n, row_shape, col_shape, dtype, row)
 
 
 def main():
@@ -98,15 +71,7 @@ def main():
     for name, program, expected in cases:
         got = ref.run_on_cpu(program, args.dynaspa_opt, args.mlir_opt, args.mlir_runner,
                              args.runner_libs)
-        expected = expected.reshape(-1)
-        ok = got.size == expected.size
-        detail = "got %d values, expected %d" % (got.size, expected.size)
-        if ok:
-            err = ref.max_rel_err(got, expected)
-            # Masked-off positions must be exactly zero, not merely small.
-            zeros_exact = bool(np.all(got[expected == 0] == 0))
-            ok = err <= 1e-4 and zeros_exact
-            detail = "max_rel_err=%.2e zeros_exact=%s" % (err, zeros_exact)
+        ok, detail = ref.compare(got, expected)
         failed += not ok
         print("%s %s %s" % ("PASS" if ok else "FAIL", name, detail))
     print("%d passed, %d failed" % (len(cases) - failed, failed))

@@ -7,6 +7,7 @@
 #ifndef DYNASPA_CONVERSION_SPSPARSETOLINALG_SPSPARSETOLINALG_H
 #define DYNASPA_CONVERSION_SPSPARSETOLINALG_SPSPARSETOLINALG_H
 
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Pass/Pass.h"
 
 namespace mlir {
@@ -20,6 +21,10 @@ namespace spsparse {
 /// Rewrite every MaskedOpInterface op into its dense computation followed by
 /// the mask select.
 void populateSpSparseToLinalgPatterns(RewritePatternSet &patterns);
+
+/// Rewrite bitmask, distiles and foreach_tile into sequential scf loops over
+/// tensors.
+void populateDISTilesToLoopsPatterns(RewritePatternSet &patterns);
 
 } // namespace spsparse
 } // namespace mlir

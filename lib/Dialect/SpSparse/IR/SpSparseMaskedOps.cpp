@@ -59,8 +59,7 @@ static LogicalResult verifyMaskShape(Operation *op, StringRef name,
   return success();
 }
 
-/// `mask != 0` as an i1.
-static Value isActive(OpBuilder &b, Location loc, Value m) {
+Value mlir::spsparse::buildMaskIsActive(OpBuilder &b, Location loc, Value m) {
   Type t = m.getType();
   if (t.isInteger(1))
     return m;
@@ -91,7 +90,7 @@ static Value selectByMask(OpBuilder &b, Location loc, Value dense, Value mask,
         Value zero =
             arith::ConstantOp::create(nb, nloc, elt, nb.getZeroAttr(elt));
         Value sel = arith::SelectOp::create(
-            nb, nloc, isActive(nb, nloc, args[0]), args[1], zero);
+            nb, nloc, buildMaskIsActive(nb, nloc, args[0]), args[1], zero);
         linalg::YieldOp::create(nb, nloc, sel);
       });
   return generic.getResult(0);

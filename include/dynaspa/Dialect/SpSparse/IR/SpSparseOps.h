@@ -26,4 +26,12 @@
 #define GET_OP_CLASSES
 #include "dynaspa/Dialect/SpSparse/IR/SpSparseOps.h.inc"
 
+namespace mlir {
+namespace spsparse {
+/// `m != 0` as an i1, for a mask element `m` of any mask element type: the
+/// one definition of "active" every lowering uses.
+Value buildMaskIsActive(OpBuilder &b, Location loc, Value m);
+} // namespace spsparse
+} // namespace mlir
+
 #endif // DYNASPA_DIALECT_SPSPARSE_IR_SPSPARSEOPS_H
