@@ -520,3 +520,27 @@ func.func @f() attributes {d = #spsparse.device<name = "x", sms = 1, threads_per
 // Device: a name is required.
 // expected-error @+1 {{device needs a non-empty name}}
 func.func @f() attributes {d = #spsparse.device<name = "", sms = 1, threads_per_sm = 2048, shared_per_sm = 1, registers_per_sm = 1, blocks_per_sm = 1, global_bandwidth = 1.0, shared_bandwidth = 1.0, alpha = 0.0, gamma = 0.0>} { return }
+
+// -----
+
+// Discardable spsparse attributes are checked.
+func.func @f(%x: tensor<1x8x8x4xf32>, %w: tensor<1x1x4x4xf32>, %m: tensor<8x8xi1>) -> tensor<1x8x8x4xf32> {
+  // expected-error @+1 {{'spsparse.granularity' must be a #spsparse.granularity, got array<i64: 2, 2>}}
+  %y = spsparse.masked_conv2d %x, %w mask %m {spsparse.granularity = array<i64: 2, 2>} : (tensor<1x8x8x4xf32>, tensor<1x1x4x4xf32>, tensor<8x8xi1>) -> tensor<1x8x8x4xf32>
+  return %y : tensor<1x8x8x4xf32>
+}
+
+// -----
+
+// expected-error @+1 {{'spsparse.schedule' must be a #spsparse.schedule, got 4 : i64}}
+func.func @f() attributes {spsparse.schedule = 4} { return }
+
+// -----
+
+// expected-error @+1 {{'spsparse.device' must be a #spsparse.device, got "h100"}}
+func.func @f() attributes {spsparse.device = "h100"} { return }
+
+// -----
+
+// expected-error @+1 {{unknown spsparse attribute 'spsparse.granularty'}}
+func.func @f() attributes {spsparse.granularty = #spsparse.granularity<[2, 2]>} { return }

@@ -40,3 +40,22 @@ void SpSparseDialect::initialize() {
 #include "dynaspa/Dialect/SpSparse/IR/SpSparseOps.cpp.inc"
       >();
 }
+
+LogicalResult SpSparseDialect::verifyOperationAttribute(Operation *op,
+                                                        NamedAttribute attr) {
+  StringRef name = attr.getName().strref();
+  Attribute value = attr.getValue();
+  if (name == kGranularityAttrName && !isa<GranularityAttr>(value))
+    return op->emitError() << "'" << name
+                           << "' must be a #spsparse.granularity, got " << value;
+  if (name == kScheduleAttrName && !isa<ScheduleAttr>(value))
+    return op->emitError() << "'" << name
+                           << "' must be a #spsparse.schedule, got " << value;
+  if (name == kDeviceAttrName && !isa<DeviceAttr>(value))
+    return op->emitError() << "'" << name
+                           << "' must be a #spsparse.device, got " << value;
+  if (name != kGranularityAttrName && name != kScheduleAttrName &&
+      name != kDeviceAttrName)
+    return op->emitError() << "unknown spsparse attribute '" << name << "'";
+  return success();
+}

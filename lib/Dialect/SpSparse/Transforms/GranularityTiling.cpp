@@ -32,9 +32,6 @@ namespace spsparse {
 using namespace mlir;
 using namespace mlir::spsparse;
 
-/// The attribute that requests a granularity on one op.
-static constexpr StringLiteral kGranularityAttr = "spsparse.granularity";
-
 namespace {
 
 /// Shared driver: pick the granularity, build bitmask/distiles/foreach_tile
@@ -46,7 +43,8 @@ struct TileMaskedOp : OpRewritePattern<OpTy> {
 
   /// The granularity for `op`, truncated to `rank` sizes, or null.
   GranularityAttr getGranularity(OpTy op, unsigned rank) const {
-    if (auto attr = op->template getAttrOfType<GranularityAttr>(kGranularityAttr))
+    if (auto attr = op->template getAttrOfType<GranularityAttr>(
+            SpSparseDialect::kGranularityAttrName))
       return attr.getSizes().size() == rank ? attr : GranularityAttr();
     if (defaultGranularity.size() < rank)
       return {};

@@ -47,6 +47,16 @@ def SpSparse_Dialect : Dialect {
   }];
   let useDefaultAttributePrinterParser = 1;
   let hasCanonicalizer = 1;
+  let hasOperationAttrVerify = 1;
+  let extraClassDeclaration = [{
+    /// Discardable attributes that request a granularity, a schedule or a
+    /// device for the op (or the ops nested in it) they sit on.
+    static constexpr ::llvm::StringLiteral kGranularityAttrName =
+        "spsparse.granularity";
+    static constexpr ::llvm::StringLiteral kScheduleAttrName =
+        "spsparse.schedule";
+    static constexpr ::llvm::StringLiteral kDeviceAttrName = "spsparse.device";
+  }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
     "::mlir::linalg::LinalgDialect",
