@@ -20,5 +20,7 @@ ninja -C "$BUILD_DIR" check-dynaspa 2>&1 | tee "$log" || status=$?
 # One plain summary line: lit's counts of passed and failed tests.
 passed=$(sed -n 's/^ *Passed *: *\([0-9]*\).*/\1/p' "$log" | tail -1)
 failed=$(sed -n 's/^ *Failed *: *\([0-9]*\).*/\1/p' "$log" | tail -1)
-echo "${passed:-0} passed, ${failed:-0} failed"
+skipped=$(sed -n 's/^ *Skipped *: *\([0-9]*\).*/\1/p' "$log" | tail -1)
+# Skipped: GPU tests on a machine without a GPU driver.
+echo "${passed:-0} passed, ${failed:-0} failed, ${skipped:-0} skipped"
 exit $status

@@ -1,0 +1,183 @@
+/*===- runtime.h - dynaspa runtime C API -------------------------*- C -*-===*\
+|*                                                                            *|
+|* Part of the dynaspa project.                                               *|
+|*                                                                            *|
+\*===----------------------------------------------------------------------===*/
+/*
+ * The flat C API of the dynaspa runtime: load a bundle written by the
+ * compiler, run its spatially-sparse operators on a CUDA (driver API, loaded
+ * with dlopen) or OpenCL device.
+ *
+ * Every function returns a dynaspa_status_t and never prints or aborts; the
+ * message of the last failure is kept per context (dynaspa_context_last_error)
+ * and, for calls that have no context yet, per thread (pass NULL). Handles are
+ * not thread-safe: use one context per thread or serialize calls.
+ */
+
+#ifndef DYNASPA_RUNTIME_RUNTIME_H
+#define DYNASPA_RUNTIME_RUNTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The bundle version this runtime reads; see runtime/schema/bundle.fbs. */
+#define DYNASPA_BUNDLE_VERSION 1u
+
+typedef enum dynaspa_status {
+  DYNASPA_OK = 0,
+  DYNASPA_INVALID_ARGUMENT = 1,
+  DYNASPA_BAD_BUNDLE = 2,
+  DYNASPA_VERSION_MISMATCH = 3,
+  DYNASPA_SHAPE_MISMATCH = 4,
+  DYNASPA_DTYPE_MISMATCH = 5,
+  DYNASPA_NO_DEVICE = 6,
+  DYNASPA_DEVICE_ERROR = 7,
+  DYNASPA_OUT_OF_MEMORY = 8,
+  DYNASPA_UNSUPPORTED = 9,
+  DYNASPA_IO_ERROR = 10,
+} dynaspa_status_t;
+
+typedef enum dynaspa_device_kind {
+  /* CUDA if a CUDA device is present, else OpenCL. */
+  DYNASPA_DEVICE_AUTO = 0,
+  DYNASPA_DEVICE_CUDA = 1,
+  DYNASPA_DEVICE_OPENCL = 2,
+} dynaspa_device_kind_t;
+
+/* Element types; the values equal dynaspa.bundle.DType. I1 is one byte. */
+typedef enum dynaspa_dtype {
+  DYNASPA_F32 = 0,
+  DYNASPA_F16 = 1,
+  DYNASPA_F64 = 2,
+  DYNASPA_I32 = 3,
+  DYNASPA_U8 = 4,
+  DYNASPA_I1 = 5,
+} dynaspa_dtype_t;
+
+/* The values equal dynaspa.bundle.OpKind. */
+typedef enum dynaspa_op_kind {
+  DYNASPA_OP_CONV2D = 0,
+  DYNASPA_OP_BATCH_MATMUL = 1,
+} dynaspa_op_kind_t;
+
+typedef struct dynaspa_context dynaspa_context_t;
+typedef struct dynaspa_bundle dynaspa_bundle_t;
+
+/* A tensor in host memory, C order. As an input the runtime only reads
+ * `data`. `dtype` is DYNASPA_F32 (converted to the device buffer's type) or
+ * exactly the device buffer's type (copied as is). */
+typedef struct dynaspa_host_tensor {
+  void *data;
+  dynaspa_dtype_t dtype;
+  int32_t rank;
+  const int64_t *shape;
+} dynaspa_host_tensor_t;
+
+/* A tensor as the bundle declares it. `name` and `shape` live as long as the
+ * bundle. */
+typedef struct dynaspa_tensor_info {
+  const char *name;
+  dynaspa_dtype_t dtype;
+  int32_t rank;
+  const int64_t *shape;
+} dynaspa_tensor_info_t;
+
+typedef struct dynaspa_operator_info {
+  const char *name;
+  dynaspa_op_kind_t kind;
+  size_t num_inputs;
+  size_t num_outputs;
+  size_t num_variants;
+} dynaspa_operator_info_t;
+
+/* What one run did. Device times come from backend events around the device
+ * work (zero fill + prologue, then the chosen variant); they exclude host
+ * transfers and are filled only when `stats` is passed to the run. */
+typedef struct dynaspa_run_stats {
+  int32_t variant;
+  int64_t tile_count;
+  float prologue_ms;
+  float variant_ms;
+} dynaspa_run_stats_t;
+
+/* A static string naming `status`, e.g. "DYNASPA_BAD_BUNDLE". */
+const char *dynaspa_status_string(dynaspa_status_t status);
+
+/* The message of the last failing call on `context`, or of the calling
+ * thread's last failing call that had no context (context == NULL). Never
+ * NULL; valid until the next call on the same context/thread. */
+const char *dynaspa_context_last_error(const dynaspa_context_t *context);
+
+/* Opens the first device of `kind`. Fails with DYNASPA_NO_DEVICE when the
+ * driver or a device is missing. */
+dynaspa_status_t dynaspa_context_create(dynaspa_device_kind_t kind,
+                                        dynaspa_context_t **out_context);
+
+/* Fails with DYNASPA_INVALID_ARGUMENT (and keeps the context) while bundles
+ * loaded in it are alive. NULL is accepted. */
+dynaspa_status_t dynaspa_context_destroy(dynaspa_context_t *context);
+
+dynaspa_status_t dynaspa_context_device_kind(const dynaspa_context_t *context,
+                                             dynaspa_device_kind_t *out_kind);
+
+/* A human-readable device name, valid as long as the context. */
+dynaspa_status_t dynaspa_context_device_name(const dynaspa_context_t *context,
+                                             const char **out_name);
+
+/* Reads, verifies and keeps a bundle. Device code is built lazily, on the
+ * first run (or prepare) of an operator that uses it. */
+dynaspa_status_t dynaspa_bundle_load_file(dynaspa_context_t *context,
+                                          const char *path,
+                                          dynaspa_bundle_t **out_bundle);
+
+/* As dynaspa_bundle_load_file; the bytes are copied. */
+dynaspa_status_t dynaspa_bundle_load_bytes(dynaspa_context_t *context,
+                                           const void *data, size_t size,
+                                           dynaspa_bundle_t **out_bundle);
+
+/* Frees device memory and modules of the bundle. NULL is accepted. */
+dynaspa_status_t dynaspa_bundle_destroy(dynaspa_bundle_t *bundle);
+
+dynaspa_status_t dynaspa_bundle_operator_count(const dynaspa_bundle_t *bundle,
+                                               size_t *out_count);
+
+dynaspa_status_t dynaspa_bundle_find_operator(const dynaspa_bundle_t *bundle,
+                                              const char *name,
+                                              size_t *out_index);
+
+dynaspa_status_t dynaspa_operator_get_info(const dynaspa_bundle_t *bundle,
+                                           size_t op,
+                                           dynaspa_operator_info_t *out_info);
+
+/* The i-th user input (call order) / output of operator `op`. */
+dynaspa_status_t dynaspa_operator_get_input(const dynaspa_bundle_t *bundle,
+                                            size_t op, size_t i,
+                                            dynaspa_tensor_info_t *out_info);
+dynaspa_status_t dynaspa_operator_get_output(const dynaspa_bundle_t *bundle,
+                                             size_t op, size_t i,
+                                             dynaspa_tensor_info_t *out_info);
+
+/* Allocates the operator's device buffers and builds its kernels now rather
+ * than on the first run (so that the first run's time is representative). */
+dynaspa_status_t dynaspa_operator_prepare(dynaspa_bundle_t *bundle, size_t op);
+
+/* Runs operator `op`: uploads the inputs, zero-fills, runs the prologue,
+ * reads the tile counts, launches the first variant whose range holds its
+ * count, and downloads the outputs. Shapes must equal the bundle's exactly.
+ * `stats` may be NULL. */
+dynaspa_status_t dynaspa_operator_run(dynaspa_bundle_t *bundle, size_t op,
+                                      const dynaspa_host_tensor_t *inputs,
+                                      size_t num_inputs,
+                                      const dynaspa_host_tensor_t *outputs,
+                                      size_t num_outputs,
+                                      dynaspa_run_stats_t *stats);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* DYNASPA_RUNTIME_RUNTIME_H */

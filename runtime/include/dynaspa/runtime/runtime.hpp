@@ -1,0 +1,153 @@
+//===- runtime.hpp - C++ RAII layer over the runtime C API ------*- C++ -*-===//
+//
+// Part of the dynaspa project.
+//
+//===----------------------------------------------------------------------===//
+//
+// Header-only convenience for C++ tools and tests: owning handles that free
+// themselves, and Status (code + message) instead of code + last-error
+// lookups. It adds no behaviour; everything goes through runtime.h, so the C
+// API stays the one tested surface. A Bundle must be destroyed before the
+// Context it was loaded in (the C API refuses to destroy a context in use).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef DYNASPA_RUNTIME_RUNTIME_HPP
+#define DYNASPA_RUNTIME_RUNTIME_HPP
+
+#include "dynaspa/runtime/runtime.h"
+#include "dynaspa/runtime/status.h"
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace dynaspa::runtime {
+
+/// The status of a C API call, with the message stored for `context` (or the
+/// thread's, for context == nullptr).
+inline Status fromC(dynaspa_status_t code, const dynaspa_context_t *context) {
+  if (code == DYNASPA_OK)
+    return Status::ok();
+  return Status(code, dynaspa_context_last_error(context));
+}
+
+class Bundle {
+public:
+  Bundle() = default;
+  Bundle(Bundle &&other) noexcept { *this = std::move(other); }
+  Bundle &operator=(Bundle &&other) noexcept {
+    std::swap(bundle_, other.bundle_);
+    std::swap(context_, other.context_);
+    return *this;
+  }
+  Bundle(const Bundle &) = delete;
+  Bundle &operator=(const Bundle &) = delete;
+  ~Bundle() { dynaspa_bundle_destroy(bundle_); }
+
+  dynaspa_bundle_t *get() const { return bundle_; }
+  explicit operator bool() const { return bundle_ != nullptr; }
+
+  size_t operatorCount() const {
+    size_t n = 0;
+    dynaspa_bundle_operator_count(bundle_, &n);
+    return n;
+  }
+
+  Status findOperator(const std::string &name, size_t *index) const {
+    return fromC(dynaspa_bundle_find_operator(bundle_, name.c_str(), index),
+                 context_);
+  }
+
+  Status info(size_t op, dynaspa_operator_info_t *out) const {
+    return fromC(dynaspa_operator_get_info(bundle_, op, out), context_);
+  }
+
+  Status input(size_t op, size_t i, dynaspa_tensor_info_t *out) const {
+    return fromC(dynaspa_operator_get_input(bundle_, op, i, out), context_);
+  }
+
+  Status output(size_t op, size_t i, dynaspa_tensor_info_t *out) const {
+    return fromC(dynaspa_operator_get_output(bundle_, op, i, out), context_);
+  }
+
+  Status prepare(size_t op) {
+    return fromC(dynaspa_operator_prepare(bundle_, op), context_);
+  }
+
+  Status run(size_t op, const std::vector<dynaspa_host_tensor_t> &inputs,
+             const std::vector<dynaspa_host_tensor_t> &outputs,
+             dynaspa_run_stats_t *stats = nullptr) {
+    return fromC(dynaspa_operator_run(bundle_, op, inputs.data(), inputs.size(),
+                                      outputs.data(), outputs.size(), stats),
+                 context_);
+  }
+
+private:
+  friend class Context;
+  dynaspa_bundle_t *bundle_ = nullptr;
+  const dynaspa_context_t *context_ = nullptr;
+};
+
+class Context {
+public:
+  static Status create(dynaspa_device_kind_t kind, Context *out) {
+    dynaspa_context_t *context = nullptr;
+    if (Status s = fromC(dynaspa_context_create(kind, &context), nullptr); !s)
+      return s;
+    *out = Context();
+    out->context_ = context;
+    return Status::ok();
+  }
+
+  Context() = default;
+  Context(Context &&other) noexcept { *this = std::move(other); }
+  Context &operator=(Context &&other) noexcept {
+    std::swap(context_, other.context_);
+    return *this;
+  }
+  Context(const Context &) = delete;
+  Context &operator=(const Context &) = delete;
+  ~Context() { dynaspa_context_destroy(context_); }
+
+  dynaspa_context_t *get() const { return context_; }
+  explicit operator bool() const { return context_ != nullptr; }
+
+  dynaspa_device_kind_t kind() const {
+    dynaspa_device_kind_t kind = DYNASPA_DEVICE_AUTO;
+    dynaspa_context_device_kind(context_, &kind);
+    return kind;
+  }
+
+  std::string deviceName() const {
+    const char *name = nullptr;
+    if (dynaspa_context_device_name(context_, &name) != DYNASPA_OK)
+      return std::string();
+    return name;
+  }
+
+  Status loadFile(const std::string &path, Bundle *out) {
+    Bundle fresh;
+    fresh.context_ = context_;
+    dynaspa_status_t code =
+        dynaspa_bundle_load_file(context_, path.c_str(), &fresh.bundle_);
+    *out = std::move(fresh); // Frees whatever `out` held before.
+    return fromC(code, context_);
+  }
+
+  Status loadBytes(const void *data, size_t size, Bundle *out) {
+    Bundle fresh;
+    fresh.context_ = context_;
+    dynaspa_status_t code =
+        dynaspa_bundle_load_bytes(context_, data, size, &fresh.bundle_);
+    *out = std::move(fresh);
+    return fromC(code, context_);
+  }
+
+private:
+  dynaspa_context_t *context_ = nullptr;
+};
+
+} // namespace dynaspa::runtime
+
+#endif // DYNASPA_RUNTIME_RUNTIME_HPP

@@ -1,0 +1,109 @@
+//===- backend.h - the interface of every device backend -------*- C++ -*-===//
+//
+// Part of the dynaspa project.
+//
+//===----------------------------------------------------------------------===//
+//
+// The executor only speaks this interface; src/cuda/ and src/opencl/ each
+// implement it over their driver. It is deliberately the intersection of what
+// both APIs do well: opaque buffer and kernel handles, in-order work on one
+// queue/stream, and events for timing. Launches and fills are asynchronous
+// with respect to the host (upload, download, synchronize and elapsedMs may
+// block), so that a
+// later change can replace the executor's launch list by a captured graph
+// without touching the backends' data path.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef DYNASPA_RUNTIME_SRC_BACKEND_H
+#define DYNASPA_RUNTIME_SRC_BACKEND_H
+
+#include "dynaspa/runtime/bundle.h"
+#include "dynaspa/runtime/status.h"
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace dynaspa::runtime {
+
+/// A device allocation: a CUdeviceptr or a cl_mem, as an integer.
+struct DeviceBuffer {
+  uint64_t handle = 0;
+  size_t bytes = 0;
+};
+
+/// A loaded module (CUmodule / cl_program) and a kernel in it (CUfunction /
+/// cl_kernel).
+using ModuleHandle = void *;
+using KernelHandle = void *;
+/// A timing event owned by the backend.
+using EventHandle = void *;
+
+/// One kernel argument, resolved to device handles.
+struct KernelArg {
+  bundle::ArgKind kind = bundle::ArgKind::Buffer;
+  DeviceBuffer buffer;
+  int64_t value = 0;
+};
+
+/// Grid and block in up to three dimensions (missing ones are 1). OpenCL's
+/// global size is grid * block.
+struct LaunchDims {
+  /// How many dimensions the bundle gave (1..3): OpenCL's work_dim.
+  uint32_t rank = 1;
+  std::array<uint32_t, 3> grid = {1, 1, 1};
+  std::array<uint32_t, 3> block = {1, 1, 1};
+  uint32_t sharedBytes = 0;
+};
+
+class Backend {
+public:
+  virtual ~Backend() = default;
+
+  virtual dynaspa_device_kind_t kind() const = 0;
+  virtual const std::string &deviceName() const = 0;
+
+  /// Allocates at least `bytes` (zero-sized buffers get a minimal allocation
+  /// so that every argument is a valid handle).
+  virtual Status allocate(size_t bytes, DeviceBuffer *out) = 0;
+  virtual void release(DeviceBuffer buffer) = 0;
+  /// Returns once `src` may be reused.
+  virtual Status upload(DeviceBuffer dst, const void *src, size_t bytes) = 0;
+  /// Blocks until the data is on the host.
+  virtual Status download(DeviceBuffer src, void *dst, size_t bytes) = 0;
+  virtual Status fillZero(DeviceBuffer buffer, size_t bytes) = 0;
+
+  /// Builds one of the module's binaries that this device takes; fails with
+  /// UNSUPPORTED when none fits.
+  virtual Status loadModule(const bundle::Module &module,
+                            ModuleHandle *out) = 0;
+  virtual void unloadModule(ModuleHandle module) = 0;
+  virtual Status getKernel(ModuleHandle module, const std::string &name,
+                           KernelHandle *out) = 0;
+  virtual void releaseKernel(KernelHandle kernel) = 0;
+  virtual Status launch(KernelHandle kernel, const LaunchDims &dims,
+                        const std::vector<KernelArg> &args) = 0;
+
+  virtual Status createEvent(EventHandle *out) = 0;
+  virtual void destroyEvent(EventHandle event) = 0;
+  /// Marks the point after all work enqueued so far.
+  virtual Status recordEvent(EventHandle event) = 0;
+  /// Milliseconds between two recorded events; waits for `end`.
+  virtual Status elapsedMs(EventHandle start, EventHandle end, float *ms) = 0;
+  virtual Status synchronize() = 0;
+};
+
+/// Opens the first CUDA device through a dlopen'ed libcuda.so.1. NO_DEVICE if
+/// the driver or a device is missing; UNSUPPORTED if built without CUDA.
+Status createCudaBackend(std::unique_ptr<Backend> *out);
+
+/// Opens the first OpenCL GPU, else the first CPU device. NO_DEVICE if there
+/// is no platform or device; UNSUPPORTED if built without OpenCL.
+Status createOpenCLBackend(std::unique_ptr<Backend> *out);
+
+} // namespace dynaspa::runtime
+
+#endif // DYNASPA_RUNTIME_SRC_BACKEND_H

@@ -1,0 +1,42 @@
+// Hand-written stand-ins for compiler output, used by the OpenCL end-to-end
+// tests: a prologue that counts active rows (the tile count for a row
+// granularity of 1) and two PolyKernel variants of a masked batch matmul
+// C[b,i,j] = R[i] * sum_k A[b,i,k] B[b,k,j] that differ only in how work is
+// split, so the tests can tell which one the dispatcher picked. Inactive
+// rows are never written: the runtime zero-fills C first.
+
+__kernel void count_rows(__global const uchar *mask, __global int *count,
+                         int m) {
+  int i = get_global_id(0);
+  if (i < m && mask[i])
+    atomic_inc(count);
+}
+
+// One work item per (j, i, b).
+__kernel void masked_bmm(__global const float *a, __global const float *b,
+                         __global const uchar *mask, __global float *c,
+                         int batch, int m, int k, int n) {
+  int j = get_global_id(0), i = get_global_id(1), bb = get_global_id(2);
+  if (j >= n || i >= m || bb >= batch || !mask[i])
+    return;
+  float acc = 0.0f;
+  for (int kk = 0; kk < k; ++kk)
+    acc += a[(bb * m + i) * k + kk] * b[(bb * k + kk) * n + j];
+  c[(bb * m + i) * n + j] = acc;
+}
+
+// One work item per (i, b), looping over j; takes i64 sizes to exercise
+// 64-bit scalar arguments.
+__kernel void masked_bmm_rows(__global const float *a, __global const float *b,
+                              __global const uchar *mask, __global float *c,
+                              long batch, long m, long k, long n) {
+  long i = get_global_id(0), bb = get_global_id(1);
+  if (i >= m || bb >= batch || !mask[i])
+    return;
+  for (long j = 0; j < n; ++j) {
+    float acc = 0.0f;
+    for (long kk = 0; kk < k; ++kk)
+      acc += a[(bb * m + i) * k + kk] * b[(bb * k + kk) * n + j];
+    c[(bb * m + i) * n + j] = acc;
+  }
+}

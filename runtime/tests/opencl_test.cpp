@@ -1,0 +1,229 @@
+//===- opencl_test.cpp - end to end on an OpenCL device -------------------===//
+//
+// Part of the dynaspa project.
+//
+//===----------------------------------------------------------------------===//
+//
+// Builds a masked batch matmul bundle from tests/kernels/masked_bmm.cl, runs
+// it through the C API on the first OpenCL device (PoCL's CPU device here)
+// and checks the result against the float64 reference. Covers both kernel
+// formats PoCL takes (OpenCL C; SPIR bitcode when clang-15 was found at build
+// time), variant dispatch on the tile count, dtype conversion of a float
+// mask, timing stats and the run-time error paths. Skips only when no OpenCL
+// platform or device exists.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dynaspa/runtime/runtime.h"
+#include "test_bundles.h"
+
+#include <gtest/gtest.h>
+
+namespace dynaspa::runtime::testing {
+namespace {
+
+class OpenCL : public ::testing::Test {
+protected:
+  void SetUp() override {
+    dynaspa_status_t s = dynaspa_context_create(DYNASPA_DEVICE_OPENCL, &ctx_);
+    if (s == DYNASPA_NO_DEVICE || s == DYNASPA_UNSUPPORTED)
+      GTEST_SKIP() << "no OpenCL device: "
+                   << dynaspa_context_last_error(nullptr);
+    ASSERT_EQ(s, DYNASPA_OK) << dynaspa_context_last_error(nullptr);
+  }
+  void TearDown() override {
+    EXPECT_EQ(dynaspa_bundle_destroy(bundle_), DYNASPA_OK);
+    EXPECT_EQ(dynaspa_context_destroy(ctx_), DYNASPA_OK);
+  }
+
+  void load(const fb::BundleT &b) {
+    std::vector<uint8_t> bytes = serializeBundle(b);
+    ASSERT_EQ(
+        dynaspa_bundle_load_bytes(ctx_, bytes.data(), bytes.size(), &bundle_),
+        DYNASPA_OK)
+        << dynaspa_context_last_error(ctx_);
+  }
+
+  dynaspa_run_stats_t runAndCheck(const BmmOptions &o,
+                                  const std::vector<float> &rowMask) {
+    return runMaskedBmm(ctx_, bundle_, o, rowMask);
+  }
+
+  dynaspa_context_t *ctx_ = nullptr;
+  dynaspa_bundle_t *bundle_ = nullptr;
+};
+
+TEST_F(OpenCL, OpenCLSourceRunsAndDispatchesOnTileCount) {
+  BmmOptions o;
+  o.binaries.emplace_back(fb::Format::OPENCL_C, maskedBmmSource());
+  load(makeMaskedBmmBundle(o));
+
+  const char *name = nullptr;
+  ASSERT_EQ(dynaspa_context_device_name(ctx_, &name), DYNASPA_OK);
+  RecordProperty("device", name);
+  ASSERT_EQ(dynaspa_operator_prepare(bundle_, 0), DYNASPA_OK)
+      << dynaspa_context_last_error(ctx_);
+
+  // Two active rows: the "rows" variant ([0, 2]).
+  dynaspa_run_stats_t stats = runAndCheck(o, {0, 1, 0, 0, 0.5f});
+  EXPECT_EQ(stats.variant, 0);
+  EXPECT_EQ(stats.tile_count, 2);
+  EXPECT_GE(stats.prologue_ms, 0.0f);
+  EXPECT_GE(stats.variant_ms, 0.0f);
+  // Four: the unbounded "dense" one. Runs reuse buffers and kernels.
+  stats = runAndCheck(o, {1, 1, 0, 1, 1});
+  EXPECT_EQ(stats.variant, 1);
+  EXPECT_EQ(stats.tile_count, 4);
+  // None active: every output exactly zero (zero fill, no kernel writes).
+  stats = runAndCheck(o, {0, 0, 0, 0, 0});
+  EXPECT_EQ(stats.variant, 0);
+  EXPECT_EQ(stats.tile_count, 0);
+}
+
+TEST_F(OpenCL, SpirBitcodeRuns) {
+  std::vector<uint8_t> spir = maskedBmmSpirBitcode();
+  if (spir.empty())
+    GTEST_SKIP() << "clang-15 was not found when the tests were built";
+  BmmOptions o;
+  o.binaries.emplace_back(fb::Format::SPIR_BC, spir);
+  load(makeMaskedBmmBundle(o));
+  dynaspa_status_t s = dynaspa_operator_prepare(bundle_, 0);
+  if (s == DYNASPA_UNSUPPORTED)
+    GTEST_SKIP() << "device takes no SPIR: "
+                 << dynaspa_context_last_error(ctx_);
+  ASSERT_EQ(s, DYNASPA_OK) << dynaspa_context_last_error(ctx_);
+  EXPECT_EQ(runAndCheck(o, {1, 0, 1, 1, 1}).variant, 1);
+}
+
+TEST_F(OpenCL, BrokenFirstBinaryFallsBackToTheNext) {
+  BmmOptions o;
+  std::string broken = "__kernel void oops( {";
+  o.binaries.emplace_back(fb::Format::OPENCL_C,
+                          std::vector<uint8_t>(broken.begin(), broken.end()));
+  o.binaries.emplace_back(fb::Format::OPENCL_C, maskedBmmSource());
+  load(makeMaskedBmmBundle(o));
+  runAndCheck(o, {1, 1, 1, 1, 1});
+}
+
+TEST_F(OpenCL, BuildFailureIsDeviceErrorWithLog) {
+  BmmOptions o;
+  std::string broken = "__kernel void count_rows( {";
+  o.binaries.emplace_back(fb::Format::OPENCL_C,
+                          std::vector<uint8_t>(broken.begin(), broken.end()));
+  load(makeMaskedBmmBundle(o));
+  EXPECT_EQ(dynaspa_operator_prepare(bundle_, 0), DYNASPA_DEVICE_ERROR);
+  EXPECT_NE(
+      std::string(dynaspa_context_last_error(ctx_)).find("clBuildProgram"),
+      std::string::npos)
+      << dynaspa_context_last_error(ctx_);
+}
+
+TEST_F(OpenCL, PtxOnlyModuleIsUnsupported) {
+  BmmOptions o;
+  o.binaries.emplace_back(fb::Format::PTX, std::vector<uint8_t>{'x'});
+  load(makeMaskedBmmBundle(o));
+  EXPECT_EQ(dynaspa_operator_prepare(bundle_, 0), DYNASPA_UNSUPPORTED);
+}
+
+TEST_F(OpenCL, MissingKernelIsDeviceError) {
+  BmmOptions o;
+  o.binaries.emplace_back(fb::Format::OPENCL_C, maskedBmmSource());
+  fb::BundleT b = makeMaskedBmmBundle(o);
+  b.operators[0]->variants[1]->launches[0]->kernel = "no_such_kernel";
+  load(b);
+  EXPECT_EQ(dynaspa_operator_prepare(bundle_, 0), DYNASPA_DEVICE_ERROR);
+  EXPECT_NE(
+      std::string(dynaspa_context_last_error(ctx_)).find("no_such_kernel"),
+      std::string::npos);
+}
+
+TEST_F(OpenCL, RunRejectsWrongShapesDtypesAndCounts) {
+  BmmOptions o;
+  o.binaries.emplace_back(fb::Format::OPENCL_C, maskedBmmSource());
+  load(makeMaskedBmmBundle(o));
+  std::vector<float> a(30), b(24), m(5), c(40);
+  int64_t aShape[] = {2, 5, 3}, bShape[] = {2, 3, 4}, mShape[] = {5},
+          cShape[] = {2, 5, 4}, wrong[] = {2, 5, 5};
+  dynaspa_host_tensor_t in[] = {{a.data(), DYNASPA_F32, 3, aShape},
+                                {b.data(), DYNASPA_F32, 3, bShape},
+                                {m.data(), DYNASPA_F32, 1, mShape}};
+  dynaspa_host_tensor_t out[] = {{c.data(), DYNASPA_F32, 3, cShape}};
+  EXPECT_EQ(dynaspa_operator_run(bundle_, 0, in, 2, out, 1, nullptr),
+            DYNASPA_INVALID_ARGUMENT);
+  EXPECT_EQ(dynaspa_operator_run(bundle_, 1, in, 3, out, 1, nullptr),
+            DYNASPA_INVALID_ARGUMENT);
+  EXPECT_EQ(dynaspa_operator_run(bundle_, 0, nullptr, 3, out, 1, nullptr),
+            DYNASPA_INVALID_ARGUMENT);
+  out[0].shape = wrong;
+  EXPECT_EQ(dynaspa_operator_run(bundle_, 0, in, 3, out, 1, nullptr),
+            DYNASPA_SHAPE_MISMATCH);
+  EXPECT_NE(std::string(dynaspa_context_last_error(ctx_)).find("[2,5,4]"),
+            std::string::npos)
+      << dynaspa_context_last_error(ctx_);
+  out[0].shape = cShape;
+  in[2].rank = 2;
+  EXPECT_EQ(dynaspa_operator_run(bundle_, 0, in, 3, out, 1, nullptr),
+            DYNASPA_SHAPE_MISMATCH);
+  in[2].rank = 1;
+  in[0].dtype = DYNASPA_F64; // Neither f32 nor the buffer's dtype.
+  EXPECT_EQ(dynaspa_operator_run(bundle_, 0, in, 3, out, 1, nullptr),
+            DYNASPA_DTYPE_MISMATCH);
+  in[0].dtype = DYNASPA_F32;
+  in[1].data = nullptr;
+  EXPECT_EQ(dynaspa_operator_run(bundle_, 0, in, 3, out, 1, nullptr),
+            DYNASPA_INVALID_ARGUMENT);
+  in[1].data = b.data();
+  // The mask may also come as the device's own i1 bytes.
+  std::vector<uint8_t> mBytes(5, 1);
+  in[2] = {mBytes.data(), DYNASPA_I1, 1, mShape};
+  EXPECT_EQ(dynaspa_operator_run(bundle_, 0, in, 3, out, 1, nullptr),
+            DYNASPA_OK)
+      << dynaspa_context_last_error(ctx_);
+}
+
+TEST_F(OpenCL, ContextOutlivesItsBundles) {
+  BmmOptions o;
+  o.binaries.emplace_back(fb::Format::OPENCL_C, maskedBmmSource());
+  load(makeMaskedBmmBundle(o));
+  EXPECT_EQ(dynaspa_context_destroy(ctx_), DYNASPA_INVALID_ARGUMENT);
+  // TearDown destroys the bundle, then the context.
+}
+
+TEST_F(OpenCL, InfoQueries) {
+  BmmOptions o;
+  o.binaries.emplace_back(fb::Format::OPENCL_C, maskedBmmSource());
+  load(makeMaskedBmmBundle(o));
+  size_t count = 0, index = 9;
+  ASSERT_EQ(dynaspa_bundle_operator_count(bundle_, &count), DYNASPA_OK);
+  EXPECT_EQ(count, 1u);
+  ASSERT_EQ(dynaspa_bundle_find_operator(bundle_, "attn_qk", &index),
+            DYNASPA_OK);
+  EXPECT_EQ(index, 0u);
+  EXPECT_EQ(dynaspa_bundle_find_operator(bundle_, "nope", &index),
+            DYNASPA_INVALID_ARGUMENT);
+  dynaspa_operator_info_t info;
+  ASSERT_EQ(dynaspa_operator_get_info(bundle_, 0, &info), DYNASPA_OK);
+  EXPECT_STREQ(info.name, "attn_qk");
+  EXPECT_EQ(info.kind, DYNASPA_OP_BATCH_MATMUL);
+  EXPECT_EQ(info.num_inputs, 3u);
+  EXPECT_EQ(info.num_outputs, 1u);
+  EXPECT_EQ(info.num_variants, 2u);
+  dynaspa_tensor_info_t t;
+  ASSERT_EQ(dynaspa_operator_get_input(bundle_, 0, 2, &t), DYNASPA_OK);
+  EXPECT_STREQ(t.name, "row_mask");
+  EXPECT_EQ(t.dtype, DYNASPA_I1);
+  ASSERT_EQ(t.rank, 1);
+  EXPECT_EQ(t.shape[0], 5);
+  ASSERT_EQ(dynaspa_operator_get_output(bundle_, 0, 0, &t), DYNASPA_OK);
+  EXPECT_EQ(std::vector<int64_t>(t.shape, t.shape + t.rank),
+            (std::vector<int64_t>{2, 5, 4}));
+  EXPECT_EQ(dynaspa_operator_get_input(bundle_, 0, 3, &t),
+            DYNASPA_INVALID_ARGUMENT);
+  EXPECT_EQ(dynaspa_operator_get_output(bundle_, 0, 1, &t),
+            DYNASPA_INVALID_ARGUMENT);
+  EXPECT_EQ(dynaspa_operator_get_info(bundle_, 1, &info),
+            DYNASPA_INVALID_ARGUMENT);
+}
+
+} // namespace
+} // namespace dynaspa::runtime::testing

@@ -1,0 +1,192 @@
+//===- test_bundles.cpp - bundles the runtime tests build -----------------===//
+//
+// Part of the dynaspa project.
+//
+//===----------------------------------------------------------------------===//
+
+#include "test_bundles.h"
+
+#include "dynaspa/runtime/reference.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <memory>
+
+namespace dynaspa::runtime::testing {
+namespace {
+
+std::unique_ptr<fb::TensorT> tensor(std::string name, fb::DType dtype,
+                                    std::vector<int64_t> shape) {
+  auto t = std::make_unique<fb::TensorT>();
+  t->name = std::move(name);
+  t->dtype = dtype;
+  t->shape = std::move(shape);
+  return t;
+}
+
+std::unique_ptr<fb::ArgT> buffer(uint32_t index) {
+  auto a = std::make_unique<fb::ArgT>();
+  a->kind = fb::ArgKind::Buffer;
+  a->buffer = index;
+  return a;
+}
+
+std::unique_ptr<fb::ArgT> scalar(fb::ArgKind kind, int64_t value) {
+  auto a = std::make_unique<fb::ArgT>();
+  a->kind = kind;
+  a->value = value;
+  return a;
+}
+
+uint32_t ceilDiv(int64_t a, int64_t b) {
+  return static_cast<uint32_t>(std::max<int64_t>(1, (a + b - 1) / b));
+}
+
+} // namespace
+
+std::vector<uint8_t> readTestFile(const char *envName,
+                                  const std::string &path) {
+  const char *fromEnv = std::getenv(envName);
+  std::ifstream in(fromEnv ? std::string(fromEnv) : path, std::ios::binary);
+  if (!in)
+    return {};
+  return std::vector<uint8_t>(std::istreambuf_iterator<char>(in),
+                              std::istreambuf_iterator<char>());
+}
+
+std::vector<uint8_t> maskedBmmSource() {
+  return readTestFile("DYNASPA_TEST_CL",
+                      DYNASPA_TEST_KERNEL_DIR "/masked_bmm.cl");
+}
+
+std::vector<uint8_t> maskedBmmSpirBitcode() {
+  return readTestFile("DYNASPA_TEST_SPIR_BC", DYNASPA_TEST_SPIR_BC);
+}
+
+std::vector<uint8_t> maskedBmmPtx() {
+  return readTestFile("DYNASPA_TEST_PTX", DYNASPA_TEST_PTX);
+}
+
+std::vector<uint8_t> maskedBmmCubin() {
+  return readTestFile("DYNASPA_TEST_CUBIN", DYNASPA_TEST_CUBIN);
+}
+
+dynaspa_run_stats_t runMaskedBmm(dynaspa_context_t *context,
+                                 dynaspa_bundle_t *bundle, const BmmOptions &o,
+                                 const std::vector<float> &rowMask) {
+  NdArray a = NdArray::zeros(DYNASPA_F32, {o.batch, o.m, o.k});
+  NdArray b = NdArray::zeros(DYNASPA_F32, {o.batch, o.k, o.n});
+  for (int64_t i = 0; i < a.numel(); ++i)
+    a.set(i, static_cast<double>(i % 7) - 3.0);
+  for (int64_t i = 0; i < b.numel(); ++i)
+    b.set(i, static_cast<double>(i % 5) * 0.5);
+  NdArray mask = NdArray::zeros(DYNASPA_F32, {o.m});
+  for (int64_t i = 0; i < o.m; ++i)
+    mask.set(i, rowMask[static_cast<size_t>(i)]);
+  NdArray c = NdArray::zeros(DYNASPA_F32, {o.batch, o.m, o.n});
+  // Poison the output: masked entries must come back as exact zeros.
+  for (int64_t i = 0; i < c.numel(); ++i)
+    c.set(i, 1234.0);
+
+  // The mask goes in as f32 and is converted to the bundle's i1.
+  dynaspa_host_tensor_t inputs[] = {
+      {a.bytes.data(), DYNASPA_F32, 3, a.shape.data()},
+      {b.bytes.data(), DYNASPA_F32, 3, b.shape.data()},
+      {mask.bytes.data(), DYNASPA_F32, 1, mask.shape.data()}};
+  dynaspa_host_tensor_t outputs[] = {
+      {c.bytes.data(), DYNASPA_F32, 3, c.shape.data()}};
+  dynaspa_run_stats_t stats = {};
+  EXPECT_EQ(dynaspa_operator_run(bundle, 0, inputs, 3, outputs, 1, &stats),
+            DYNASPA_OK)
+      << dynaspa_context_last_error(context);
+
+  NdArray want;
+  EXPECT_TRUE(referenceBatchMatmul(a, b, mask, nullptr, &want));
+  for (int64_t i = 0; i < c.numel(); ++i)
+    EXPECT_NEAR(c.get(i), want.get(i), 1e-5) << "element " << i;
+  return stats;
+}
+
+fb::BundleT makeMaskedBmmBundle(const BmmOptions &o) {
+  fb::BundleT b;
+  b.version = DYNASPA_BUNDLE_VERSION;
+  b.producer = "dynaspa runtime tests";
+  auto module = std::make_unique<fb::ModuleT>();
+  module->name = "masked_bmm";
+  for (const auto &[format, data] : o.binaries) {
+    auto bin = std::make_unique<fb::BinaryT>();
+    bin->format = format;
+    bin->chip = format == fb::Format::SPIR_BC ? "spir64" : "opencl";
+    bin->data = data;
+    module->binaries.push_back(std::move(bin));
+  }
+  b.modules.push_back(std::move(module));
+
+  auto op = std::make_unique<fb::OperatorT>();
+  op->name = "attn_qk";
+  op->kind = fb::OpKind::BatchMatmul;
+  op->buffers.push_back(tensor("lhs", fb::DType::F32, {o.batch, o.m, o.k}));
+  op->buffers.push_back(tensor("rhs", fb::DType::F32, {o.batch, o.k, o.n}));
+  op->buffers.push_back(tensor("row_mask", fb::DType::I1, {o.m}));
+  op->buffers.push_back(tensor("result", fb::DType::F32, {o.batch, o.m, o.n}));
+  op->buffers.push_back(tensor("count", fb::DType::I32, {1}));
+  op->inputs = {0, 1, 2};
+  op->outputs = {3};
+  op->zero_fill = {3, 4};
+
+  auto count = std::make_unique<fb::LaunchT>();
+  count->module_ = 0;
+  count->kernel = "count_rows";
+  count->grid = {ceilDiv(o.m, 32)};
+  count->block = {32};
+  count->args.push_back(buffer(2));
+  count->args.push_back(buffer(4));
+  count->args.push_back(scalar(fb::ArgKind::I32, o.m));
+  op->prologue.push_back(std::move(count));
+
+  auto rows = std::make_unique<fb::VariantT>();
+  rows->name = "rows";
+  rows->granularity = {1};
+  rows->count_buffer = 4;
+  rows->min_tiles = 0;
+  rows->max_tiles = o.rowsVariantMaxTiles;
+  auto rowsLaunch = std::make_unique<fb::LaunchT>();
+  rowsLaunch->module_ = 0;
+  rowsLaunch->kernel = "masked_bmm_rows";
+  rowsLaunch->grid = {ceilDiv(o.m, 4), static_cast<uint32_t>(o.batch)};
+  rowsLaunch->block = {4, 1};
+  for (uint32_t i : {0u, 1u, 2u, 3u})
+    rowsLaunch->args.push_back(buffer(i));
+  for (int64_t v : {o.batch, o.m, o.k, o.n})
+    rowsLaunch->args.push_back(scalar(fb::ArgKind::I64, v));
+  rows->launches.push_back(std::move(rowsLaunch));
+  op->variants.push_back(std::move(rows));
+
+  auto dense = std::make_unique<fb::VariantT>();
+  dense->name = "dense";
+  dense->granularity = {1};
+  dense->count_buffer = 4;
+  dense->min_tiles = o.rowsVariantMaxTiles + 1;
+  dense->max_tiles = -1;
+  auto denseLaunch = std::make_unique<fb::LaunchT>();
+  denseLaunch->module_ = 0;
+  denseLaunch->kernel = "masked_bmm";
+  denseLaunch->grid = {ceilDiv(o.n, 2), ceilDiv(o.m, 2),
+                       static_cast<uint32_t>(o.batch)};
+  denseLaunch->block = {2, 2, 1};
+  for (uint32_t i : {0u, 1u, 2u, 3u})
+    denseLaunch->args.push_back(buffer(i));
+  for (int64_t v : {o.batch, o.m, o.k, o.n})
+    denseLaunch->args.push_back(scalar(fb::ArgKind::I32, v));
+  dense->launches.push_back(std::move(denseLaunch));
+  op->variants.push_back(std::move(dense));
+
+  b.operators.push_back(std::move(op));
+  return b;
+}
+
+} // namespace dynaspa::runtime::testing
