@@ -211,3 +211,35 @@ def compare(got, expected, tolerance=1e-4):
     zeros_exact = bool(np.all(got[expected == 0] == 0))
     return (err <= tolerance and zeros_exact,
             "max_rel_err=%.2e zeros_exact=%s" % (err, zeros_exact))
+
+
+# ------------------------------------------------------------ test driver
+def parse_tool_args(argv=None):
+    """The flags every execution test takes: the tools, the runner's
+    libraries and the mask directory."""
+    import argparse
+    p = argparse.ArgumentParser()
+    for flag in ("--dynaspa-opt", "--mlir-opt", "--mlir-runner", "--runner-libs", "--masks"):
+        p.add_argument(flag, required=True)
+    return p.parse_args(argv)
+
+
+def check_cases(cases, args, require=()):
+    """Runs ``cases`` — (name, passes, (program, expected)) — on the CPU and
+    prints one PASS/FAIL line each and an "N passed, N failed" summary.
+    Every string in ``require`` must appear in the IR after ``passes`` (so a
+    pass that silently did nothing fails). Returns the process exit code."""
+    failed = 0
+    for name, passes, (program, expected) in cases:
+        transformed = apply_passes(program, args.dynaspa_opt, passes)
+        missing = [r for r in require if r not in transformed]
+        if missing:
+            ok, detail = False, "no %s after %s" % (", ".join(missing), " ".join(passes))
+        else:
+            got = run_on_cpu(program, args.dynaspa_opt, args.mlir_opt, args.mlir_runner,
+                             args.runner_libs, passes=passes)
+            ok, detail = compare(got, expected)
+        failed += not ok
+        print("%s %s %s" % ("PASS" if ok else "FAIL", name, detail))
+    print("%d passed, %d failed" % (len(cases) - failed, failed))
+    return 1 if failed else 0

@@ -20,7 +20,6 @@
 # CHECK: PASS bmm_tokens_14x14
 # CHECK: 9 passed, 0 failed
 
-import argparse
 import os
 import sys
 
@@ -31,19 +30,16 @@ from dynaspa import reference as ref  # noqa: E402
 
 
 def conv_case(rng, name, *args, **kwargs):
-    return (name,) + ref.conv_problem(rng, *args, **kwargs)
+    return name, [], ref.conv_problem(rng, *args, **kwargs)
 
 
 def bmm_case(rng, name, bsz, m, k, n, row_shape, col_shape=None, dtype=np.bool_,
              row=None):
-    return (name,) + ref.bmm_problem(rng, bsz, m, k, n, row_shape, col_shape, dtype, row)
+    return name, [], ref.bmm_problem(rng, bsz, m, k, n, row_shape, col_shape, dtype, row)
 
 
 def main():
-    p = argparse.ArgumentParser()
-    for flag in ("--dynaspa-opt", "--mlir-opt", "--mlir-runner", "--runner-libs", "--masks"):
-        p.add_argument(flag, required=True)
-    args = p.parse_args()
+    args = ref.parse_tool_args()
     rng = np.random.default_rng(20241104)
 
     saliency = np.load(os.path.join(args.masks, "saliency_40x40_d0.3.npy"))[0]
@@ -67,16 +63,7 @@ def main():
         bmm_case(rng, "bmm_tokens_14x14", 2, 197, 8, 16, None,
                  row=token_rows.astype(np.int8)),
     ]
-    failed = 0
-    for name, program, expected in cases:
-        got = ref.run_on_cpu(program, args.dynaspa_opt, args.mlir_opt, args.mlir_runner,
-                             args.runner_libs)
-        ok, detail = ref.compare(got, expected)
-        failed += not ok
-        print("%s %s %s" % ("PASS" if ok else "FAIL", name, detail))
-    print("%d passed, %d failed" % (len(cases) - failed, failed))
-    return 1 if failed else 0
-
+    return ref.check_cases(cases, args)
 
 if __name__ == "__main__":
     sys.exit(main())

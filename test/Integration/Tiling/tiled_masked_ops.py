@@ -23,7 +23,6 @@
 # CHECK: PASS bmm_rank1_row_g4
 # CHECK: 10 passed, 0 failed
 
-import argparse
 import os
 import sys
 
@@ -38,10 +37,7 @@ def gran(*sizes):
 
 
 def main():
-    p = argparse.ArgumentParser()
-    for flag in ("--dynaspa-opt", "--mlir-opt", "--mlir-runner", "--runner-libs", "--masks"):
-        p.add_argument(flag, required=True)
-    args = p.parse_args()
+    args = ref.parse_tool_args()
     rng = np.random.default_rng(7)
     tile = "--spsparse-tile-by-granularity"
 
@@ -83,22 +79,9 @@ def main():
         ("bmm_rank1_row_g4", [tile + "=granularity=4"], ref.bmm_problem(
             rng, 3, 7, 5, 6, row_shape=(7,))),
     ]
-    failed = 0
-    for name, passes, (program, expected) in cases:
-        # The case only means something if the op was really tiled.
-        tiled = ref.apply_passes(program, args.dynaspa_opt, passes)
-        if "spsparse.foreach_tile" not in tiled or "spsparse.distiles" not in tiled:
-            print("FAIL %s was not tiled" % name)
-            failed += 1
-            continue
-        got = ref.run_on_cpu(program, args.dynaspa_opt, args.mlir_opt, args.mlir_runner,
-                             args.runner_libs, passes=passes)
-        ok, detail = ref.compare(got, expected)
-        failed += not ok
-        print("%s %s %s" % ("PASS" if ok else "FAIL", name, detail))
-    print("%d passed, %d failed" % (len(cases) - failed, failed))
-    return 1 if failed else 0
-
+    # A case only means something if the op was really tiled.
+    return ref.check_cases(cases, args,
+                           require=("spsparse.distiles", "spsparse.foreach_tile"))
 
 if __name__ == "__main__":
     sys.exit(main())
