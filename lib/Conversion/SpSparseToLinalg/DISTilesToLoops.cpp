@@ -23,7 +23,7 @@
 using namespace mlir;
 using namespace mlir::spsparse;
 
-static constexpr int64_t kBitsPerWord = 32;
+static constexpr int64_t kBitsPerWord = BitmaskOp::kBitsPerWord;
 
 static Value cst(OpBuilder &b, Location loc, int64_t v) {
   return arith::ConstantIndexOp::create(b, loc, v);
@@ -110,9 +110,7 @@ struct LowerDISTiles : OpRewritePattern<DISTilesOp> {
     ArrayRef<int64_t> sizes = op.getGranularity().getSizes();
     SmallVector<int64_t> grid = op.getGranularity().getGrid(maskShape);
     size_t lead = grid.size() - sizes.size();
-    int64_t capacity = 1;
-    for (int64_t n : grid)
-      capacity *= n;
+    int64_t capacity = op.getGranularity().getNumTiles(maskShape);
 
     Value bits = op.getBitmask();
     auto listTy = op.getTiles().getType();

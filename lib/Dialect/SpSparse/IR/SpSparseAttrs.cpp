@@ -6,6 +6,7 @@
 
 #include "dynaspa/Dialect/SpSparse/IR/SpSparseAttrs.h"
 
+#include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/Diagnostics.h"
 
 using namespace mlir;
@@ -37,6 +38,16 @@ SmallVector<int64_t> GranularityAttr::getGrid(ArrayRef<int64_t> shape) const {
         ShapedType::isDynamic(extent) ? extent : llvm::divideCeil(extent, size);
   }
   return grid;
+}
+
+int64_t GranularityAttr::getNumTiles(ArrayRef<int64_t> shape) const {
+  int64_t n = 1;
+  for (int64_t d : getGrid(shape)) {
+    if (ShapedType::isDynamic(d))
+      return ShapedType::kDynamic;
+    n *= d;
+  }
+  return n;
 }
 
 int64_t GranularityAttr::getNumElements() const {

@@ -18,22 +18,17 @@ static bool mismatch(int64_t a, int64_t b) {
   return !ShapedType::isDynamic(a) && !ShapedType::isDynamic(b) && a != b;
 }
 
-/// Product of the extents, dynamic if any is.
-static int64_t product(ArrayRef<int64_t> shape) {
-  int64_t n = 1;
-  for (int64_t d : shape) {
-    if (ShapedType::isDynamic(d))
-      return ShapedType::kDynamic;
-    n *= d;
-  }
-  return n;
-}
-
-static constexpr int64_t kBitsPerWord = 32;
-
 //===----------------------------------------------------------------------===//
 // BitmaskOp
 //===----------------------------------------------------------------------===//
+
+RankedTensorType BitmaskOp::getBitmaskType(RankedTensorType maskType) {
+  SmallVector<int64_t> shape(maskType.getShape());
+  if (!shape.empty() && !ShapedType::isDynamic(shape.back()))
+    shape.back() = llvm::divideCeil(shape.back(), kBitsPerWord);
+  return RankedTensorType::get(shape,
+                               IntegerType::get(maskType.getContext(), 32));
+}
 
 LogicalResult BitmaskOp::verify() {
   RankedTensorType maskTy = getMask().getType();
@@ -43,10 +38,9 @@ LogicalResult BitmaskOp::verify() {
   if (bitsTy.getRank() != maskTy.getRank())
     return emitOpError() << "expects a bitmask of the mask's rank "
                          << maskTy.getRank() << ", got " << bitsTy;
+  RankedTensorType expected = getBitmaskType(maskTy);
   for (int64_t i = 0, e = maskTy.getRank(); i < e; ++i) {
-    int64_t want = maskTy.getDimSize(i);
-    if (i == e - 1 && !ShapedType::isDynamic(want))
-      want = llvm::divideCeil(want, kBitsPerWord);
+    int64_t want = expected.getDimSize(i);
     if (mismatch(bitsTy.getDimSize(i), want))
       return emitOpError() << "bitmask dimension " << i << " is "
                            << bitsTy.getDimSize(i) << ", expected " << want
@@ -75,12 +69,12 @@ LogicalResult DISTilesOp::verify() {
     return emitOpError() << "granularity of rank " << sizes.size()
                          << " is deeper than the rank-" << bitsTy.getRank()
                          << " mask";
-  int64_t words = llvm::divideCeil(getWidth(), kBitsPerWord);
+  int64_t words = llvm::divideCeil(getWidth(), BitmaskOp::kBitsPerWord);
   if (mismatch(bitsTy.getShape().back(), words))
     return emitOpError() << "a mask of width " << getWidth() << " packs into "
                          << words << " words, but the bitmask has "
                          << bitsTy.getShape().back();
-  int64_t tiles = product(getGranularity().getGrid(getMaskShape()));
+  int64_t tiles = getGranularity().getNumTiles(getMaskShape());
   if (mismatch(getTiles().getType().getDimSize(0), tiles))
     return emitOpError() << "expects a tile list of capacity " << tiles
                          << " (one slot per tile of the grid), got "
@@ -125,7 +119,10 @@ LogicalResult ForeachTileOp::verify() {
     if (i > 0 && d <= dims[i - 1])
       return emitOpError("expects strictly increasing 'tile_dims'");
   }
-  int64_t tiles = product(getGrid());
+  SmallVector<int64_t> tiled;
+  for (int64_t d : dims)
+    tiled.push_back(initTy.getDimSize(d));
+  int64_t tiles = getGranularity().getNumTiles(tiled);
   if (mismatch(getTiles().getType().getDimSize(0), tiles))
     return emitOpError() << "expects a tile list of capacity " << tiles
                          << " (one slot per tile of the grid), got "

@@ -77,14 +77,9 @@ struct TileMaskedOp : OpRewritePattern<OpTy> {
     auto maskTy = cast<RankedTensorType>(mask.getType());
     ArrayRef<int64_t> maskShape = maskTy.getShape();
 
-    SmallVector<int64_t> bitsShape(maskShape);
-    bitsShape.back() = llvm::divideCeil(bitsShape.back(), 32);
     Value bits = BitmaskOp::create(
-        rewriter, loc, RankedTensorType::get(bitsShape, rewriter.getI32Type()),
-        mask);
-    int64_t capacity = 1;
-    for (int64_t n : g.getGrid(maskShape))
-      capacity *= n;
+        rewriter, loc, BitmaskOp::getBitmaskType(maskTy), mask);
+    int64_t capacity = g.getNumTiles(maskShape);
     auto distiles = DISTilesOp::create(
         rewriter, loc, RankedTensorType::get({capacity}, rewriter.getI32Type()),
         RankedTensorType::get({}, rewriter.getI32Type()), bits, g,

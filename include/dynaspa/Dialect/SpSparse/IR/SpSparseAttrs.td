@@ -68,6 +68,8 @@ def SpSparse_GranularityAttr : SpSparse_Attr<"Granularity", "granularity"> {
     /// Number of tiles along each of `shape`'s trailing axes, and 1 tile per
     /// element of the leading (batch) axes: the DISTile grid of a mask.
     ::llvm::SmallVector<int64_t> getGrid(::llvm::ArrayRef<int64_t> shape) const;
+    /// Number of tiles of the grid of `shape` (dynamic if an extent is).
+    int64_t getNumTiles(::llvm::ArrayRef<int64_t> shape) const;
     /// Product of the sizes: positions per tile.
     int64_t getNumElements() const;
   }];

@@ -35,6 +35,13 @@ def SpSparse_BitmaskOp : SpSparse_Op<"bitmask", [Pure]> {
   let results = (outs RankedTensorOf<[I32]>:$bitmask);
   let assemblyFormat = "$mask attr-dict `:` type($mask) `->` type($bitmask)";
   let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// Mask positions per bitmask word.
+    static constexpr int64_t kBitsPerWord = 32;
+    /// The bitmask type of a mask of type `maskType`.
+    static ::mlir::RankedTensorType
+    getBitmaskType(::mlir::RankedTensorType maskType);
+  }];
 }
 
 def SpSparse_DISTilesOp : SpSparse_Op<"distiles", [Pure]> {
