@@ -383,9 +383,9 @@ func.func @f(%tiles: tensor<9xi32>, %n: tensor<i32>, %init: tensor<1x5x5x8xf32>,
 
 // -----
 
-// yield belongs in foreach_tile.
+// yield belongs in foreach_tile or polykernel.
 func.func @f(%t: tensor<2xf32>) {
-  // expected-error @+1 {{'spsparse.yield' op expects parent op 'spsparse.foreach_tile'}}
+  // expected-error @+1 {{'spsparse.yield' op expects parent op to be one of 'spsparse.foreach_tile, spsparse.polykernel'}}
   spsparse.yield %t : tensor<2xf32>
 }
 
@@ -394,50 +394,92 @@ func.func @f(%t: tensor<2xf32>) {
 // A polykernel has at least one variant.
 // expected-error @+1 {{'spsparse.polykernel' op expects at least one variant}}
 spsparse.polykernel @pk : (tensor<4xf32>) -> tensor<4xf32> {
+^bb0(%x: tensor<4xf32>):
+  spsparse.yield %x : tensor<4xf32>
 }
 
 // -----
 
-// Only variants live in a polykernel.
+// The body's arguments are the inputs.
+// expected-error @+1 {{body arguments must have the polykernel's input types 'tensor<4xf32>'}}
 spsparse.polykernel @pk : (tensor<4xf32>) -> tensor<4xf32> {
-  // expected-error @+1 {{'arith.constant' op is not allowed in a polykernel; only 'spsparse.polykernel.variant' is}}
+^bb0(%x: tensor<8xf32>):
+  spsparse.polykernel.variant @a granularity <[4]> schedule <>
+  spsparse.yield %x : tensor<8xf32>
+}
+
+// -----
+
+// The body yields the results.
+spsparse.polykernel @pk : (tensor<4xf32>) -> tensor<4xf32> {
+^bb0(%x: tensor<4xf32>):
+  // expected-error @+1 {{block with no terminator}}
+  spsparse.polykernel.variant @a granularity <[4]> schedule <>
+}
+
+// -----
+
+spsparse.polykernel @pk : (tensor<4xf32>) -> tensor<4xf32> {
+^bb0(%x: tensor<4xf32>):
+  spsparse.polykernel.variant @a granularity <[4]> schedule <>
+  %c = arith.constant dense<0.0> : tensor<8xf32>
+  // expected-error @+1 {{yields 'tensor<8xf32>' but the polykernel returns 'tensor<4xf32>'}}
+  spsparse.yield %c : tensor<8xf32>
+}
+
+// -----
+
+// Variants come before the computation.
+spsparse.polykernel @pk : (tensor<4xf32>) -> tensor<4xf32> {
+^bb0(%x: tensor<4xf32>):
   %c = arith.constant 0 : i32
+  // expected-error @+1 {{must precede the polykernel's computation}}
+  spsparse.polykernel.variant @a granularity <[4]> schedule <>
+  spsparse.yield %x : tensor<4xf32>
 }
 
 // -----
 
 // Only the last variant may lack a tile range.
 spsparse.polykernel @pk : (tensor<4xf32>) -> tensor<4xf32> {
+^bb0(%x: tensor<4xf32>):
   // expected-error @+1 {{without a 'tiles' range must be the last variant (the fallback)}}
   spsparse.polykernel.variant @a granularity <[2, 2]> schedule <>
   spsparse.polykernel.variant @b granularity <[4, 4]> schedule <>
+  spsparse.yield %x : tensor<4xf32>
 }
 
 // -----
 
 // The last variant is the fallback: no range.
 spsparse.polykernel @pk : (tensor<4xf32>) -> tensor<4xf32> {
+^bb0(%x: tensor<4xf32>):
   spsparse.polykernel.variant @a granularity <[2, 2]> schedule <> tiles [0, 10]
   // expected-error @+1 {{is the last variant and must have no 'tiles' range}}
   spsparse.polykernel.variant @b granularity <[4, 4]> schedule <> tiles [11, 20]
+  spsparse.yield %x : tensor<4xf32>
 }
 
 // -----
 
 // A tile range is [lo, hi].
 spsparse.polykernel @pk : (tensor<4xf32>) -> tensor<4xf32> {
+^bb0(%x: tensor<4xf32>):
   // expected-error @+1 {{expects 'tiles' to be an inclusive range [lo, hi]}}
   spsparse.polykernel.variant @a granularity <[2, 2]> schedule <> tiles [0, 10, 20]
   spsparse.polykernel.variant @b granularity <[4, 4]> schedule <>
+  spsparse.yield %x : tensor<4xf32>
 }
 
 // -----
 
 // A tile range is non-empty.
 spsparse.polykernel @pk : (tensor<4xf32>) -> tensor<4xf32> {
+^bb0(%x: tensor<4xf32>):
   // expected-error @+1 {{has an empty or negative tile range [10, 5]}}
   spsparse.polykernel.variant @a granularity <[2, 2]> schedule <> tiles [10, 5]
   spsparse.polykernel.variant @b granularity <[4, 4]> schedule <>
+  spsparse.yield %x : tensor<4xf32>
 }
 
 // -----
@@ -459,7 +501,9 @@ func.func @f(%x: tensor<4xf32>) -> tensor<4xf32> {
 
 // dispatch types match the polykernel's.
 spsparse.polykernel @pk : (tensor<4xf32>) -> tensor<4xf32> {
+^bb0(%x: tensor<4xf32>):
   spsparse.polykernel.variant @b granularity <[4]> schedule <>
+  spsparse.yield %x : tensor<4xf32>
 }
 func.func @f(%x: tensor<8xf32>) -> tensor<8xf32> {
   // expected-error @+1 {{operand/result types do not match polykernel @pk of type '(tensor<4xf32>) -> tensor<4xf32>'}}

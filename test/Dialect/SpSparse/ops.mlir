@@ -103,15 +103,22 @@ func.func @token_tiles(%m: tensor<6x197xi1>, %init: tensor<6x197x64xf32>,
 // -----
 
 // CHECK-LABEL: spsparse.polykernel @conv3x3 : (tensor<1x40x40x64xf32>, tensor<3x3x64x64xf32>, tensor<1x40x40xi1>) -> tensor<1x40x40x64xf32> {
+// CHECK-NEXT: ^bb0(%[[X:.*]]: tensor<1x40x40x64xf32>, %[[W:.*]]: tensor<3x3x64x64xf32>, %[[M:.*]]: tensor<1x40x40xi1>):
 // CHECK-NEXT: spsparse.polykernel.variant @sparse granularity <[2, 2]> schedule <channel_block = 64, threads = 256, vector_width = 4, double_buffer = true> tiles [0, 64] kernel @kernels::@conv_g2x2
 // CHECK-NEXT: spsparse.polykernel.variant @dense granularity <[8, 8]> schedule <>
+// CHECK-NEXT: %[[Y:.*]] = spsparse.masked_conv2d %[[X]], %[[W]] mask %[[M]]
+// CHECK-NEXT: spsparse.yield %[[Y]]
 // CHECK-LABEL: func @dispatch
 // CHECK: spsparse.polykernel.dispatch @conv3x3(%{{.*}}, %{{.*}}, %{{.*}}) : (tensor<1x40x40x64xf32>, tensor<3x3x64x64xf32>, tensor<1x40x40xi1>) -> tensor<1x40x40x64xf32>
 spsparse.polykernel @conv3x3 : (tensor<1x40x40x64xf32>, tensor<3x3x64x64xf32>, tensor<1x40x40xi1>) -> tensor<1x40x40x64xf32> {
+^bb0(%x: tensor<1x40x40x64xf32>, %w: tensor<3x3x64x64xf32>, %m: tensor<1x40x40xi1>):
   spsparse.polykernel.variant @sparse granularity <[2, 2]>
       schedule <channel_block = 64, threads = 256, vector_width = 4, double_buffer = true>
       tiles [0, 64] kernel @kernels::@conv_g2x2
   spsparse.polykernel.variant @dense granularity <[8, 8]> schedule <>
+  %y = spsparse.masked_conv2d %x, %w mask %m {padding = array<i64: 1, 1, 1, 1>}
+      : (tensor<1x40x40x64xf32>, tensor<3x3x64x64xf32>, tensor<1x40x40xi1>) -> tensor<1x40x40x64xf32>
+  spsparse.yield %y : tensor<1x40x40x64xf32>
 }
 func.func @dispatch(%x: tensor<1x40x40x64xf32>, %w: tensor<3x3x64x64xf32>,
                     %m: tensor<1x40x40xi1>) -> tensor<1x40x40x64xf32> {

@@ -11,13 +11,30 @@ using namespace mlir::spsparse;
 
 LogicalResult PolyKernelOp::verifyRegions() {
   Block &body = getBody().front();
-  if (body.empty())
-    return emitOpError("expects at least one variant");
-  for (Operation &op : body)
-    if (!isa<PolyKernelVariantOp>(op))
-      return op.emitOpError("is not allowed in a polykernel; only "
-                            "'spsparse.polykernel.variant' is");
+  FunctionType fnType = getFunctionType();
+  if (body.getArgumentTypes() != fnType.getInputs())
+    return emitOpError() << "body arguments must have the polykernel's input "
+                            "types "
+                         << fnType.getInputs();
+  auto yield = dyn_cast_if_present<YieldOp>(
+      body.empty() ? nullptr : &body.back());
+  if (!yield)
+    return emitOpError("body must end with 'spsparse.yield'");
+  if (TypeRange(yield.getValues().getTypes()) != fnType.getResults())
+    return yield.emitOpError() << "yields " << yield.getValues().getTypes()
+                               << " but the polykernel returns "
+                               << fnType.getResults();
+  // Variants come first so that the dispatch table reads top to bottom.
+  bool seenComputation = false;
+  for (Operation &op : body.without_terminator()) {
+    bool isVariant = isa<PolyKernelVariantOp>(op);
+    if (isVariant && seenComputation)
+      return op.emitOpError("must precede the polykernel's computation");
+    seenComputation |= !isVariant;
+  }
   auto variants = llvm::to_vector(getVariants());
+  if (variants.empty())
+    return emitOpError("expects at least one variant");
   for (PolyKernelVariantOp variant : ArrayRef(variants).drop_back())
     if (!variant.getTiles())
       return variant.emitOpError(
@@ -27,6 +44,22 @@ LogicalResult PolyKernelOp::verifyRegions() {
         "is the last variant and must have no 'tiles' range: it is the "
         "fallback that takes every tile count");
   return success();
+}
+
+MaskedOpInterface PolyKernelOp::getMaskedOp() {
+  Block &body = getBody().front();
+  auto yield = cast<YieldOp>(body.getTerminator());
+  if (yield.getValues().size() != 1)
+    return nullptr;
+  auto masked = yield.getValues()[0].getDefiningOp<MaskedOpInterface>();
+  if (!masked)
+    return nullptr;
+  // Only a masked op applied directly to the arguments is a kernel.
+  for (Value operand : masked->getOperands())
+    if (!isa<BlockArgument>(operand) ||
+        cast<BlockArgument>(operand).getOwner() != &body)
+      return nullptr;
+  return masked;
 }
 
 LogicalResult PolyKernelVariantOp::verify() {

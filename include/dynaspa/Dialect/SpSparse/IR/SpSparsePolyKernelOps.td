@@ -21,23 +21,32 @@ include "mlir/Interfaces/SideEffectInterfaces.td"
 include "mlir/IR/CommonAttrConstraints.td"
 
 def SpSparse_PolyKernelOp : SpSparse_Op<"polykernel", [
-    Symbol, SymbolTable, IsolatedFromAbove, NoTerminator, SingleBlock,
-    NoRegionArguments]> {
+    Symbol, SymbolTable, IsolatedFromAbove, SingleBlock]> {
   let summary = "k implementations of one masked op and how to choose one";
   let description = [{
-    Holds the `spsparse.polykernel.variant`s of one masked op, whose operand
-    and result types are `function_type`. At run time the variants are tried
-    in order and the first whose tile-count range contains the number of
-    DISTiles the mask has at that variant's granularity is launched. The last
-    variant has no range: it is the fallback, so a choice always exists.
+    A function with several implementations. The body computes the op's
+    meaning on the block arguments (whose types are `function_type`'s inputs)
+    and yields the results; it is what `spsparse.polykernel.dispatch`
+    computes and what a CPU lowering inlines. The
+    `spsparse.polykernel.variant`s at the top of the body are the GPU
+    implementations: at run time they are tried in order and the first whose
+    tile-count range contains the number of DISTiles the mask has at that
+    variant's granularity runs. The last variant has no range: it is the
+    fallback, so a choice always exists.
 
     ```mlir
     spsparse.polykernel @conv3x3 : (tensor<1x40x40x64xf32>,
         tensor<3x3x64x64xf32>, tensor<1x40x40xi1>) -> tensor<1x40x40x64xf32> {
+    ^bb0(%x: tensor<1x40x40x64xf32>, %w: tensor<3x3x64x64xf32>,
+         %m: tensor<1x40x40xi1>):
       spsparse.polykernel.variant @sparse
           granularity <[2, 2]> schedule <channel_block = 32> tiles [0, 64]
       spsparse.polykernel.variant @dense
           granularity <[8, 8]> schedule <channel_block = 64>
+      %y = spsparse.masked_conv2d %x, %w mask %m {padding = array<i64: 1, 1, 1, 1>}
+          : tensor<1x40x40x64xf32>, tensor<3x3x64x64xf32>, tensor<1x40x40xi1>
+          -> tensor<1x40x40x64xf32>
+      spsparse.yield %y : tensor<1x40x40x64xf32>
     }
     ```
   }];
@@ -51,6 +60,9 @@ def SpSparse_PolyKernelOp : SpSparse_Op<"polykernel", [
   let extraClassDeclaration = [{
     /// The variants in dispatch order.
     auto getVariants() { return getBody().front().getOps<PolyKernelVariantOp>(); }
+    /// The one masked op the body computes, or null when the body is
+    /// anything else (which only the CPU lowering then handles).
+    MaskedOpInterface getMaskedOp();
   }];
 }
 

@@ -131,8 +131,9 @@ def SpSparse_ForeachTileOp : SpSparse_Op<"foreach_tile", [
 }
 
 def SpSparse_YieldOp : SpSparse_Op<"yield", [
-    Pure, Terminator, ReturnLike, HasParent<"ForeachTileOp">]> {
-  let summary = "yield the dense tile of one foreach_tile iteration";
+    Pure, Terminator, ReturnLike,
+    ParentOneOf<["ForeachTileOp", "PolyKernelOp"]>]> {
+  let summary = "yield a foreach_tile iteration's tile or a polykernel's results";
   let arguments = (ins Variadic<AnyRankedTensor>:$values);
   let builders = [OpBuilder<(ins), [{ /* nothing to yield */ }]>];
   let assemblyFormat = "attr-dict ($values^ `:` type($values))?";
