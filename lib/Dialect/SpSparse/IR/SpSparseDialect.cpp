@@ -54,6 +54,34 @@ LogicalResult SpSparseDialect::verifyOperationAttribute(Operation *op,
   if (name == kDeviceAttrName && !isa<DeviceAttr>(value))
     return op->emitError() << "'" << name
                            << "' must be a #spsparse.device, got " << value;
+  if (name == kVariantsAttrName) {
+    auto variants = dyn_cast<ArrayAttr>(value);
+    if (!variants || variants.empty())
+      return op->emitError() << "'" << name
+                             << "' must be a non-empty array of variants";
+    for (Attribute v : variants) {
+      auto dict = dyn_cast<DictionaryAttr>(v);
+      if (!dict || !isa_and_present<GranularityAttr>(dict.get("granularity")))
+        return op->emitError()
+               << "'" << name << "': each variant must be a dictionary with "
+               << "a '#spsparse.granularity', got " << v;
+      for (NamedAttribute entry : dict) {
+        StringRef key = entry.getName().strref();
+        bool ok = key == "granularity" ||
+                  (key == "schedule" && isa<ScheduleAttr>(entry.getValue())) ||
+                  (key == "tiles" &&
+                   isa<DenseI64ArrayAttr>(entry.getValue()) &&
+                   cast<DenseI64ArrayAttr>(entry.getValue()).size() == 2);
+        if (!ok)
+          return op->emitError()
+                 << "'" << name << "': unexpected entry '" << key << " = "
+                 << entry.getValue()
+                 << "' (expected granularity, schedule = #spsparse.schedule, "
+                    "tiles = array<i64: lo, hi>)";
+      }
+    }
+    return success();
+  }
   if (name != kGranularityAttrName && name != kScheduleAttrName &&
       name != kDeviceAttrName)
     return op->emitError() << "unknown spsparse attribute '" << name << "'";

@@ -56,6 +56,12 @@ def SpSparse_Dialect : Dialect {
     static constexpr ::llvm::StringLiteral kScheduleAttrName =
         "spsparse.schedule";
     static constexpr ::llvm::StringLiteral kDeviceAttrName = "spsparse.device";
+    /// PolyKernel variants requested for a masked op: an array of
+    /// dictionaries `{granularity = #spsparse.granularity<..>,
+    /// schedule = #spsparse.schedule<..>, tiles = array<i64: lo, hi>}`
+    /// (`schedule` and `tiles` optional), in dispatch order.
+    static constexpr ::llvm::StringLiteral kVariantsAttrName =
+        "spsparse.variants";
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",

@@ -49,4 +49,42 @@ def SpSparseTileByGranularity : Pass<"spsparse-tile-by-granularity"> {
   ];
 }
 
+def SpSparseOutlinePolyKernels
+    : Pass<"spsparse-outline-polykernels", "::mlir::ModuleOp"> {
+  let summary = "Multi-version masked ops: one spsparse.polykernel per op";
+  let description = [{
+    PolyKernel outlining (DynaSpa §3.2). Every masked op in a function becomes
+    a `spsparse.polykernel.dispatch` of a new module-level
+    `spsparse.polykernel` whose body is the op itself and whose variants are
+    the (granularity, schedule, tile-count range) implementations the GPU
+    lowering turns into one kernel each, plus the dispatch table the runtime
+    uses.
+
+    Variants come from, in order of precedence:
+    1. the op's `spsparse.variants` attribute (an array of
+       `{granularity = #spsparse.granularity<..>, schedule = #spsparse.schedule<..>,
+       tiles = array<i64: lo, hi>}`, in dispatch order, the last without
+       `tiles`);
+    2. the op's `spsparse.granularity` (and optional `spsparse.schedule`): one
+       variant;
+    3. the pass options `granularity` and `schedule`: one variant;
+    4. a default: 4x4 DISTiles for convolutions, 16-token tiles for
+       batch-matmul, with the default schedule.
+
+    The polykernel is named `<function>_<op>_<n>` (e.g. `@forward_conv_0`);
+    that name is the operator's name in the bundle.
+
+    ```
+    dynaspa-opt --spsparse-outline-polykernels="granularity=8,8 schedule=<channel_block=64,threads=256>"
+    ```
+  }];
+  let options = [
+    ListOption<"granularity", "granularity", "int64_t",
+               "DISTile size of the single variant for ops without attributes">,
+    Option<"schedule", "schedule", "std::string", "\"\"",
+           "Schedule of that variant, as the body of a #spsparse.schedule "
+           "(e.g. '<channel_block=64, threads=256>')">
+  ];
+}
+
 #endif // DYNASPA_DIALECT_SPSPARSE_TRANSFORMS_PASSES_TD
