@@ -6,12 +6,14 @@
 //
 // The executor only speaks this interface; src/cuda/ and src/opencl/ each
 // implement it over their driver. It is deliberately the intersection of what
-// both APIs do well: opaque buffer and kernel handles, in-order work on one
-// queue/stream, and events for timing. Launches and fills are asynchronous
-// with respect to the host (upload, download, synchronize and elapsedMs may
-// block), so that a
-// later change can replace the executor's launch list by a captured graph
-// without touching the backends' data path.
+// both APIs do well: opaque buffer and kernel handles, in-order work on a
+// queue/stream, events for timing, and replayable recordings of enqueued work
+// (CUDA graphs; on OpenCL simply the enqueue function). Launches and fills are
+// asynchronous with respect to the host and take the queue explicitly: the
+// backend's own one for dynaspa_operator_run, a caller's stream for
+// dynaspa_operator_launch, which must never block (it may be captured into a
+// caller's CUDA graph). Upload, download, synchronize and elapsedMs block and
+// work on the own queue only.
 //
 //===----------------------------------------------------------------------===//
 
@@ -23,6 +25,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -41,6 +44,13 @@ using ModuleHandle = void *;
 using KernelHandle = void *;
 /// A timing event owned by the backend.
 using EventHandle = void *;
+/// A CUstream or a cl_command_queue.
+using QueueHandle = void *;
+/// Recorded work that can be replayed: an instantiated CUDA graph, or on
+/// OpenCL the function that enqueues it.
+using GraphHandle = void *;
+/// Enqueues some work on the given queue.
+using EnqueueFn = std::function<Status(QueueHandle)>;
 
 /// One kernel argument, resolved to device handles.
 struct KernelArg {
@@ -66,6 +76,15 @@ public:
   virtual dynaspa_device_kind_t kind() const = 0;
   virtual const std::string &deviceName() const = 0;
 
+  /// The backend's own queue: every blocking call below works on it.
+  virtual QueueHandle ownQueue() const = 0;
+  /// The queue a C API caller passed as `stream`. CUDA: the CUstream itself
+  /// (NULL is the legacy default stream); OpenCL: NULL means ownQueue().
+  virtual QueueHandle callerQueue(void *stream) const = 0;
+  /// Whether `queue` is being captured into a graph (CUDA stream capture);
+  /// always false on OpenCL.
+  virtual Status isCapturing(QueueHandle queue, bool *capturing) = 0;
+
   /// Allocates at least `bytes` (zero-sized buffers get a minimal allocation
   /// so that every argument is a valid handle).
   virtual Status allocate(size_t bytes, DeviceBuffer *out) = 0;
@@ -74,7 +93,8 @@ public:
   virtual Status upload(DeviceBuffer dst, const void *src, size_t bytes) = 0;
   /// Blocks until the data is on the host.
   virtual Status download(DeviceBuffer src, void *dst, size_t bytes) = 0;
-  virtual Status fillZero(DeviceBuffer buffer, size_t bytes) = 0;
+  virtual Status fillZero(DeviceBuffer buffer, size_t bytes,
+                          QueueHandle queue) = 0;
 
   /// Builds one of the module's binaries that this device takes; fails with
   /// UNSUPPORTED when none fits.
@@ -85,15 +105,32 @@ public:
                            KernelHandle *out) = 0;
   virtual void releaseKernel(KernelHandle kernel) = 0;
   virtual Status launch(KernelHandle kernel, const LaunchDims &dims,
-                        const std::vector<KernelArg> &args) = 0;
+                        const std::vector<KernelArg> &args,
+                        QueueHandle queue) = 0;
 
   virtual Status createEvent(EventHandle *out) = 0;
   virtual void destroyEvent(EventHandle event) = 0;
-  /// Marks the point after all work enqueued so far.
+  /// Marks the point after all work enqueued so far on the own queue.
   virtual Status recordEvent(EventHandle event) = 0;
   /// Milliseconds between two recorded events; waits for `end`.
   virtual Status elapsedMs(EventHandle start, EventHandle end, float *ms) = 0;
   virtual Status synchronize() = 0;
+
+  /// Records the work `enqueue` puts on the own queue into a graph, without
+  /// running it. `enqueue` must outlive the graph (OpenCL keeps calling it).
+  virtual Status captureGraph(const EnqueueFn &enqueue, GraphHandle *out) = 0;
+  virtual void destroyGraph(GraphHandle graph) = 0;
+  /// Replays `graph` once on the own queue, asynchronously.
+  virtual Status launchGraph(GraphHandle graph) = 0;
+  /// Replays `graph` `reps` times back to back on the own queue and returns
+  /// the time of one replay in microseconds (total / reps). CUDA: events
+  /// around the replays; OpenCL: host wall clock from the first enqueue to
+  /// clFinish after the last (the queue is drained first).
+  virtual Status timeGraph(GraphHandle graph, int reps, double *usPerReplay) = 0;
+
+  /// The native objects behind the backend, for callers that bring their
+  /// own memory: the device context (CUcontext / cl_context) and ownQueue().
+  virtual void *nativeContext() const = 0;
 };
 
 /// Opens the first CUDA device through a dlopen'ed libcuda.so.1. NO_DEVICE if

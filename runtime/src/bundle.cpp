@@ -231,6 +231,23 @@ Status Checker::checkOperator(const fb::Operator *op,
     return s;
   if (!op->outputs() || op->outputs()->size() == 0)
     return fail(where, "operator has no outputs");
+  // User tensors may be caller memory (dynaspa_operator_launch): each is
+  // bound once, the runtime never clears an input, and counts (which the
+  // runtime reads back) live in its own scratch.
+  std::set<uint32_t> inputs, user;
+  if (op->inputs())
+    inputs.insert(op->inputs()->begin(), op->inputs()->end());
+  for (auto *list : {op->inputs(), op->outputs()})
+    for (uint32_t i = 0; list && i < list->size(); ++i)
+      if (!user.insert(list->Get(i)).second)
+        return fail(where, "buffer " + std::to_string(list->Get(i)) +
+                               " is named twice among inputs and outputs");
+  if (op->zero_fill())
+    for (uint32_t i = 0; i < op->zero_fill()->size(); ++i)
+      if (inputs.count(op->zero_fill()->Get(i)))
+        return fail(where + ".zero_fill[" + std::to_string(i) + "]",
+                    "zero fill of input buffer " +
+                        std::to_string(op->zero_fill()->Get(i)));
   if (Status s = checkOpShapes(op, where); !s)
     return s;
 
@@ -259,6 +276,8 @@ Status Checker::checkOperator(const fb::Operator *op,
     elementCount(count->shape()->data(), count->shape()->size(), &n);
     if (count->dtype() != fb::DType::I32 || n < 1)
       return fail(at, "count buffer must be i32 with at least one element");
+    if (user.count(var->count_buffer()))
+      return fail(at, "count buffer must be scratch, not an input or output");
     if (var->min_tiles() < 0)
       return fail(at, "min_tiles must be >= 0");
     if (var->max_tiles() != -1 && var->max_tiles() < var->min_tiles())

@@ -231,6 +231,18 @@ dynaspa_status_t dynaspa_context_device_name(const dynaspa_context_t *context,
   return DYNASPA_OK;
 }
 
+dynaspa_status_t dynaspa_context_native_handles(const dynaspa_context_t *context,
+                                                void **out_device_context,
+                                                void **out_queue) {
+  if (!context)
+    return report(nullptr, invalidArgument(kNullArgument));
+  if (out_device_context)
+    *out_device_context = context->backend->nativeContext();
+  if (out_queue)
+    *out_queue = context->backend->ownQueue();
+  return DYNASPA_OK;
+}
+
 dynaspa_status_t dynaspa_bundle_load_file(dynaspa_context_t *context,
                                           const char *path,
                                           dynaspa_bundle_t **out_bundle) {
@@ -373,6 +385,36 @@ dynaspa_status_t dynaspa_operator_run(dynaspa_bundle_t *bundle, size_t op,
     if (Status s = getExecutor(bundle, op, &executor); !s)
       return s;
     return executor->run(inputs, num_inputs, outputs, num_outputs, stats);
+  });
+}
+
+dynaspa_status_t dynaspa_operator_launch(dynaspa_bundle_t *bundle, size_t op,
+                                         void *const *inputs,
+                                         size_t num_inputs,
+                                         void *const *outputs,
+                                         size_t num_outputs, void *stream) {
+  if (!bundle)
+    return report(nullptr, invalidArgument(kNullArgument));
+  return guarded(bundle->context, [&]() -> Status {
+    OperatorExecutor *executor = nullptr;
+    if (Status s = getExecutor(bundle, op, &executor); !s)
+      return s;
+    return executor->launch(inputs, num_inputs, outputs, num_outputs, stream);
+  });
+}
+
+dynaspa_status_t
+dynaspa_operator_benchmark(dynaspa_bundle_t *bundle, size_t op,
+                           const dynaspa_benchmark_options_t *options,
+                           dynaspa_benchmark_result_t *result) {
+  if (!bundle || !result)
+    return report(nullptr, invalidArgument(kNullArgument));
+  return guarded(bundle->context, [&]() -> Status {
+    OperatorExecutor *executor = nullptr;
+    if (Status s = getExecutor(bundle, op, &executor); !s)
+      return s;
+    dynaspa_benchmark_options_t defaults = {10, 100, 10};
+    return executor->benchmark(options ? *options : defaults, result);
   });
 }
 

@@ -5,7 +5,8 @@
 //===----------------------------------------------------------------------===//
 //
 // Relies on verifyBundle: indices are in range, enums are known, dims are
-// 1..3 and non-zero, so nothing here re-checks the bundle.
+// 1..3 and non-zero, count buffers are scratch and zero_fill names no input,
+// so nothing here re-checks the bundle.
 //
 //===----------------------------------------------------------------------===//
 
@@ -15,6 +16,7 @@
 #include "dynaspa/runtime/ndarray.h"
 
 #include <algorithm>
+#include <set>
 
 namespace dynaspa::runtime {
 
@@ -26,6 +28,13 @@ size_t bufferBytes(const fb::Tensor &t) {
   int64_t count = 0;
   elementCount(t.shape()->data(), t.shape()->size(), &count);
   return static_cast<size_t>(count) * dtypeSize(t.dtype());
+}
+
+/// The middle value (mean of the two middle ones for an even count).
+double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  size_t n = values.size();
+  return n % 2 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
 }
 
 std::string shapeString(const int64_t *shape, size_t rank) {
@@ -88,17 +97,9 @@ Status OperatorExecutor::buildLaunch(const fb::Launch &launch, Command *out) {
     out->dims.block[i] = launch.block()->Get(i);
   out->dims.rank = std::max(launch.grid()->size(), launch.block()->size());
   out->dims.sharedBytes = launch.shared_bytes();
-  if (launch.args()) {
-    for (const fb::Arg *arg : *launch.args()) {
-      KernelArg ka;
-      ka.kind = arg->kind();
-      if (ka.kind == fb::ArgKind::Buffer)
-        ka.buffer = buffers_[arg->buffer()];
-      else
-        ka.value = arg->value();
-      out->args.push_back(ka);
-    }
-  }
+  if (launch.args())
+    for (const fb::Arg *arg : *launch.args())
+      out->args.push_back({arg->kind(), arg->buffer(), arg->value()});
   return Status::ok();
 }
 
@@ -109,22 +110,32 @@ Status OperatorExecutor::prepare() {
   // allocation; a failed prepare leaves prepared_ false and is retried.
   for (DeviceBuffer b : buffers_)
     backend_.release(b);
-  buffers_.clear();
+  hostBuffers_ = false;
+  buffers_.assign(op_.buffers()->size(), DeviceBuffer());
   prologue_.clear();
   variants_.clear();
-  for (const fb::Tensor *t : *op_.buffers()) {
-    DeviceBuffer b;
-    if (Status s = backend_.allocate(bufferBytes(*t), &b); !s)
-      return s;
-    buffers_.push_back(b);
-  }
-  if (op_.zero_fill()) {
-    for (uint32_t index : *op_.zero_fill()) {
-      Command c;
-      c.kind = Command::Kind::ZeroFill;
-      c.buffer = index;
-      prologue_.push_back(c);
-    }
+  std::set<uint32_t> user(op_.outputs()->begin(), op_.outputs()->end());
+  if (op_.inputs())
+    user.insert(op_.inputs()->begin(), op_.inputs()->end());
+  for (uint32_t i = 0; i < buffers_.size(); ++i)
+    if (!user.count(i))
+      if (Status s = backend_.allocate(bufferBytes(*op_.buffers()->Get(i)),
+                                       &buffers_[i]);
+          !s)
+        return s;
+  // Outputs are cleared even if zero_fill forgot one: variants never write
+  // inactive tiles, so a stale output would leak the previous result.
+  std::vector<uint32_t> fills;
+  if (op_.zero_fill())
+    fills.assign(op_.zero_fill()->begin(), op_.zero_fill()->end());
+  for (uint32_t out : *op_.outputs())
+    if (std::find(fills.begin(), fills.end(), out) == fills.end())
+      fills.push_back(out);
+  for (uint32_t index : fills) {
+    Command c;
+    c.kind = Command::Kind::ZeroFill;
+    c.buffer = index;
+    prologue_.push_back(c);
   }
   if (op_.prologue()) {
     for (const fb::Launch *launch : *op_.prologue()) {
@@ -153,15 +164,65 @@ Status OperatorExecutor::prepare() {
   return Status::ok();
 }
 
-Status OperatorExecutor::execute(const std::vector<Command> &commands) {
-  for (const Command &c : commands) {
-    Status s =
-        c.kind == Command::Kind::ZeroFill
-            ? backend_.fillZero(buffers_[c.buffer], buffers_[c.buffer].bytes)
-            : backend_.launch(c.kernel, c.dims, c.args);
-    if (!s)
+Status OperatorExecutor::prepareHostBuffers() {
+  if (Status s = prepare(); !s)
+    return s;
+  if (hostBuffers_)
+    return Status::ok();
+  std::vector<uint32_t> user(op_.outputs()->begin(), op_.outputs()->end());
+  if (op_.inputs())
+    user.insert(user.end(), op_.inputs()->begin(), op_.inputs()->end());
+  for (uint32_t i : user) {
+    if (buffers_[i].handle)
+      continue;
+    if (Status s =
+            backend_.allocate(bufferBytes(*op_.buffers()->Get(i)), &buffers_[i]);
+        !s)
+      return s;
+    // Defined contents for a benchmark before any run.
+    if (Status s = backend_.fillZero(buffers_[i], buffers_[i].bytes,
+                                     backend_.ownQueue());
+        !s)
       return s;
   }
+  if (Status s = backend_.synchronize(); !s)
+    return s;
+  hostBuffers_ = true;
+  return Status::ok();
+}
+
+Status OperatorExecutor::execute(const std::vector<Command> &commands,
+                                 const Bindings &bindings, QueueHandle queue) {
+  for (const Command &c : commands) {
+    if (c.kind == Command::Kind::ZeroFill) {
+      const DeviceBuffer &b = bindings[c.buffer];
+      if (Status s = backend_.fillZero(b, b.bytes, queue); !s)
+        return s;
+      continue;
+    }
+    args_.resize(c.args.size());
+    for (size_t i = 0; i < c.args.size(); ++i) {
+      args_[i].kind = c.args[i].kind;
+      args_[i].value = c.args[i].value;
+      args_[i].buffer = c.args[i].kind == fb::ArgKind::Buffer
+                            ? bindings[c.args[i].buffer]
+                            : DeviceBuffer();
+    }
+    if (Status s = backend_.launch(c.kernel, c.dims, args_, queue); !s)
+      return s;
+  }
+  return Status::ok();
+}
+
+Status OperatorExecutor::executeAll(const Bindings &bindings, QueueHandle queue,
+                                    int32_t variant) {
+  if (Status s = execute(prologue_, bindings, queue); !s)
+    return s;
+  if (variant >= 0)
+    return execute(variants_[variant].commands, bindings, queue);
+  for (const VariantPlan &plan : variants_)
+    if (Status s = execute(plan.commands, bindings, queue); !s)
+      return s;
   return Status::ok();
 }
 
@@ -232,22 +293,35 @@ Status OperatorExecutor::timed(dynaspa_run_stats_t *stats, int32_t *variant,
       if (Status s = backend_.createEvent(&e); !s)
         return s;
   }
+  QueueHandle queue = backend_.ownQueue();
   if (stats)
     if (Status s = backend_.recordEvent(events_[0]); !s)
       return s;
-  if (Status s = execute(prologue_); !s)
+  if (Status s = execute(prologue_, buffers_, queue); !s)
     return s;
   if (stats)
     if (Status s = backend_.recordEvent(events_[1]); !s)
       return s;
-  if (Status s = selectVariant(variant, tileCount); !s)
-    return s;
-  if (Status s = execute(variants_[*variant].commands); !s)
-    return s;
+  if (op_.self_dispatch()) {
+    // Every variant goes; the kernels pick. No count is read before the
+    // last launch, so the device never waits for the host.
+    for (const VariantPlan &plan : variants_)
+      if (Status s = execute(plan.commands, buffers_, queue); !s)
+        return s;
+  } else {
+    if (Status s = selectVariant(variant, tileCount); !s)
+      return s;
+    if (Status s = execute(variants_[*variant].commands, buffers_, queue); !s)
+      return s;
+  }
   if (!stats)
     return Status::ok();
   if (Status s = backend_.recordEvent(events_[2]); !s)
     return s;
+  // Only for the report: which variant the kernels took.
+  if (op_.self_dispatch())
+    if (Status s = selectVariant(variant, tileCount); !s)
+      return s;
   stats->variant = *variant;
   stats->tile_count = *tileCount;
   if (Status s =
@@ -257,10 +331,8 @@ Status OperatorExecutor::timed(dynaspa_run_stats_t *stats, int32_t *variant,
   return backend_.elapsedMs(events_[1], events_[2], &stats->variant_ms);
 }
 
-Status OperatorExecutor::run(const dynaspa_host_tensor_t *inputs,
-                             size_t numInputs,
-                             const dynaspa_host_tensor_t *outputs,
-                             size_t numOutputs, dynaspa_run_stats_t *stats) {
+Status OperatorExecutor::checkCounts(size_t numInputs,
+                                     size_t numOutputs) const {
   size_t wantInputs = op_.inputs() ? op_.inputs()->size() : 0;
   size_t wantOutputs = op_.outputs()->size();
   if (numInputs != wantInputs || numOutputs != wantOutputs)
@@ -269,6 +341,136 @@ Status OperatorExecutor::run(const dynaspa_host_tensor_t *inputs,
                            std::to_string(wantOutputs) + " outputs, got " +
                            std::to_string(numInputs) + " and " +
                            std::to_string(numOutputs));
+  return Status::ok();
+}
+
+Status OperatorExecutor::launch(void *const *inputs, size_t numInputs,
+                                void *const *outputs, size_t numOutputs,
+                                void *stream) {
+  if (!op_.self_dispatch())
+    return Status(DYNASPA_UNSUPPORTED,
+                  "operator '" + op_.name()->str() +
+                      "' is not self-dispatching: its variant is chosen by "
+                      "reading tile counts on the host, which an "
+                      "asynchronous launch cannot do; use "
+                      "dynaspa_operator_run or a bundle compiled with "
+                      "self-dispatch");
+  if (Status s = checkCounts(numInputs, numOutputs); !s)
+    return s;
+  if ((numInputs && !inputs) || (numOutputs && !outputs))
+    return invalidArgument("null input or output array");
+  QueueHandle queue = backend_.callerQueue(stream);
+  if (!prepared_) {
+    bool capturing = false;
+    if (Status s = backend_.isCapturing(queue, &capturing); !s)
+      return s;
+    if (capturing)
+      return invalidArgument(
+          "operator '" + op_.name()->str() +
+          "' is not prepared and the stream is being captured: preparing "
+          "allocates device memory and loads modules, which capture "
+          "forbids; call dynaspa_operator_prepare (or launch once) before "
+          "capturing");
+    if (Status s = prepare(); !s)
+      return s;
+  }
+  callerBindings_ = buffers_;
+  for (size_t i = 0; i < numInputs + numOutputs; ++i) {
+    bool isInput = i < numInputs;
+    size_t j = isInput ? i : i - numInputs;
+    uint32_t index = isInput ? op_.inputs()->Get(j) : op_.outputs()->Get(j);
+    void *handle = isInput ? inputs[j] : outputs[j];
+    size_t bytes = bufferBytes(*op_.buffers()->Get(index));
+    if (!handle && bytes)
+      return invalidArgument((isInput ? "input " : "output ") +
+                             std::to_string(j) + " is null");
+    callerBindings_[index] = {reinterpret_cast<uint64_t>(handle), bytes};
+  }
+  return executeAll(callerBindings_, queue, -1);
+}
+
+namespace {
+
+/// Destroys a captured graph on every path out of benchmark().
+class GraphOwner {
+public:
+  explicit GraphOwner(Backend &backend) : backend_(backend) {}
+  ~GraphOwner() {
+    if (graph)
+      backend_.destroyGraph(graph);
+  }
+  GraphOwner(const GraphOwner &) = delete;
+  GraphOwner &operator=(const GraphOwner &) = delete;
+  GraphHandle graph = nullptr;
+
+private:
+  Backend &backend_;
+};
+
+} // namespace
+
+Status OperatorExecutor::benchmark(const dynaspa_benchmark_options_t &options,
+                                   dynaspa_benchmark_result_t *result) {
+  if (options.warmup < 0 || options.reps < 1 || options.rounds < 1)
+    return invalidArgument("benchmark needs warmup >= 0, reps >= 1 and "
+                           "rounds >= 1");
+  if (Status s = prepareHostBuffers(); !s)
+    return s;
+  *result = dynaspa_benchmark_result_t();
+  result->method = backend_.kind() == DYNASPA_DEVICE_CUDA ? "cuda-graph"
+                                                          : "opencl-host-clock";
+  // A host-selected operator cannot be recorded with its read-back: choose
+  // its variant for these inputs once, then time that variant alone.
+  int32_t chosen = -1;
+  if (!op_.self_dispatch()) {
+    result->host_selected = 1;
+    if (Status s = execute(prologue_, buffers_, backend_.ownQueue()); !s)
+      return s;
+    if (Status s = selectVariant(&chosen, &result->tile_count); !s)
+      return s;
+  }
+  EnqueueFn full = [this, chosen](QueueHandle queue) {
+    return executeAll(buffers_, queue, chosen);
+  };
+  EnqueueFn overhead = [this](QueueHandle queue) {
+    return execute(prologue_, buffers_, queue);
+  };
+  GraphOwner fullGraph(backend_), overheadGraph(backend_);
+  if (Status s = backend_.captureGraph(full, &fullGraph.graph); !s)
+    return s;
+  if (Status s = backend_.captureGraph(overhead, &overheadGraph.graph); !s)
+    return s;
+  for (int32_t i = 0; i < options.warmup; ++i)
+    if (Status s = backend_.launchGraph(fullGraph.graph); !s)
+      return s;
+  if (Status s = backend_.synchronize(); !s)
+    return s;
+  std::vector<double> times, overheads;
+  for (int32_t r = 0; r < options.rounds; ++r) {
+    double us = 0;
+    if (Status s = backend_.timeGraph(fullGraph.graph, options.reps, &us); !s)
+      return s;
+    times.push_back(us);
+    if (Status s = backend_.timeGraph(overheadGraph.graph, options.reps, &us);
+        !s)
+      return s;
+    overheads.push_back(us);
+  }
+  result->median_us = median(times);
+  result->min_us = *std::min_element(times.begin(), times.end());
+  result->overhead_us = median(overheads);
+  result->overhead_min_us =
+      *std::min_element(overheads.begin(), overheads.end());
+  // The prologue ran last, so the counts are those of the inputs timed.
+  return selectVariant(&result->variant, &result->tile_count);
+}
+
+Status OperatorExecutor::run(const dynaspa_host_tensor_t *inputs,
+                             size_t numInputs,
+                             const dynaspa_host_tensor_t *outputs,
+                             size_t numOutputs, dynaspa_run_stats_t *stats) {
+  if (Status s = checkCounts(numInputs, numOutputs); !s)
+    return s;
   if ((numInputs && !inputs) || (numOutputs && !outputs))
     return invalidArgument("null input or output array");
   for (size_t i = 0; i < numInputs; ++i)
@@ -281,7 +483,7 @@ Status OperatorExecutor::run(const dynaspa_host_tensor_t *inputs,
                                    "output " + std::to_string(i));
         !s)
       return s;
-  if (Status s = prepare(); !s)
+  if (Status s = prepareHostBuffers(); !s)
     return s;
 
   std::vector<uint8_t> staging;

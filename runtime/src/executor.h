@@ -5,11 +5,18 @@
 //===----------------------------------------------------------------------===//
 //
 // An operator runs as data, not code: prepare() turns the bundle's tables
-// into lists of Commands with every kernel built and every argument resolved
-// to a device handle, and run() walks those lists. The prologue list (zero
-// fills, bitmask and DISTile kernels) and each variant's list are exactly
-// what a later change captures into CUDA graphs (or replays without the host
-// round trip that reads the tile counts today).
+// into lists of Commands with every kernel built, and each execution binds
+// the commands' buffer indices to device handles -- the runtime's own
+// buffers for run() and benchmark(), the caller's memory for the user
+// tensors in launch(). The prologue list (zero fills, bitmask and DISTile
+// kernels) and each variant's list are replayed as they are, on any queue,
+// or recorded once into a CUDA graph.
+//
+// Variant selection has two forms. Host-selected operators read the tile
+// counts back after the prologue and launch one variant (a host round trip
+// per run). Self-dispatching ones (Operator.self_dispatch) launch every
+// variant in order and let the kernels decide on the device, so nothing
+// waits for the host: that is what launch() and graph capture need.
 //
 //===----------------------------------------------------------------------===//
 
@@ -44,17 +51,28 @@ private:
   std::map<std::pair<uint32_t, std::string>, KernelHandle> kernels_;
 };
 
+/// A kernel argument as the bundle states it: a buffer index (bound to a
+/// device handle per execution) or an immediate.
+struct ArgRef {
+  bundle::ArgKind kind = bundle::ArgKind::Buffer;
+  uint32_t buffer = 0;
+  int64_t value = 0;
+};
+
 /// One step of an operator's device work.
 struct Command {
   enum class Kind { ZeroFill, Launch };
   Kind kind = Kind::Launch;
   /// ZeroFill: the buffer to clear.
   uint32_t buffer = 0;
-  /// Launch: the kernel, its configuration and its resolved arguments.
+  /// Launch: the kernel, its configuration and its arguments.
   KernelHandle kernel = nullptr;
   LaunchDims dims;
-  std::vector<KernelArg> args;
+  std::vector<ArgRef> args;
 };
+
+/// The device handle of every buffer index of an operator for one execution.
+using Bindings = std::vector<DeviceBuffer>;
 
 struct VariantPlan {
   uint32_t countBuffer = 0;
@@ -73,18 +91,39 @@ public:
   OperatorExecutor &operator=(const OperatorExecutor &) = delete;
   ~OperatorExecutor();
 
-  /// Allocates the device buffers and builds the command lists; idempotent.
+  /// Allocates the scratch buffers (all but the user inputs and outputs)
+  /// and builds the command lists; idempotent.
   Status prepare();
 
+  /// dynaspa_operator_run: host tensors in and out, blocking.
   Status run(const dynaspa_host_tensor_t *inputs, size_t numInputs,
              const dynaspa_host_tensor_t *outputs, size_t numOutputs,
              dynaspa_run_stats_t *stats);
 
+  /// dynaspa_operator_launch: caller device memory, caller stream, never
+  /// waits for the device.
+  Status launch(void *const *inputs, size_t numInputs, void *const *outputs,
+                size_t numOutputs, void *stream);
+
+  /// dynaspa_operator_benchmark, on the runtime's own buffers.
+  Status benchmark(const dynaspa_benchmark_options_t &options,
+                   dynaspa_benchmark_result_t *result);
+
 private:
   Status buildLaunch(const bundle::Launch &launch, Command *out);
+  /// Allocates (and zeroes) the runtime's copies of the user tensors, which
+  /// only run() and benchmark() use; launch() binds the caller's instead.
+  Status prepareHostBuffers();
+  Status checkCounts(size_t numInputs, size_t numOutputs) const;
   Status checkHostTensor(const dynaspa_host_tensor_t &host, uint32_t buffer,
                          const std::string &what) const;
-  Status execute(const std::vector<Command> &commands);
+  Status execute(const std::vector<Command> &commands,
+                 const Bindings &bindings, QueueHandle queue);
+  /// Zero fill + prologue, then variant `variant`, or every variant in order
+  /// for -1 (self-dispatching operators).
+  Status executeAll(const Bindings &bindings, QueueHandle queue,
+                    int32_t variant);
+  /// Reads the tile counts (blocking) and applies the dispatch rule.
   Status selectVariant(int32_t *variant, int64_t *tileCount);
   Status timed(dynaspa_run_stats_t *stats, int32_t *variant,
                int64_t *tileCount);
@@ -93,7 +132,14 @@ private:
   ModuleCache &modules_;
   const bundle::Operator &op_;
   bool prepared_ = false;
-  std::vector<DeviceBuffer> buffers_;
+  bool hostBuffers_ = false;
+  /// Indexed like Operator.buffers; user tensors stay null until
+  /// prepareHostBuffers.
+  Bindings buffers_;
+  /// launch()'s bindings, kept to avoid an allocation per launch.
+  Bindings callerBindings_;
+  /// execute()'s resolved arguments, likewise.
+  std::vector<KernelArg> args_;
   std::vector<Command> prologue_;
   std::vector<VariantPlan> variants_;
   /// start, after prologue, end; created on the first timed run.

@@ -192,6 +192,15 @@ const Breakage kBreakages[] = {
      [](fb::BundleT &b) { op0(b).variants[1]->count_buffer = 9; }},
     {"CountBufferDType", "variants[0]",
      [](fb::BundleT &b) { op0(b).variants[0]->count_buffer = 0; }},
+    {"CountBufferIsInput", "must be scratch",
+     [](fb::BundleT &b) {
+       op0(b).buffers[2]->dtype = fb::DType::I32;
+       op0(b).variants[0]->count_buffer = 2;
+     }},
+    {"ZeroFillOfInput", "zero_fill[0]",
+     [](fb::BundleT &b) { op0(b).zero_fill[0] = 1; }},
+    {"OutputIsInput", "named twice",
+     [](fb::BundleT &b) { op0(b).outputs[0] = 0; }},
     {"EmptyCountBuffer", "variants[0]",
      [](fb::BundleT &b) { op0(b).buffers[4]->shape = {0}; }},
     {"NoBinaries", "modules[0]",

@@ -4,9 +4,15 @@
 //
 //===----------------------------------------------------------------------===//
 //
-// Device 0's primary context and one non-blocking stream. All work goes on
-// that stream (copies too) so that ordering is explicit and the same stream
-// can later be captured into a CUDA graph. Modules prefer a cubin built for
+// Device 0's primary context -- the one the CUDA runtime, and so PyTorch and
+// CuPy, use -- so that their CUdeviceptr and CUstream values are valid here
+// and dynaspa_operator_launch can run on them. Every entry point makes that
+// context current for its duration and restores the caller's afterwards
+// (ScopedContext), leaving a caller's thread state as it found it.
+//
+// The runtime's own work (dynaspa_operator_run, benchmarks) goes on one
+// non-blocking stream, copies too, so that ordering is explicit and the same
+// stream can be captured into a CUDA graph. Modules prefer a cubin built for
 // the device's exact sm_XY, then PTX for the highest sm_XY not above the
 // device (the driver JIT-compiles it), trying the next candidate when one
 // fails to load.
@@ -48,6 +54,29 @@ int chipNumber(const flatbuffers::String *chip) {
   return n;
 }
 
+class CudaBackend;
+
+/// Makes the backend's context current on the calling thread for one call
+/// and restores the previous one (possibly none) on destruction. Cheap: both
+/// are thread-local driver calls, and nothing is switched when PyTorch or
+/// CuPy already has the primary context current.
+class ScopedContext {
+public:
+  explicit ScopedContext(CudaBackend &backend);
+  ~ScopedContext();
+  ScopedContext(const ScopedContext &) = delete;
+  ScopedContext &operator=(const ScopedContext &) = delete;
+
+  explicit operator bool() const { return static_cast<bool>(status_); }
+  const Status &status() const { return status_; }
+
+private:
+  CudaBackend &backend_;
+  CUcontext previous_ = nullptr;
+  bool restore_ = false;
+  Status status_;
+};
+
 class CudaBackend final : public Backend {
 public:
   ~CudaBackend() override;
@@ -57,9 +86,27 @@ public:
   dynaspa_device_kind_t kind() const override { return DYNASPA_DEVICE_CUDA; }
   const std::string &deviceName() const override { return name_; }
 
-  Status allocate(size_t bytes, DeviceBuffer *out) override {
-    if (Status s = bind(); !s)
+  QueueHandle ownQueue() const override { return stream_; }
+  QueueHandle callerQueue(void *stream) const override { return stream; }
+  void *nativeContext() const override { return context_; }
+
+  Status isCapturing(QueueHandle queue, bool *capturing) override {
+    ScopedContext bound(*this);
+    if (!bound)
+      return bound.status();
+    CUstreamCaptureStatus status = CU_STREAM_CAPTURE_STATUS_NONE;
+    if (Status s = check(syms_.cuStreamIsCapturing(stream(queue), &status),
+                         "cuStreamIsCapturing");
+        !s)
       return s;
+    *capturing = status != CU_STREAM_CAPTURE_STATUS_NONE;
+    return Status::ok();
+  }
+
+  Status allocate(size_t bytes, DeviceBuffer *out) override {
+    ScopedContext bound(*this);
+    if (!bound)
+      return bound.status();
     CUdeviceptr ptr = 0;
     // Zero-sized allocations fail in CUDA; keep every argument valid.
     if (Status s =
@@ -74,13 +121,15 @@ public:
   // Releases cannot report failure; binding first makes them work from any
   // thread, as the allocating calls do.
   void release(DeviceBuffer buffer) override {
-    if (buffer.handle && bind())
+    ScopedContext bound(*this);
+    if (buffer.handle && bound)
       syms_.cuMemFree(static_cast<CUdeviceptr>(buffer.handle));
   }
 
   Status upload(DeviceBuffer dst, const void *src, size_t bytes) override {
-    if (Status s = bind(); !s)
-      return s;
+    ScopedContext bound(*this);
+    if (!bound)
+      return bound.status();
     if (Status s =
             check(syms_.cuMemcpyHtoDAsync(static_cast<CUdeviceptr>(dst.handle),
                                           src, bytes, stream_),
@@ -92,8 +141,9 @@ public:
   }
 
   Status download(DeviceBuffer src, void *dst, size_t bytes) override {
-    if (Status s = bind(); !s)
-      return s;
+    ScopedContext bound(*this);
+    if (!bound)
+      return bound.status();
     if (Status s = check(
             syms_.cuMemcpyDtoHAsync(dst, static_cast<CUdeviceptr>(src.handle),
                                     bytes, stream_),
@@ -103,27 +153,31 @@ public:
     return synchronize();
   }
 
-  Status fillZero(DeviceBuffer buffer, size_t bytes) override {
+  Status fillZero(DeviceBuffer buffer, size_t bytes,
+                  QueueHandle queue) override {
     if (bytes == 0)
       return Status::ok();
-    if (Status s = bind(); !s)
-      return s;
+    ScopedContext bound(*this);
+    if (!bound)
+      return bound.status();
     return check(syms_.cuMemsetD8Async(static_cast<CUdeviceptr>(buffer.handle),
-                                       0, bytes, stream_),
+                                       0, bytes, stream(queue)),
                  "cuMemsetD8Async");
   }
 
   Status loadModule(const fb::Module &module, ModuleHandle *out) override;
 
   void unloadModule(ModuleHandle module) override {
-    if (bind())
+    ScopedContext bound(*this);
+    if (bound)
       syms_.cuModuleUnload(static_cast<CUmodule>(module));
   }
 
   Status getKernel(ModuleHandle module, const std::string &name,
                    KernelHandle *out) override {
-    if (Status s = bind(); !s)
-      return s;
+    ScopedContext bound(*this);
+    if (!bound)
+      return bound.status();
     CUfunction f = nullptr;
     if (Status s = check(syms_.cuModuleGetFunction(
                              &f, static_cast<CUmodule>(module), name.c_str()),
@@ -138,11 +192,12 @@ public:
   void releaseKernel(KernelHandle) override {}
 
   Status launch(KernelHandle kernel, const LaunchDims &dims,
-                const std::vector<KernelArg> &args) override;
+                const std::vector<KernelArg> &args, QueueHandle queue) override;
 
   Status createEvent(EventHandle *out) override {
-    if (Status s = bind(); !s)
-      return s;
+    ScopedContext bound(*this);
+    if (!bound)
+      return bound.status();
     CUevent e = nullptr;
     if (Status s =
             check(syms_.cuEventCreate(&e, CU_EVENT_DEFAULT), "cuEventCreate");
@@ -153,16 +208,23 @@ public:
   }
 
   void destroyEvent(EventHandle event) override {
-    if (bind())
+    ScopedContext bound(*this);
+    if (bound)
       syms_.cuEventDestroy(static_cast<CUevent>(event));
   }
 
   Status recordEvent(EventHandle event) override {
+    ScopedContext bound(*this);
+    if (!bound)
+      return bound.status();
     return check(syms_.cuEventRecord(static_cast<CUevent>(event), stream_),
                  "cuEventRecord");
   }
 
   Status elapsedMs(EventHandle start, EventHandle end, float *ms) override {
+    ScopedContext bound(*this);
+    if (!bound)
+      return bound.status();
     if (Status s = check(syms_.cuEventSynchronize(static_cast<CUevent>(end)),
                          "cuEventSynchronize");
         !s)
@@ -173,16 +235,37 @@ public:
   }
 
   Status synchronize() override {
+    ScopedContext bound(*this);
+    if (!bound)
+      return bound.status();
     return check(syms_.cuStreamSynchronize(stream_), "cuStreamSynchronize");
   }
 
-private:
-  Status check(CUresult result, const char *what) const;
-  /// The driver's current context is per thread; make ours current so that
-  /// a context may be used from any (one at a time) thread.
-  Status bind() {
-    return check(syms_.cuCtxSetCurrent(context_), "cuCtxSetCurrent");
+  Status captureGraph(const EnqueueFn &enqueue, GraphHandle *out) override;
+
+  void destroyGraph(GraphHandle graph) override {
+    ScopedContext bound(*this);
+    if (bound)
+      syms_.cuGraphExecDestroy(static_cast<CUgraphExec>(graph));
   }
+
+  Status launchGraph(GraphHandle graph) override {
+    ScopedContext bound(*this);
+    if (!bound)
+      return bound.status();
+    return check(syms_.cuGraphLaunch(static_cast<CUgraphExec>(graph), stream_),
+                 "cuGraphLaunch");
+  }
+
+  Status timeGraph(GraphHandle graph, int reps, double *usPerReplay) override;
+
+private:
+  friend class ScopedContext;
+
+  static CUstream stream(QueueHandle queue) {
+    return static_cast<CUstream>(queue);
+  }
+  Status check(CUresult result, const char *what) const;
   Status loadSymbols();
 
   void *library_ = nullptr;
@@ -190,13 +273,40 @@ private:
   CUdevice device_ = 0;
   CUcontext context_ = nullptr;
   CUstream stream_ = nullptr;
+  /// Around timeGraph's replays; created on its first call.
+  CUevent timing_[2] = {nullptr, nullptr};
   int smVersion_ = 0;
   std::string name_;
 };
 
+ScopedContext::ScopedContext(CudaBackend &backend) : backend_(backend) {
+  CUcontext current = nullptr;
+  status_ = backend_.check(backend_.syms_.cuCtxGetCurrent(&current),
+                           "cuCtxGetCurrent");
+  if (!status_ || current == backend_.context_)
+    return;
+  status_ = backend_.check(backend_.syms_.cuCtxSetCurrent(backend_.context_),
+                           "cuCtxSetCurrent");
+  if (status_) {
+    previous_ = current;
+    restore_ = true;
+  }
+}
+
+ScopedContext::~ScopedContext() {
+  if (restore_)
+    backend_.syms_.cuCtxSetCurrent(previous_);
+}
+
 CudaBackend::~CudaBackend() {
-  if (stream_)
-    syms_.cuStreamDestroy(stream_);
+  if (context_) {
+    ScopedContext bound(*this);
+    for (CUevent e : timing_)
+      if (e)
+        syms_.cuEventDestroy(e);
+    if (stream_)
+      syms_.cuStreamDestroy(stream_);
+  }
   if (context_)
     syms_.cuDevicePrimaryCtxRelease(device_);
   // libcuda is not dlclose'd: the driver keeps threads and atexit handlers
@@ -293,15 +403,17 @@ Status CudaBackend::init() {
                        "cuDevicePrimaryCtxRetain");
       !s)
     return s;
-  if (Status s = check(syms_.cuCtxSetCurrent(context_), "cuCtxSetCurrent"); !s)
-    return s;
+  ScopedContext bound(*this);
+  if (!bound)
+    return bound.status();
   return check(syms_.cuStreamCreate(&stream_, CU_STREAM_NON_BLOCKING),
                "cuStreamCreate");
 }
 
 Status CudaBackend::loadModule(const fb::Module &module, ModuleHandle *out) {
-  if (Status s = bind(); !s)
-    return s;
+  ScopedContext bound(*this);
+  if (!bound)
+    return bound.status();
   // Candidates in preference order: exact cubins, then PTX newest first.
   std::vector<const fb::Binary *> candidates;
   std::vector<std::pair<int, const fb::Binary *>> ptx;
@@ -350,9 +462,11 @@ Status CudaBackend::loadModule(const fb::Module &module, ModuleHandle *out) {
 }
 
 Status CudaBackend::launch(KernelHandle kernel, const LaunchDims &dims,
-                           const std::vector<KernelArg> &args) {
-  if (Status s = bind(); !s)
-    return s;
+                           const std::vector<KernelArg> &args,
+                           QueueHandle queue) {
+  ScopedContext bound(*this);
+  if (!bound)
+    return bound.status();
   auto f = static_cast<CUfunction>(kernel);
   // cuLaunchKernel takes a pointer to each argument's value.
   union Value {
@@ -381,9 +495,80 @@ Status CudaBackend::launch(KernelHandle kernel, const LaunchDims &dims,
       return s;
   return check(syms_.cuLaunchKernel(
                    f, dims.grid[0], dims.grid[1], dims.grid[2], dims.block[0],
-                   dims.block[1], dims.block[2], dims.sharedBytes, stream_,
+                   dims.block[1], dims.block[2], dims.sharedBytes, stream(queue),
                    params.empty() ? nullptr : params.data(), nullptr),
                "cuLaunchKernel");
+}
+
+Status CudaBackend::captureGraph(const EnqueueFn &enqueue, GraphHandle *out) {
+  ScopedContext bound(*this);
+  if (!bound)
+    return bound.status();
+  // Thread-local mode: other threads' unsafe calls (cuMemAlloc) stay legal
+  // while we record; only this thread's would invalidate the capture.
+  if (Status s = check(syms_.cuStreamBeginCapture(
+                           stream_, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL),
+                       "cuStreamBeginCapture");
+      !s)
+    return s;
+  Status recorded = enqueue(stream_);
+  // End the capture whatever happened, or the stream stays unusable.
+  CUgraph graph = nullptr;
+  Status ended =
+      check(syms_.cuStreamEndCapture(stream_, &graph), "cuStreamEndCapture");
+  if (!recorded || !ended) {
+    if (graph)
+      syms_.cuGraphDestroy(graph);
+    return !recorded ? recorded : ended;
+  }
+  CUgraphExec exec = nullptr;
+  Status s = check(syms_.cuGraphInstantiateWithFlags(&exec, graph, 0),
+                   "cuGraphInstantiateWithFlags");
+  // The executable graph is independent of the graph it was made from.
+  syms_.cuGraphDestroy(graph);
+  if (!s)
+    return s;
+  *out = exec;
+  return Status::ok();
+}
+
+Status CudaBackend::timeGraph(GraphHandle graph, int reps,
+                              double *usPerReplay) {
+  ScopedContext bound(*this);
+  if (!bound)
+    return bound.status();
+  for (CUevent &e : timing_)
+    if (!e)
+      if (Status s = check(syms_.cuEventCreate(&e, CU_EVENT_DEFAULT),
+                           "cuEventCreate");
+          !s)
+        return s;
+  auto exec = static_cast<CUgraphExec>(graph);
+  if (Status s = check(syms_.cuEventRecord(timing_[0], stream_),
+                       "cuEventRecord");
+      !s)
+    return s;
+  // Back to back, so that one replay's launch latency overlaps the previous
+  // replay's execution, as inside a captured model.
+  for (int i = 0; i < reps; ++i)
+    if (Status s = check(syms_.cuGraphLaunch(exec, stream_), "cuGraphLaunch");
+        !s)
+      return s;
+  if (Status s = check(syms_.cuEventRecord(timing_[1], stream_),
+                       "cuEventRecord");
+      !s)
+    return s;
+  if (Status s = check(syms_.cuEventSynchronize(timing_[1]),
+                       "cuEventSynchronize");
+      !s)
+    return s;
+  float ms = 0.0f;
+  if (Status s = check(syms_.cuEventElapsedTime(&ms, timing_[0], timing_[1]),
+                       "cuEventElapsedTime");
+      !s)
+    return s;
+  *usPerReplay = static_cast<double>(ms) * 1000.0 / reps;
+  return Status::ok();
 }
 
 } // namespace

@@ -14,7 +14,9 @@
 // same versioned symbol a linked program would use. Never look up the bare
 // name of a renamed function: e.g. the bare cuMemAlloc is the 32-bit legacy
 // one. DSP_CU_SYM_OLD marks the few whose bare name is an acceptable fallback
-// on older drivers (same signature and meaning).
+// on older drivers (same signature and meaning). The graph entry points need
+// a CUDA 11.4 driver (cuGraphInstantiateWithFlags); older ones report
+// NO_DEVICE with the missing name.
 //
 //===----------------------------------------------------------------------===//
 
@@ -34,10 +36,18 @@
   SYM(cuDeviceGetAttribute)                                                    \
   SYM(cuDevicePrimaryCtxRetain)                                                \
   SYM(cuDevicePrimaryCtxRelease)                                               \
+  SYM(cuCtxGetCurrent)                                                         \
   SYM(cuCtxSetCurrent)                                                         \
   SYM(cuStreamCreate)                                                          \
   SYM(cuStreamDestroy)                                                         \
   SYM(cuStreamSynchronize)                                                     \
+  SYM(cuStreamIsCapturing)                                                     \
+  SYM(cuStreamBeginCapture)                                                    \
+  SYM(cuStreamEndCapture)                                                      \
+  SYM(cuGraphInstantiateWithFlags)                                             \
+  SYM(cuGraphLaunch)                                                           \
+  SYM(cuGraphExecDestroy)                                                      \
+  SYM(cuGraphDestroy)                                                          \
   SYM(cuMemAlloc)                                                              \
   SYM(cuMemFree)                                                               \
   SYM(cuMemcpyHtoDAsync)                                                       \

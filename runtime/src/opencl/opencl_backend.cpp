@@ -4,7 +4,12 @@
 //
 //===----------------------------------------------------------------------===//
 //
-// One in-order, profiling-enabled queue on the first GPU (else CPU) device.
+// One in-order, profiling-enabled queue on the first GPU (else CPU) device;
+// dynaspa_operator_launch may name another queue of the same context.
+// OpenCL has no graphs: a "captured graph" is the enqueue function itself,
+// replayed by calling it, and timeGraph measures host wall clock around
+// back-to-back enqueues and clFinish (what a caller of clEnqueue* sees; on a
+// CPU device like PoCL this includes the driver's enqueue cost).
 // Modules are built from the first binary the device can take, in the order
 // SPIR-V (devices reporting CL_DEVICE_IL_VERSION), SPIR 1.2 bitcode (devices
 // with cl_khr_spir: Debian's PoCL 3.1 has no IL support but takes SPIR with
@@ -20,6 +25,7 @@
 
 #include "../backend.h"
 
+#include <chrono>
 #include <cstring>
 
 namespace dynaspa::runtime {
@@ -103,6 +109,17 @@ public:
   dynaspa_device_kind_t kind() const override { return DYNASPA_DEVICE_OPENCL; }
   const std::string &deviceName() const override { return name_; }
 
+  QueueHandle ownQueue() const override { return queue_; }
+  QueueHandle callerQueue(void *stream) const override {
+    return stream ? stream : queue_;
+  }
+  void *nativeContext() const override { return context_; }
+
+  Status isCapturing(QueueHandle, bool *capturing) override {
+    *capturing = false;
+    return Status::ok();
+  }
+
   Status allocate(size_t bytes, DeviceBuffer *out) override {
     cl_int err;
     // OpenCL rejects zero-sized buffers; keep every argument a valid cl_mem.
@@ -134,11 +151,12 @@ public:
                              : clError("clEnqueueReadBuffer", err);
   }
 
-  Status fillZero(DeviceBuffer buffer, size_t bytes) override {
+  Status fillZero(DeviceBuffer buffer, size_t bytes,
+                  QueueHandle queue) override {
     if (bytes == 0)
       return Status::ok();
     const uint8_t zero = 0;
-    cl_int err = clEnqueueFillBuffer(queue_, mem(buffer), &zero, 1, 0, bytes, 0,
+    cl_int err = clEnqueueFillBuffer(clQueue(queue), mem(buffer), &zero, 1, 0, bytes, 0,
                                      nullptr, nullptr);
     return err == CL_SUCCESS ? Status::ok()
                              : clError("clEnqueueFillBuffer", err);
@@ -166,7 +184,7 @@ public:
   }
 
   Status launch(KernelHandle kernel, const LaunchDims &dims,
-                const std::vector<KernelArg> &args) override;
+                const std::vector<KernelArg> &args, QueueHandle queue) override;
 
   Status createEvent(EventHandle *out) override {
     *out = new ClEvent();
@@ -197,9 +215,40 @@ public:
     return err == CL_SUCCESS ? Status::ok() : clError("clFinish", err);
   }
 
+  Status captureGraph(const EnqueueFn &enqueue, GraphHandle *out) override {
+    *out = new EnqueueFn(enqueue);
+    return Status::ok();
+  }
+
+  void destroyGraph(GraphHandle graph) override {
+    delete static_cast<EnqueueFn *>(graph);
+  }
+
+  Status launchGraph(GraphHandle graph) override {
+    return (*static_cast<EnqueueFn *>(graph))(queue_);
+  }
+
+  Status timeGraph(GraphHandle graph, int reps, double *usPerReplay) override {
+    if (Status s = synchronize(); !s)
+      return s;
+    auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < reps; ++i)
+      if (Status s = launchGraph(graph); !s)
+        return s;
+    if (Status s = synchronize(); !s)
+      return s;
+    std::chrono::duration<double, std::micro> elapsed =
+        std::chrono::steady_clock::now() - start;
+    *usPerReplay = elapsed.count() / reps;
+    return Status::ok();
+  }
+
 private:
   static cl_mem mem(DeviceBuffer b) {
     return reinterpret_cast<cl_mem>(b.handle);
+  }
+  static cl_command_queue clQueue(QueueHandle q) {
+    return static_cast<cl_command_queue>(q);
   }
   Status build(const fb::Binary &binary, cl_program *out, std::string *log);
 
@@ -328,7 +377,8 @@ Status OpenCLBackend::loadModule(const fb::Module &module, ModuleHandle *out) {
 }
 
 Status OpenCLBackend::launch(KernelHandle kernel, const LaunchDims &dims,
-                             const std::vector<KernelArg> &args) {
+                             const std::vector<KernelArg> &args,
+                             QueueHandle queue) {
   auto k = static_cast<cl_kernel>(kernel);
   for (cl_uint i = 0; i < args.size(); ++i) {
     const KernelArg &a = args[i];
@@ -353,7 +403,7 @@ Status OpenCLBackend::launch(KernelHandle kernel, const LaunchDims &dims,
     global[d] = size_t(dims.grid[d]) * dims.block[d];
     local[d] = dims.block[d];
   }
-  cl_int err = clEnqueueNDRangeKernel(queue_, k, dims.rank, nullptr, global,
+  cl_int err = clEnqueueNDRangeKernel(clQueue(queue), k, dims.rank, nullptr, global,
                                       local, 0, nullptr, nullptr);
   return err == CL_SUCCESS ? Status::ok()
                            : clError("clEnqueueNDRangeKernel", err);

@@ -6,7 +6,9 @@
 /*
  * The flat C API of the dynaspa runtime: load a bundle written by the
  * compiler, run its spatially-sparse operators on a CUDA (driver API, loaded
- * with dlopen) or OpenCL device.
+ * with dlopen) or OpenCL device -- on host tensors (dynaspa_operator_run), or
+ * asynchronously on the caller's device memory and stream
+ * (dynaspa_operator_launch, which a caller may capture into a CUDA graph).
  *
  * Every function returns a dynaspa_status_t and never prints or aborts; the
  * message of the last failure is kept per context (dynaspa_context_last_error)
@@ -104,6 +106,36 @@ typedef struct dynaspa_run_stats {
   float variant_ms;
 } dynaspa_run_stats_t;
 
+/* Timing options of dynaspa_operator_benchmark. */
+typedef struct dynaspa_benchmark_options {
+  /* Untimed replays first (>= 0). */
+  int32_t warmup;
+  /* R: replays per round, back to back (>= 1). */
+  int32_t reps;
+  /* Rounds (>= 1); the result is the median (and min) over rounds. */
+  int32_t rounds;
+} dynaspa_benchmark_options_t;
+
+/* What dynaspa_operator_benchmark measured. Times are of one execution of
+ * the operator: a round's time / reps. */
+typedef struct dynaspa_benchmark_result {
+  /* Zero fill + prologue + variants. */
+  double median_us;
+  double min_us;
+  /* The same for zero fill + prologue alone: the runtime's overhead. */
+  double overhead_us;
+  double overhead_min_us;
+  /* The variant (and its tile count) that applied to the inputs timed. */
+  int32_t variant;
+  int64_t tile_count;
+  /* 1 for an operator that is not self-dispatching: its variant was chosen
+   * on the host once, before timing, and the timed work holds only that
+   * variant (the count read-back a real run needs is not timed). */
+  int32_t host_selected;
+  /* How it was timed, a static string: "cuda-graph" or "opencl-host-clock". */
+  const char *method;
+} dynaspa_benchmark_result_t;
+
 /* A static string naming `status`, e.g. "DYNASPA_BAD_BUNDLE". */
 const char *dynaspa_status_string(dynaspa_status_t status);
 
@@ -127,6 +159,16 @@ dynaspa_status_t dynaspa_context_device_kind(const dynaspa_context_t *context,
 /* A human-readable device name, valid as long as the context. */
 dynaspa_status_t dynaspa_context_device_name(const dynaspa_context_t *context,
                                              const char **out_name);
+
+/* The native objects of the context, for callers that allocate the memory
+ * they pass to dynaspa_operator_launch. CUDA: device 0's primary CUcontext
+ * (the one the CUDA runtime, PyTorch and CuPy use, so their memory and
+ * streams work as they are) and the runtime's own non-blocking CUstream.
+ * OpenCL: the cl_context (caller buffers and queues must belong to it) and
+ * its cl_command_queue. Either out pointer may be NULL. */
+dynaspa_status_t dynaspa_context_native_handles(const dynaspa_context_t *context,
+                                                void **out_device_context,
+                                                void **out_queue);
 
 /* Reads, verifies and keeps a bundle. Device code is built lazily, on the
  * first run (or prepare) of an operator that uses it. */
@@ -161,20 +203,69 @@ dynaspa_status_t dynaspa_operator_get_output(const dynaspa_bundle_t *bundle,
                                              size_t op, size_t i,
                                              dynaspa_tensor_info_t *out_info);
 
-/* Allocates the operator's device buffers and builds its kernels now rather
- * than on the first run (so that the first run's time is representative). */
+/* Allocates the operator's scratch buffers (bitmask, tile lists, counts)
+ * and builds its kernels now rather than on the first run or launch (so that
+ * the first one's time is representative, and so that launches can be
+ * captured: see dynaspa_operator_launch). Device copies of the user tensors,
+ * which only dynaspa_operator_run and dynaspa_operator_benchmark use, are
+ * allocated by the first of those. */
 dynaspa_status_t dynaspa_operator_prepare(dynaspa_bundle_t *bundle, size_t op);
 
 /* Runs operator `op`: uploads the inputs, zero-fills, runs the prologue,
  * reads the tile counts, launches the first variant whose range holds its
- * count, and downloads the outputs. Shapes must equal the bundle's exactly.
- * `stats` may be NULL. */
+ * count, and downloads the outputs. A self-dispatching operator launches
+ * every variant instead (the kernels choose on the device) and reads the
+ * counts only to fill `stats`. Shapes must equal the bundle's exactly.
+ * `stats` may be NULL. Blocks until the outputs are on the host. */
 dynaspa_status_t dynaspa_operator_run(dynaspa_bundle_t *bundle, size_t op,
                                       const dynaspa_host_tensor_t *inputs,
                                       size_t num_inputs,
                                       const dynaspa_host_tensor_t *outputs,
                                       size_t num_outputs,
                                       dynaspa_run_stats_t *stats);
+
+/* Launches operator `op` asynchronously on caller-owned device memory.
+ * CUDA: `inputs`/`outputs` are CUdeviceptr values cast to void*, `stream` a
+ * CUstream (NULL = legacy default stream), all of device 0's primary context.
+ * OpenCL: cl_mem handles, `stream` a cl_command_queue (NULL = the context's
+ * queue), all of the context's cl_context (dynaspa_context_native_handles).
+ * Inputs then outputs in the bundle's order (Operator.inputs / .outputs);
+ * their dtypes must be the buffers' device dtypes (dynaspa_operator_get_input;
+ * I1 = 1 byte per element), C order, exactly the bundle's shapes: the runtime
+ * cannot check raw device memory.
+ * Scratch buffers (bitmask, tile lists, counts) belong to the runtime and are
+ * shared by all launches of the operator: order launches of one operator on
+ * one stream (or with events). Output buffers are zero-filled on the stream
+ * first (async memset), then the prologue and every variant are enqueued.
+ * Requires a self-dispatching operator (else DYNASPA_UNSUPPORTED: a
+ * host-selected one must read its tile counts back). Never synchronizes with
+ * the host, so on CUDA the call can be captured into a CUDA graph (stream
+ * capture) by the caller, e.g. PyTorch's torch.cuda.graph -- but the first
+ * launch prepares the operator (dynaspa_operator_prepare: allocation and
+ * module loading, which capture forbids), so capture needs a prepared
+ * operator; an unprepared one fails with DYNASPA_INVALID_ARGUMENT while its
+ * stream is capturing. A captured launch replays on the same pointers. */
+dynaspa_status_t dynaspa_operator_launch(dynaspa_bundle_t *bundle, size_t op,
+                                         void *const *inputs,
+                                         size_t num_inputs,
+                                         void *const *outputs,
+                                         size_t num_outputs, void *stream);
+
+/* Times operator `op` on the runtime's own device buffers as the last
+ * dynaspa_operator_run left them (call it first with the inputs to time; a
+ * never-run operator times all-zero inputs). CUDA: zero fill + prologue +
+ * variants are captured into a graph on a non-default stream; each round
+ * replays it `reps` times back to back between two events and takes
+ * time / reps; the result is the median (and min) over `rounds`, after
+ * `warmup` untimed replays. The overhead is timed the same way from a graph
+ * of zero fill + prologue alone. OpenCL: the same replays are enqueues, timed
+ * with the host's wall clock from the first enqueue to clFinish. `options`
+ * may be NULL (warmup 10, reps 100, rounds 10). Blocks; leaves the device
+ * copies of the outputs unspecified. */
+dynaspa_status_t
+dynaspa_operator_benchmark(dynaspa_bundle_t *bundle, size_t op,
+                           const dynaspa_benchmark_options_t *options,
+                           dynaspa_benchmark_result_t *result);
 
 #ifdef __cplusplus
 } /* extern "C" */
