@@ -47,6 +47,14 @@ TEST(CApi, NullArgumentsAreInvalid) {
   EXPECT_EQ(dynaspa_operator_run(nullptr, 0, nullptr, 0, nullptr, 0, nullptr),
             DYNASPA_INVALID_ARGUMENT);
   EXPECT_EQ(dynaspa_operator_prepare(nullptr, 0), DYNASPA_INVALID_ARGUMENT);
+  EXPECT_EQ(
+      dynaspa_operator_launch(nullptr, 0, nullptr, 0, nullptr, 0, nullptr),
+      DYNASPA_INVALID_ARGUMENT);
+  dynaspa_benchmark_result_t result;
+  EXPECT_EQ(dynaspa_operator_benchmark(nullptr, 0, nullptr, &result),
+            DYNASPA_INVALID_ARGUMENT);
+  EXPECT_EQ(dynaspa_context_native_handles(nullptr, nullptr, nullptr),
+            DYNASPA_INVALID_ARGUMENT);
 }
 
 TEST(CApi, CudaWithoutGpuReportsNoDevice) {
@@ -152,6 +160,18 @@ TEST(CppLayer, OwnsHandlesAndCarriesMessages) {
   Status missing = bundle.findOperator("nope", &index);
   EXPECT_EQ(missing.code(), DYNASPA_INVALID_ARGUMENT);
   EXPECT_NE(missing.message().find("nope"), std::string::npos);
+  void *native = nullptr, *queue = nullptr;
+  EXPECT_TRUE(context.nativeHandles(&native, &queue));
+  EXPECT_NE(native, nullptr);
+  EXPECT_NE(queue, nullptr);
+  // makeDefaultBundle is host-selected: no asynchronous launch.
+  Status launch = bundle.launch(0, {nullptr, nullptr, nullptr}, {nullptr});
+  EXPECT_EQ(launch.code(), DYNASPA_UNSUPPORTED);
+  EXPECT_NE(launch.message().find("self-dispatching"), std::string::npos);
+  dynaspa_benchmark_options_t bad = {0, 0, 0};
+  dynaspa_benchmark_result_t result;
+  EXPECT_EQ(bundle.benchmark(0, &bad, &result).code(),
+            DYNASPA_INVALID_ARGUMENT);
   // `bundle` is declared after `context`, so it is destroyed first.
 }
 

@@ -9,8 +9,10 @@
 // and checks the result against the float64 reference. Covers both kernel
 // formats PoCL takes (OpenCL C; SPIR bitcode when clang-15 was found at build
 // time), variant dispatch on the tile count, dtype conversion of a float
-// mask, timing stats and the run-time error paths. Skips only when no OpenCL
-// platform or device exists.
+// mask, timing stats and the run-time error paths; self-dispatching
+// variants, dynaspa_operator_launch on buffers and queues the test creates
+// itself in the runtime's cl_context, and dynaspa_operator_benchmark. Skips
+// only when no OpenCL platform or device exists.
 //
 //===----------------------------------------------------------------------===//
 
@@ -18,6 +20,10 @@
 #include "test_bundles.h"
 
 #include <gtest/gtest.h>
+
+#define CL_TARGET_OPENCL_VERSION 300
+#define CL_USE_DEPRECATED_OPENCL_1_2_APIS
+#include <CL/cl.h>
 
 namespace dynaspa::runtime::testing {
 namespace {
@@ -223,6 +229,160 @@ TEST_F(OpenCL, InfoQueries) {
             DYNASPA_INVALID_ARGUMENT);
   EXPECT_EQ(dynaspa_operator_get_info(bundle_, 1, &info),
             DYNASPA_INVALID_ARGUMENT);
+}
+
+TEST_F(OpenCL, SelfDispatchRunsAndReportsTheVariantTheKernelsTook) {
+  BmmOptions o;
+  o.selfDispatch = true;
+  o.binaries.emplace_back(fb::Format::OPENCL_C, maskedBmmSource());
+  load(makeMaskedBmmBundle(o));
+  dynaspa_run_stats_t stats = runAndCheck(o, {0, 1, 0, 0, 0.5f});
+  EXPECT_EQ(stats.variant, 0);
+  EXPECT_EQ(stats.tile_count, 2);
+  stats = runAndCheck(o, {1, 1, 0, 1, 1});
+  EXPECT_EQ(stats.variant, 1);
+  EXPECT_EQ(stats.tile_count, 4);
+  runAndCheck(o, {0, 0, 0, 0, 0});
+}
+
+TEST_F(OpenCL, SelfDispatchSpirBitcodeRuns) {
+  std::vector<uint8_t> spir = maskedBmmSpirBitcode();
+  if (spir.empty())
+    GTEST_SKIP() << "clang-15 was not found when the tests were built";
+  BmmOptions o;
+  o.selfDispatch = true;
+  o.binaries.emplace_back(fb::Format::SPIR_BC, spir);
+  load(makeMaskedBmmBundle(o));
+  dynaspa_status_t s = dynaspa_operator_prepare(bundle_, 0);
+  if (s == DYNASPA_UNSUPPORTED)
+    GTEST_SKIP() << "device takes no SPIR: "
+                 << dynaspa_context_last_error(ctx_);
+  ASSERT_EQ(s, DYNASPA_OK) << dynaspa_context_last_error(ctx_);
+  EXPECT_EQ(runAndCheck(o, {1, 0, 1, 0, 0}).variant, 0);
+  EXPECT_EQ(runAndCheck(o, {1, 1, 1, 1, 0}).variant, 1);
+}
+
+/// A cl_mem of the runtime's context, released with the test.
+class ClBuffer {
+public:
+  ClBuffer(cl_context context, size_t bytes, const void *data) {
+    cl_int err = CL_SUCCESS;
+    mem_ = clCreateBuffer(context, CL_MEM_READ_WRITE, bytes, nullptr, &err);
+    EXPECT_EQ(err, CL_SUCCESS);
+    bytes_ = bytes;
+    data_ = data;
+  }
+  ~ClBuffer() {
+    if (mem_)
+      clReleaseMemObject(mem_);
+  }
+  void write(cl_command_queue q) {
+    EXPECT_EQ(clEnqueueWriteBuffer(q, mem_, CL_TRUE, 0, bytes_, data_, 0,
+                                   nullptr, nullptr),
+              CL_SUCCESS);
+  }
+  cl_mem get() const { return mem_; }
+
+private:
+  cl_mem mem_ = nullptr;
+  size_t bytes_ = 0;
+  const void *data_ = nullptr;
+};
+
+TEST_F(OpenCL, LaunchRunsOnCallerBuffersAndQueues) {
+  BmmOptions o;
+  o.selfDispatch = true;
+  o.binaries.emplace_back(fb::Format::OPENCL_C, maskedBmmSource());
+  load(makeMaskedBmmBundle(o));
+  void *nativeContext = nullptr, *nativeQueue = nullptr;
+  ASSERT_EQ(dynaspa_context_native_handles(ctx_, &nativeContext, &nativeQueue),
+            DYNASPA_OK);
+  auto context = static_cast<cl_context>(nativeContext);
+  ASSERT_NE(context, nullptr);
+  ASSERT_NE(nativeQueue, nullptr);
+  cl_device_id device = nullptr;
+  ASSERT_EQ(clGetContextInfo(context, CL_CONTEXT_DEVICES, sizeof(device),
+                             &device, nullptr),
+            CL_SUCCESS);
+  cl_int err = CL_SUCCESS;
+  cl_command_queue mine = clCreateCommandQueue(context, device, 0, &err);
+  ASSERT_EQ(err, CL_SUCCESS);
+
+  for (const std::vector<float> &rowMask :
+       {std::vector<float>{0, 1, 0, 0, 1}, std::vector<float>{1, 1, 1, 0, 1}}) {
+    BmmData d = makeBmmData(o, rowMask);
+    std::vector<uint8_t> maskBytes(d.mask.size());
+    for (size_t i = 0; i < d.mask.size(); ++i)
+      maskBytes[i] = d.mask[i] != 0.0f;
+    std::vector<float> poison(d.want.size(), 1234.0f);
+    ClBuffer a(context, d.lhs.size() * 4, d.lhs.data());
+    ClBuffer b(context, d.rhs.size() * 4, d.rhs.data());
+    ClBuffer m(context, maskBytes.size(), maskBytes.data());
+    ClBuffer c(context, poison.size() * 4, poison.data());
+    for (ClBuffer *buf : {&a, &b, &m, &c})
+      buf->write(mine);
+    void *inputs[] = {a.get(), b.get(), m.get()};
+    void *outputs[] = {c.get()};
+    // The caller's queue, then the context's (NULL): both see the result.
+    for (cl_command_queue q : {mine, static_cast<cl_command_queue>(nullptr)}) {
+      ASSERT_EQ(dynaspa_operator_launch(bundle_, 0, inputs, 3, outputs, 1, q),
+                DYNASPA_OK)
+          << dynaspa_context_last_error(ctx_);
+      cl_command_queue wait =
+          q ? q : static_cast<cl_command_queue>(nativeQueue);
+      ASSERT_EQ(clFinish(wait), CL_SUCCESS);
+      std::vector<float> got(d.want.size(), -1.0f);
+      ASSERT_EQ(clEnqueueReadBuffer(wait, c.get(), CL_TRUE, 0, got.size() * 4,
+                                    got.data(), 0, nullptr, nullptr),
+                CL_SUCCESS);
+      for (size_t i = 0; i < got.size(); ++i)
+        EXPECT_NEAR(got[i], d.want[i], 1e-5) << "element " << i;
+      // Poison again: the next launch must zero-fill masked rows itself.
+      c.write(wait);
+    }
+  }
+  clReleaseCommandQueue(mine);
+
+  void *none[] = {nullptr, nullptr, nullptr};
+  EXPECT_EQ(dynaspa_operator_launch(bundle_, 0, none, 3, none, 1, nullptr),
+            DYNASPA_INVALID_ARGUMENT);
+  EXPECT_EQ(dynaspa_operator_launch(bundle_, 3, none, 3, none, 1, nullptr),
+            DYNASPA_INVALID_ARGUMENT);
+}
+
+TEST_F(OpenCL, LaunchOfHostSelectedOperatorIsUnsupported) {
+  BmmOptions o;
+  o.binaries.emplace_back(fb::Format::OPENCL_C, maskedBmmSource());
+  load(makeMaskedBmmBundle(o));
+  void *none[] = {nullptr, nullptr, nullptr};
+  EXPECT_EQ(dynaspa_operator_launch(bundle_, 0, none, 3, none, 1, nullptr),
+            DYNASPA_UNSUPPORTED);
+  EXPECT_NE(std::string(dynaspa_context_last_error(ctx_))
+                .find("not self-dispatching"),
+            std::string::npos);
+}
+
+TEST_F(OpenCL, BenchmarkTimesTheLastRunsInputs) {
+  BmmOptions o;
+  o.selfDispatch = true;
+  o.binaries.emplace_back(fb::Format::OPENCL_C, maskedBmmSource());
+  load(makeMaskedBmmBundle(o));
+  runAndCheck(o, {1, 1, 1, 0, 1});
+  dynaspa_benchmark_options_t options = {1, 3, 3};
+  dynaspa_benchmark_result_t r = {};
+  ASSERT_EQ(dynaspa_operator_benchmark(bundle_, 0, &options, &r), DYNASPA_OK)
+      << dynaspa_context_last_error(ctx_);
+  EXPECT_GT(r.median_us, 0.0);
+  EXPECT_LE(r.min_us, r.median_us);
+  EXPECT_GT(r.overhead_us, 0.0);
+  EXPECT_EQ(r.variant, 1);
+  EXPECT_EQ(r.tile_count, 4);
+  EXPECT_EQ(r.host_selected, 0);
+  EXPECT_STREQ(r.method, "opencl-host-clock");
+  EXPECT_EQ(dynaspa_operator_benchmark(bundle_, 0, nullptr, nullptr),
+            DYNASPA_INVALID_ARGUMENT);
+  // A later run still computes correctly after the graphs were replayed.
+  runAndCheck(o, {0, 0, 1, 0, 0});
 }
 
 } // namespace

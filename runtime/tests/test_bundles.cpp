@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <memory>
@@ -75,39 +76,54 @@ std::vector<uint8_t> maskedBmmCubin() {
   return readTestFile("DYNASPA_TEST_CUBIN", DYNASPA_TEST_CUBIN);
 }
 
+namespace {
+
+NdArray fromVector(const std::vector<float> &v, std::vector<int64_t> shape) {
+  NdArray a = NdArray::zeros(DYNASPA_F32, std::move(shape));
+  std::memcpy(a.bytes.data(), v.data(), a.bytes.size());
+  return a;
+}
+
+} // namespace
+
+BmmData makeBmmData(const BmmOptions &o, const std::vector<float> &rowMask) {
+  BmmData d;
+  d.lhs.resize(static_cast<size_t>(o.batch * o.m * o.k));
+  d.rhs.resize(static_cast<size_t>(o.batch * o.k * o.n));
+  for (size_t i = 0; i < d.lhs.size(); ++i)
+    d.lhs[i] = static_cast<float>(i % 7) - 3.0f;
+  for (size_t i = 0; i < d.rhs.size(); ++i)
+    d.rhs[i] = static_cast<float>(i % 5) * 0.5f;
+  d.mask.assign(rowMask.begin(), rowMask.begin() + o.m);
+  NdArray want;
+  EXPECT_TRUE(referenceBatchMatmul(fromVector(d.lhs, {o.batch, o.m, o.k}),
+                                   fromVector(d.rhs, {o.batch, o.k, o.n}),
+                                   fromVector(d.mask, {o.m}), nullptr, &want));
+  d.want.resize(static_cast<size_t>(want.numel()));
+  for (int64_t i = 0; i < want.numel(); ++i)
+    d.want[static_cast<size_t>(i)] = static_cast<float>(want.get(i));
+  return d;
+}
+
 dynaspa_run_stats_t runMaskedBmm(dynaspa_context_t *context,
                                  dynaspa_bundle_t *bundle, const BmmOptions &o,
                                  const std::vector<float> &rowMask) {
-  NdArray a = NdArray::zeros(DYNASPA_F32, {o.batch, o.m, o.k});
-  NdArray b = NdArray::zeros(DYNASPA_F32, {o.batch, o.k, o.n});
-  for (int64_t i = 0; i < a.numel(); ++i)
-    a.set(i, static_cast<double>(i % 7) - 3.0);
-  for (int64_t i = 0; i < b.numel(); ++i)
-    b.set(i, static_cast<double>(i % 5) * 0.5);
-  NdArray mask = NdArray::zeros(DYNASPA_F32, {o.m});
-  for (int64_t i = 0; i < o.m; ++i)
-    mask.set(i, rowMask[static_cast<size_t>(i)]);
-  NdArray c = NdArray::zeros(DYNASPA_F32, {o.batch, o.m, o.n});
+  BmmData d = makeBmmData(o, rowMask);
   // Poison the output: masked entries must come back as exact zeros.
-  for (int64_t i = 0; i < c.numel(); ++i)
-    c.set(i, 1234.0);
-
+  std::vector<float> c(d.want.size(), 1234.0f);
+  int64_t aShape[] = {o.batch, o.m, o.k}, bShape[] = {o.batch, o.k, o.n},
+          mShape[] = {o.m}, cShape[] = {o.batch, o.m, o.n};
   // The mask goes in as f32 and is converted to the bundle's i1.
-  dynaspa_host_tensor_t inputs[] = {
-      {a.bytes.data(), DYNASPA_F32, 3, a.shape.data()},
-      {b.bytes.data(), DYNASPA_F32, 3, b.shape.data()},
-      {mask.bytes.data(), DYNASPA_F32, 1, mask.shape.data()}};
-  dynaspa_host_tensor_t outputs[] = {
-      {c.bytes.data(), DYNASPA_F32, 3, c.shape.data()}};
+  dynaspa_host_tensor_t inputs[] = {{d.lhs.data(), DYNASPA_F32, 3, aShape},
+                                    {d.rhs.data(), DYNASPA_F32, 3, bShape},
+                                    {d.mask.data(), DYNASPA_F32, 1, mShape}};
+  dynaspa_host_tensor_t outputs[] = {{c.data(), DYNASPA_F32, 3, cShape}};
   dynaspa_run_stats_t stats = {};
   EXPECT_EQ(dynaspa_operator_run(bundle, 0, inputs, 3, outputs, 1, &stats),
             DYNASPA_OK)
       << dynaspa_context_last_error(context);
-
-  NdArray want;
-  EXPECT_TRUE(referenceBatchMatmul(a, b, mask, nullptr, &want));
-  for (int64_t i = 0; i < c.numel(); ++i)
-    EXPECT_NEAR(c.get(i), want.get(i), 1e-5) << "element " << i;
+  for (size_t i = 0; i < c.size(); ++i)
+    EXPECT_NEAR(c[i], d.want[i], 1e-5) << "element " << i;
   return stats;
 }
 
@@ -148,6 +164,18 @@ fb::BundleT makeMaskedBmmBundle(const BmmOptions &o) {
   count->args.push_back(scalar(fb::ArgKind::I32, o.m));
   op->prologue.push_back(std::move(count));
 
+  op->self_dispatch = o.selfDispatch;
+  // The self-dispatching kernels take their variant's range after the
+  // usual arguments.
+  auto addGuard = [&](fb::LaunchT &launch, int64_t lo, int64_t hi) {
+    if (!o.selfDispatch)
+      return;
+    launch.kernel += "_sd";
+    launch.args.push_back(buffer(4));
+    launch.args.push_back(scalar(fb::ArgKind::I64, lo));
+    launch.args.push_back(scalar(fb::ArgKind::I64, hi));
+  };
+
   auto rows = std::make_unique<fb::VariantT>();
   rows->name = "rows";
   rows->granularity = {1};
@@ -163,6 +191,7 @@ fb::BundleT makeMaskedBmmBundle(const BmmOptions &o) {
     rowsLaunch->args.push_back(buffer(i));
   for (int64_t v : {o.batch, o.m, o.k, o.n})
     rowsLaunch->args.push_back(scalar(fb::ArgKind::I64, v));
+  addGuard(*rowsLaunch, rows->min_tiles, rows->max_tiles);
   rows->launches.push_back(std::move(rowsLaunch));
   op->variants.push_back(std::move(rows));
 
@@ -182,6 +211,7 @@ fb::BundleT makeMaskedBmmBundle(const BmmOptions &o) {
     denseLaunch->args.push_back(buffer(i));
   for (int64_t v : {o.batch, o.m, o.k, o.n})
     denseLaunch->args.push_back(scalar(fb::ArgKind::I32, v));
+  addGuard(*denseLaunch, dense->min_tiles, dense->max_tiles);
   dense->launches.push_back(std::move(denseLaunch));
   op->variants.push_back(std::move(dense));
 

@@ -40,13 +40,15 @@ struct BmmOptions {
   int64_t batch = 2, m = 5, k = 3, n = 4;
   /// Tile counts up to this pick the row-loop variant, above it the dense one.
   int64_t rowsVariantMaxTiles = 2;
+  /// Operator.self_dispatch, with the *_sd kernels that check their range.
+  bool selfDispatch = false;
   /// Binaries of module 0 in this order (a binary per entry).
   std::vector<std::pair<fb::Format, std::vector<uint8_t>>> binaries;
 };
 
 /// Buffers: 0 lhs [B,M,K] f32, 1 rhs [B,K,N] f32, 2 row mask [M] i1,
 /// 3 result [B,M,N] f32, 4 count [1] i32. Variants: 0 "rows" (i64 sizes),
-/// 1 "dense".
+/// 1 "dense"; self-dispatching ones also take (count, lo, hi).
 fb::BundleT makeMaskedBmmBundle(const BmmOptions &options);
 
 /// Runs operator 0 of a makeMaskedBmmBundle bundle with deterministic inputs
@@ -56,6 +58,13 @@ fb::BundleT makeMaskedBmmBundle(const BmmOptions &options);
 dynaspa_run_stats_t runMaskedBmm(dynaspa_context_t *context,
                                  dynaspa_bundle_t *bundle, const BmmOptions &o,
                                  const std::vector<float> &rowMask);
+
+/// Deterministic inputs of runMaskedBmm (lhs, rhs) and the float64
+/// reference result for `rowMask`, as f32 vectors in C order.
+struct BmmData {
+  std::vector<float> lhs, rhs, mask, want;
+};
+BmmData makeBmmData(const BmmOptions &o, const std::vector<float> &rowMask);
 
 /// A valid bundle with an OpenCL C module (no device needed to verify).
 inline fb::BundleT makeDefaultBundle() {

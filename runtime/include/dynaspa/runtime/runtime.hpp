@@ -83,6 +83,23 @@ public:
                  context_);
   }
 
+  /// dynaspa_operator_launch: device handles (CUdeviceptr / cl_mem as
+  /// void*), a CUstream / cl_command_queue or nullptr.
+  Status launch(size_t op, const std::vector<void *> &inputs,
+                const std::vector<void *> &outputs, void *stream = nullptr) {
+    return fromC(dynaspa_operator_launch(bundle_, op, inputs.data(),
+                                         inputs.size(), outputs.data(),
+                                         outputs.size(), stream),
+                 context_);
+  }
+
+  /// dynaspa_operator_benchmark; `options` may be nullptr (defaults).
+  Status benchmark(size_t op, const dynaspa_benchmark_options_t *options,
+                   dynaspa_benchmark_result_t *result) {
+    return fromC(dynaspa_operator_benchmark(bundle_, op, options, result),
+                 context_);
+  }
+
 private:
   friend class Context;
   dynaspa_bundle_t *bundle_ = nullptr;
@@ -124,6 +141,13 @@ public:
     if (dynaspa_context_device_name(context_, &name) != DYNASPA_OK)
       return std::string();
     return name;
+  }
+
+  /// dynaspa_context_native_handles; either pointer may be nullptr.
+  Status nativeHandles(void **deviceContext, void **queue) const {
+    return fromC(
+        dynaspa_context_native_handles(context_, deviceContext, queue),
+        context_);
   }
 
   Status loadFile(const std::string &path, Bundle *out) {

@@ -1,0 +1,355 @@
+//===- executor_test.cpp - the executor over a recording backend ----------===//
+//
+// Part of the dynaspa project.
+//
+//===----------------------------------------------------------------------===//
+//
+// What a real device cannot show: the order of the executor's calls. A fake
+// Backend logs every call, so these tests pin down that a self-dispatching
+// operator enqueues every variant before reading anything back, that
+// dynaspa_operator_launch's path binds the caller's handles, uses the
+// caller's queue and never blocks, and how benchmark() combines its rounds.
+// Runs everywhere (no device needed).
+//
+//===----------------------------------------------------------------------===//
+
+#include "executor.h"
+#include "test_bundles.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <deque>
+
+namespace dynaspa::runtime::testing {
+namespace {
+
+/// Logs calls as strings; handles are small integers so tests can name them.
+class RecordingBackend final : public Backend {
+public:
+  std::vector<std::string> log;
+  /// What a download of a count buffer returns.
+  int32_t count = 0;
+  bool capturing = false;
+  /// timeGraph's answers, in call order.
+  std::deque<double> times;
+
+  dynaspa_device_kind_t kind() const override { return DYNASPA_DEVICE_CUDA; }
+  const std::string &deviceName() const override { return name_; }
+  QueueHandle ownQueue() const override { return queue(1); }
+  QueueHandle callerQueue(void *stream) const override { return stream; }
+  void *nativeContext() const override { return nullptr; }
+  Status isCapturing(QueueHandle, bool *out) override {
+    *out = capturing;
+    return Status::ok();
+  }
+
+  Status allocate(size_t bytes, DeviceBuffer *out) override {
+    out->handle = nextHandle_++;
+    out->bytes = bytes;
+    log.push_back("alloc " + std::to_string(out->handle));
+    return Status::ok();
+  }
+  void release(DeviceBuffer) override {}
+  Status upload(DeviceBuffer dst, const void *, size_t) override {
+    log.push_back("upload " + std::to_string(dst.handle));
+    return Status::ok();
+  }
+  Status download(DeviceBuffer src, void *dst, size_t bytes) override {
+    log.push_back("download " + std::to_string(src.handle));
+    if (bytes == sizeof(int32_t))
+      std::memcpy(dst, &count, sizeof(count));
+    else
+      std::memset(dst, 0, bytes);
+    return Status::ok();
+  }
+  Status fillZero(DeviceBuffer b, size_t, QueueHandle q) override {
+    log.push_back("fill " + std::to_string(b.handle) + " q" + queueName(q));
+    return Status::ok();
+  }
+  Status loadModule(const bundle::Module &, ModuleHandle *out) override {
+    *out = this;
+    return Status::ok();
+  }
+  void unloadModule(ModuleHandle) override {}
+  Status getKernel(ModuleHandle, const std::string &name,
+                   KernelHandle *out) override {
+    names_.push_back(name);
+    *out = &names_.back();
+    return Status::ok();
+  }
+  void releaseKernel(KernelHandle) override {}
+  Status launch(KernelHandle kernel, const LaunchDims &,
+                const std::vector<KernelArg> &args, QueueHandle q) override {
+    std::string line = "launch " + *static_cast<std::string *>(kernel);
+    for (const KernelArg &a : args)
+      if (a.kind == bundle::ArgKind::Buffer)
+        line += " " + std::to_string(a.buffer.handle);
+    log.push_back(line + " q" + queueName(q));
+    return Status::ok();
+  }
+  Status createEvent(EventHandle *out) override {
+    *out = this;
+    return Status::ok();
+  }
+  void destroyEvent(EventHandle) override {}
+  Status recordEvent(EventHandle) override { return Status::ok(); }
+  Status elapsedMs(EventHandle, EventHandle, float *ms) override {
+    *ms = 1.0f;
+    return Status::ok();
+  }
+  Status synchronize() override {
+    log.push_back("sync");
+    return Status::ok();
+  }
+  Status captureGraph(const EnqueueFn &enqueue, GraphHandle *out) override {
+    log.push_back("capture begin");
+    Status s = enqueue(queue(7));
+    log.push_back("capture end");
+    *out = new EnqueueFn(enqueue);
+    return s;
+  }
+  void destroyGraph(GraphHandle g) override {
+    delete static_cast<EnqueueFn *>(g);
+  }
+  Status launchGraph(GraphHandle) override {
+    log.push_back("replay");
+    return Status::ok();
+  }
+  Status timeGraph(GraphHandle, int reps, double *us) override {
+    log.push_back("time " + std::to_string(reps));
+    *us = times.empty() ? 1.0 : times.front();
+    if (!times.empty())
+      times.pop_front();
+    return Status::ok();
+  }
+
+  static QueueHandle queue(uintptr_t n) {
+    return reinterpret_cast<QueueHandle>(n);
+  }
+
+private:
+  static std::string queueName(QueueHandle q) {
+    return std::to_string(reinterpret_cast<uintptr_t>(q));
+  }
+  std::string name_ = "recording";
+  uint64_t nextHandle_ = 1;
+  std::deque<std::string> names_;
+};
+
+/// Log lines that start with `prefix`.
+std::vector<std::string> grep(const std::vector<std::string> &log,
+                              const std::string &prefix) {
+  std::vector<std::string> out;
+  for (const std::string &line : log)
+    if (line.rfind(prefix, 0) == 0)
+      out.push_back(line);
+  return out;
+}
+
+/// Index of the first/last line starting with `prefix`, or -1.
+int first(const std::vector<std::string> &log, const std::string &prefix) {
+  for (size_t i = 0; i < log.size(); ++i)
+    if (log[i].rfind(prefix, 0) == 0)
+      return static_cast<int>(i);
+  return -1;
+}
+int last(const std::vector<std::string> &log, const std::string &prefix) {
+  for (size_t i = log.size(); i-- > 0;)
+    if (log[i].rfind(prefix, 0) == 0)
+      return static_cast<int>(i);
+  return -1;
+}
+
+class Executor : public ::testing::Test {
+protected:
+  void make(bool selfDispatch) {
+    BmmOptions o;
+    o.selfDispatch = selfDispatch;
+    o.binaries.emplace_back(bundle::Format::OPENCL_C,
+                            std::vector<uint8_t>{'x'});
+    std::vector<uint8_t> bytes = serializeBundle(makeMaskedBmmBundle(o));
+    storage_.assign((bytes.size() + 7) / 8, 0);
+    std::memcpy(storage_.data(), bytes.data(), bytes.size());
+    const bundle::Bundle *root = nullptr;
+    ASSERT_TRUE(verifyBundle(reinterpret_cast<uint8_t *>(storage_.data()),
+                             bytes.size(), &root));
+    modules_ = std::make_unique<ModuleCache>(backend_, *root);
+    executor_ = std::make_unique<OperatorExecutor>(
+        backend_, *modules_, *root->operators()->Get(0));
+  }
+
+  Status run(dynaspa_run_stats_t *stats) {
+    std::vector<float> a(30), b(24), m(5), c(40);
+    int64_t aShape[] = {2, 5, 3}, bShape[] = {2, 3, 4}, mShape[] = {5},
+            cShape[] = {2, 5, 4};
+    dynaspa_host_tensor_t in[] = {{a.data(), DYNASPA_F32, 3, aShape},
+                                  {b.data(), DYNASPA_F32, 3, bShape},
+                                  {m.data(), DYNASPA_F32, 1, mShape}};
+    dynaspa_host_tensor_t out[] = {{c.data(), DYNASPA_F32, 3, cShape}};
+    return executor_->run(in, 3, out, 1, stats);
+  }
+
+  RecordingBackend backend_;
+  std::vector<uint64_t> storage_;
+  std::unique_ptr<ModuleCache> modules_;
+  std::unique_ptr<OperatorExecutor> executor_;
+};
+
+TEST_F(Executor, SelfDispatchRunEnqueuesEveryVariantBeforeAnyReadBack) {
+  make(true);
+  ASSERT_TRUE(executor_->prepare());
+  backend_.log.clear();
+  ASSERT_TRUE(run(nullptr));
+  const auto &log = backend_.log;
+  std::vector<std::string> launches = grep(log, "launch");
+  ASSERT_EQ(launches.size(), 3u);
+  EXPECT_EQ(launches[0].rfind("launch count_rows", 0), 0u);
+  EXPECT_EQ(launches[1].rfind("launch masked_bmm_rows_sd", 0), 0u);
+  EXPECT_EQ(launches[2].rfind("launch masked_bmm_sd", 0), 0u);
+  // The one read-back is the output, after the last launch.
+  std::vector<std::string> downloads = grep(log, "download");
+  ASSERT_EQ(downloads.size(), 1u);
+  EXPECT_GT(first(log, "download"), last(log, "launch"));
+}
+
+TEST_F(Executor, SelfDispatchStatsReadCountsAfterAllLaunches) {
+  make(true);
+  backend_.count = 4;
+  dynaspa_run_stats_t stats = {};
+  ASSERT_TRUE(run(&stats));
+  EXPECT_EQ(stats.variant, 1);
+  EXPECT_EQ(stats.tile_count, 4);
+  EXPECT_GT(first(backend_.log, "download"), last(backend_.log, "launch"));
+}
+
+TEST_F(Executor, HostSelectedRunReadsTheCountThenLaunchesOneVariant) {
+  make(false);
+  backend_.count = 2;
+  dynaspa_run_stats_t stats = {};
+  ASSERT_TRUE(run(&stats));
+  std::vector<std::string> launches = grep(backend_.log, "launch");
+  ASSERT_EQ(launches.size(), 2u);
+  EXPECT_EQ(launches[1].rfind("launch masked_bmm_rows ", 0), 0u);
+  EXPECT_EQ(stats.variant, 0);
+  EXPECT_LT(first(backend_.log, "download"), last(backend_.log, "launch"));
+}
+
+TEST_F(Executor, LaunchBindsCallerMemoryOnTheCallerQueueWithoutBlocking) {
+  make(true);
+  // Handles far from the fake allocator's small integers.
+  void *inputs[] = {reinterpret_cast<void *>(0xA00),
+                    reinterpret_cast<void *>(0xB00),
+                    reinterpret_cast<void *>(0xC00)};
+  void *outputs[] = {reinterpret_cast<void *>(0xD00)};
+  ASSERT_TRUE(executor_->launch(inputs, 3, outputs, 1,
+                                RecordingBackend::queue(5)));
+  const auto &log = backend_.log;
+  // Only the scratch count buffer is allocated; nothing waits or copies.
+  EXPECT_EQ(grep(log, "alloc").size(), 1u);
+  EXPECT_TRUE(grep(log, "sync").empty());
+  EXPECT_TRUE(grep(log, "download").empty());
+  EXPECT_TRUE(grep(log, "upload").empty());
+  std::string out = std::to_string(0xD00);
+  std::string mask = std::to_string(0xC00);
+  std::vector<std::string> fills = grep(log, "fill");
+  ASSERT_EQ(fills.size(), 2u); // Output and count, on the caller's queue.
+  EXPECT_EQ(fills[0], "fill " + out + " q5");
+  EXPECT_EQ(fills[1], "fill 1 q5");
+  std::vector<std::string> launches = grep(log, "launch");
+  ASSERT_EQ(launches.size(), 3u);
+  EXPECT_EQ(launches[0], "launch count_rows " + mask + " 1 q5");
+  EXPECT_EQ(launches[2], "launch masked_bmm_sd " + std::to_string(0xA00) +
+                             " " + std::to_string(0xB00) + " " + mask + " " +
+                             out + " 1 q5");
+}
+
+TEST_F(Executor, LaunchChecksItsArguments) {
+  make(true);
+  void *handles[] = {reinterpret_cast<void *>(0xA00),
+                     reinterpret_cast<void *>(0xB00), nullptr,
+                     reinterpret_cast<void *>(0xD00)};
+  EXPECT_EQ(executor_->launch(handles, 2, handles + 3, 1, nullptr).code(),
+            DYNASPA_INVALID_ARGUMENT);
+  Status s = executor_->launch(handles, 3, handles + 3, 1, nullptr);
+  EXPECT_EQ(s.code(), DYNASPA_INVALID_ARGUMENT);
+  EXPECT_NE(s.message().find("input 2 is null"), std::string::npos)
+      << s.message();
+}
+
+TEST_F(Executor, LaunchNeedsSelfDispatch) {
+  make(false);
+  void *handles[] = {reinterpret_cast<void *>(0xA00),
+                     reinterpret_cast<void *>(0xB00),
+                     reinterpret_cast<void *>(0xC00),
+                     reinterpret_cast<void *>(0xD00)};
+  Status s = executor_->launch(handles, 3, handles + 3, 1, nullptr);
+  EXPECT_EQ(s.code(), DYNASPA_UNSUPPORTED);
+  EXPECT_NE(s.message().find("not self-dispatching"), std::string::npos);
+}
+
+TEST_F(Executor, CapturingAnUnpreparedLaunchIsRefused) {
+  make(true);
+  void *handles[] = {reinterpret_cast<void *>(0xA00),
+                     reinterpret_cast<void *>(0xB00),
+                     reinterpret_cast<void *>(0xC00),
+                     reinterpret_cast<void *>(0xD00)};
+  backend_.capturing = true;
+  Status s = executor_->launch(handles, 3, handles + 3, 1, nullptr);
+  EXPECT_EQ(s.code(), DYNASPA_INVALID_ARGUMENT);
+  EXPECT_NE(s.message().find("dynaspa_operator_prepare"), std::string::npos);
+  EXPECT_TRUE(grep(backend_.log, "alloc").empty());
+  // Once prepared, a captured launch only enqueues.
+  backend_.capturing = false;
+  ASSERT_TRUE(executor_->prepare());
+  backend_.capturing = true;
+  backend_.log.clear();
+  EXPECT_TRUE(executor_->launch(handles, 3, handles + 3, 1, nullptr));
+  EXPECT_TRUE(grep(backend_.log, "alloc").empty());
+}
+
+TEST_F(Executor, BenchmarkTakesMedianAndMinOverRounds) {
+  make(true);
+  backend_.count = 3;
+  // Rounds alternate: full graph, overhead graph.
+  backend_.times = {5.0, 2.0, 1.0, 2.0, 3.0, 4.0};
+  dynaspa_benchmark_options_t options = {2, 7, 3};
+  dynaspa_benchmark_result_t r = {};
+  ASSERT_TRUE(executor_->benchmark(options, &r));
+  EXPECT_DOUBLE_EQ(r.median_us, 3.0);
+  EXPECT_DOUBLE_EQ(r.min_us, 1.0);
+  EXPECT_DOUBLE_EQ(r.overhead_us, 2.0);
+  EXPECT_DOUBLE_EQ(r.overhead_min_us, 2.0);
+  EXPECT_EQ(r.variant, 1);
+  EXPECT_EQ(r.tile_count, 3);
+  EXPECT_EQ(r.host_selected, 0);
+  EXPECT_STREQ(r.method, "cuda-graph");
+  const auto &log = backend_.log;
+  EXPECT_EQ(grep(log, "replay").size(), 2u);
+  EXPECT_EQ(grep(log, "time 7").size(), 6u);
+  // The full graph holds zero fill, prologue and both variants.
+  int begin = first(log, "capture begin"), end = first(log, "capture end");
+  int launchesInside = 0;
+  for (int i = begin; i < end; ++i)
+    launchesInside += log[i].rfind("launch", 0) == 0;
+  EXPECT_EQ(launchesInside, 3);
+  EXPECT_NE(log[begin + 1].find("q7"), std::string::npos);
+}
+
+TEST_F(Executor, BenchmarkOfHostSelectedOperatorTimesTheChosenVariant) {
+  make(false);
+  backend_.count = 1;
+  dynaspa_benchmark_result_t r = {};
+  ASSERT_TRUE(executor_->benchmark({0, 1, 1}, &r));
+  EXPECT_EQ(r.host_selected, 1);
+  EXPECT_EQ(r.variant, 0);
+  std::vector<std::string> launches = grep(backend_.log, "launch");
+  // Prologue to choose; then the graphs: (prologue, rows), (prologue).
+  ASSERT_EQ(launches.size(), 4u);
+  EXPECT_EQ(launches[2].rfind("launch masked_bmm_rows ", 0), 0u);
+  dynaspa_benchmark_options_t bad = {0, 0, 1};
+  EXPECT_EQ(executor_->benchmark(bad, &r).code(), DYNASPA_INVALID_ARGUMENT);
+}
+
+} // namespace
+} // namespace dynaspa::runtime::testing
