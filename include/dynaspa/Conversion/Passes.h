@@ -7,7 +7,12 @@
 #ifndef DYNASPA_CONVERSION_PASSES_H
 #define DYNASPA_CONVERSION_PASSES_H
 
+#include "dynaspa/Conversion/SpSparseToGPU/SpSparseToGPU.h"
 #include "dynaspa/Conversion/SpSparseToLinalg/SpSparseToLinalg.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 
 namespace mlir {
 namespace spsparse {

@@ -46,4 +46,43 @@ def ConvertSpSparseToLinalg : Pass<"convert-spsparse-to-linalg"> {
   ];
 }
 
+//===----------------------------------------------------------------------===//
+// SpSparseToGPU
+//===----------------------------------------------------------------------===//
+
+def ConvertSpSparseToGPU
+    : Pass<"convert-spsparse-to-gpu", "::mlir::ModuleOp"> {
+  let summary = "Lower spsparse polykernels to GPU kernels";
+  let description = [{
+    For every `spsparse.polykernel` (see `spsparse-outline-polykernels`)
+    emits a `gpu.module @<polykernel>_kernels` holding
+
+    - per distinct granularity, the tile-list kernel: mask -> active DISTile
+      ids in increasing order + their count (the GPU form of
+      `spsparse.bitmask` + `spsparse.distiles`; one block, prefix sums);
+    - per variant, the kernel template its schedule parameterizes: a
+      grid-stride loop over the tile list that stages each tile's input
+      window (with the halo) and a filter block in shared memory and
+      accumulates a register tile per thread.
+
+    Each variant kernel tests the dispatch table on the device (its tile
+    count in its range, no earlier variant's in theirs), so all can be
+    launched with fixed configurations and no host synchronization. Kernels
+    carry `spsparse.launch` (grid, block) and `spsparse.args` (what each
+    buffer argument is); the polykernel gets `spsparse.prologue` (its
+    tile-list kernels) and each variant its `kernel`. The host side keeps its
+    `spsparse.polykernel.dispatch` ops.
+
+    The kernels are target-neutral: `dynaspa-cuda-pipeline` and
+    `dynaspa-opencl-pipeline` take them to PTX/cubin and SPIR-V.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::gpu::GPUDialect",
+    "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect",
+    "::mlir::vector::VectorDialect"
+  ];
+}
+
 #endif // DYNASPA_CONVERSION_PASSES_TD

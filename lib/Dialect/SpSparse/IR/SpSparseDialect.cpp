@@ -82,6 +82,36 @@ LogicalResult SpSparseDialect::verifyOperationAttribute(Operation *op,
     }
     return success();
   }
+  if (name == kPrologueAttrName) {
+    auto refs = dyn_cast<ArrayAttr>(value);
+    if (!refs || !llvm::all_of(refs, llvm::IsaPred<SymbolRefAttr>))
+      return op->emitError() << "'" << name
+                             << "' must be an array of kernel symbols";
+    return success();
+  }
+  if (name == kLaunchAttrName) {
+    auto dict = dyn_cast<DictionaryAttr>(value);
+    auto isDims = [](Attribute a) {
+      auto dims = dyn_cast_if_present<DenseI64ArrayAttr>(a);
+      return dims && dims.size() == 3 &&
+             llvm::all_of(dims.asArrayRef(), [](int64_t d) { return d > 0; });
+    };
+    if (!dict || dict.size() != 2 || !isDims(dict.get("grid")) ||
+        !isDims(dict.get("block")))
+      return op->emitError() << "'" << name
+                             << "' must be {grid = array<i64: x, y, z>, "
+                                "block = array<i64: x, y, z>} of positive "
+                                "sizes, got "
+                             << value;
+    return success();
+  }
+  if (name == kArgsAttrName) {
+    auto roles = dyn_cast<ArrayAttr>(value);
+    if (!roles || !llvm::all_of(roles, llvm::IsaPred<StringAttr>))
+      return op->emitError() << "'" << name
+                             << "' must be an array of argument roles";
+    return success();
+  }
   if (name != kGranularityAttrName && name != kScheduleAttrName &&
       name != kDeviceAttrName)
     return op->emitError() << "unknown spsparse attribute '" << name << "'";

@@ -62,6 +62,16 @@ def SpSparse_Dialect : Dialect {
     /// (`schedule` and `tiles` optional), in dispatch order.
     static constexpr ::llvm::StringLiteral kVariantsAttrName =
         "spsparse.variants";
+    /// On a lowered polykernel: its tile-list kernels, run before the
+    /// variants.
+    static constexpr ::llvm::StringLiteral kPrologueAttrName =
+        "spsparse.prologue";
+    /// On an emitted GPU kernel: its fixed launch configuration
+    /// `{grid = array<i64: x, y, z>, block = array<i64: x, y, z>}` and what
+    /// each of its buffer arguments is (an array of role strings; see
+    /// dynaspa/Conversion/SpSparseToGPU/SpSparseToGPU.h).
+    static constexpr ::llvm::StringLiteral kLaunchAttrName = "spsparse.launch";
+    static constexpr ::llvm::StringLiteral kArgsAttrName = "spsparse.args";
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",

@@ -1,0 +1,74 @@
+//===- SpSparseToGPU.h - spsparse polykernels to GPU kernels ----*- C++ -*-===//
+//
+// Part of the dynaspa project.
+//
+//===----------------------------------------------------------------------===//
+//
+// The GPU kernel templates of dynaspa and the contract between the kernels
+// they emit and whoever launches them (the bundle writer, the runtime).
+//
+// Every kernel takes only 1-D static memrefs (bare pointers after lowering),
+// computes its indices itself, and carries two discardable attributes:
+//   spsparse.launch = {grid = array<i64: x, y, z>, block = array<i64: x, y, z>}
+//     a fixed launch configuration: nothing about it depends on the mask;
+//   spsparse.args = ["input", "filter", "mask", "tiles:4x4", "count:4x4", ...]
+//     what each argument is: an operand role of the masked op ("input",
+//     "filter", "mask", "bias", "lhs", "rhs", "row_mask", "col_mask"),
+//     "output", or a scratch buffer tied to a granularity ("tiles:RxC",
+//     "count:RxC").
+// Workgroup (shared) memory is declared as gpu.func workgroup attributions in
+// memory space 3; the OpenCL pipeline turns them into what SPIR-V needs.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef DYNASPA_CONVERSION_SPSPARSETOGPU_SPSPARSETOGPU_H
+#define DYNASPA_CONVERSION_SPSPARSETOGPU_SPSPARSETOGPU_H
+
+#include "dynaspa/Dialect/SpSparse/IR/SpSparseOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Pass/Pass.h"
+
+namespace mlir {
+namespace spsparse {
+
+#define GEN_PASS_DECL_CONVERTSPSPARSETOGPU
+#include "dynaspa/Conversion/Passes.h.inc"
+
+
+/// The role names of the scratch buffers of granularity `g`.
+std::string getTilesRole(GranularityAttr g);
+std::string getCountRole(GranularityAttr g);
+
+/// One term of a variant's device-side dispatch test: the tile count read
+/// from kernel argument `argIndex` lies in [lo, hi] (hi < 0: unbounded),
+/// or, with `negate`, does not.
+struct DispatchTerm {
+  unsigned argIndex;
+  int64_t lo, hi;
+  bool negate;
+};
+
+/// Emits into `module` the kernel that turns `op`'s mask into the list of
+/// active DISTiles of granularity `g` (increasing ids, block-wide prefix sum)
+/// and their count. Arguments: mask, tiles, count.
+FailureOr<gpu::GPUFuncOp> buildTileListKernel(OpBuilder &builder,
+                                              gpu::GPUModuleOp module,
+                                              MaskedOpInterface op,
+                                              GranularityAttr g,
+                                              StringRef name);
+
+/// Emits the kernel of one PolyKernel variant of a masked convolution: a
+/// grid-stride loop over the DISTile list that stages each tile's input
+/// window (with its halo) and a block of filters in shared memory and
+/// accumulates a register tile per thread. Arguments: input, filter, mask,
+/// [bias], output, tiles, count, then the counts `dispatch` reads.
+FailureOr<gpu::GPUFuncOp>
+buildConvKernel(OpBuilder &builder, gpu::GPUModuleOp module,
+                MaskedConv2DOp op, GranularityAttr g, ScheduleAttr schedule,
+                StringRef name, ArrayRef<DispatchTerm> dispatch,
+                ArrayRef<std::string> extraCountRoles);
+
+} // namespace spsparse
+} // namespace mlir
+
+#endif // DYNASPA_CONVERSION_SPSPARSETOGPU_SPSPARSETOGPU_H

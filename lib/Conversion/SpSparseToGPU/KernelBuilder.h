@@ -1,0 +1,122 @@
+//===- KernelBuilder.h - terse index arithmetic for kernel templates -----===//
+//
+// Part of the dynaspa project.
+//
+//===----------------------------------------------------------------------===//
+//
+// The kernel templates compute every address themselves on 1-D buffers (the
+// SPIR-V path cannot legalize dynamic multi-dimensional memrefs), so they are
+// mostly index arithmetic. This wrapper keeps that arithmetic readable.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef DYNASPA_LIB_CONVERSION_SPSPARSETOGPU_KERNELBUILDER_H
+#define DYNASPA_LIB_CONVERSION_SPSPARSETOGPU_KERNELBUILDER_H
+
+#include "dynaspa/Conversion/SpSparseToGPU/SpSparseToGPU.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/ImplicitLocOpBuilder.h"
+
+namespace mlir {
+namespace spsparse {
+
+/// Workgroup memory is memory space 3 on both GPU targets.
+constexpr unsigned kWorkgroupMemorySpace = 3;
+
+class KernelBuilder {
+public:
+  explicit KernelBuilder(ImplicitLocOpBuilder &b) : b(b) {}
+
+  ImplicitLocOpBuilder &b;
+
+  Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, v); }
+  Value add(Value x, Value y) { return arith::AddIOp::create(b, x, y); }
+  Value add(Value x, int64_t y) { return y ? add(x, idx(y)) : x; }
+  Value sub(Value x, int64_t y) { return y ? arith::SubIOp::create(b, x, idx(y)) : x; }
+  Value mul(Value x, int64_t y) { return y == 1 ? x : arith::MulIOp::create(b, x, idx(y)).getResult(); }
+  Value mul(Value x, Value y) { return arith::MulIOp::create(b, x, y); }
+  Value div(Value x, int64_t y) { return y == 1 ? x : arith::DivUIOp::create(b, x, idx(y)).getResult(); }
+  Value rem(Value x, int64_t y) { return arith::RemUIOp::create(b, x, idx(y)); }
+  Value cmp(arith::CmpIPredicate p, Value x, Value y) {
+    return arith::CmpIOp::create(b, p, x, y);
+  }
+  Value slt(Value x, int64_t y) { return cmp(arith::CmpIPredicate::slt, x, idx(y)); }
+  Value sge(Value x, int64_t y) { return cmp(arith::CmpIPredicate::sge, x, idx(y)); }
+  Value land(Value x, Value y) { return x ? (y ? arith::AndIOp::create(b, x, y).getResult() : x) : y; }
+  Value select(Value c, Value x, Value y) { return arith::SelectOp::create(b, c, x, y); }
+  /// `x` in [0, bound), for a possibly negative signed index.
+  Value inRange(Value x, int64_t bound) { return land(sge(x, 0), slt(x, bound)); }
+  Value toIndex(Value i32) { return arith::IndexCastOp::create(b, b.getIndexType(), i32); }
+
+  /// `buffer[valid ? index : 0]`, or 0 where invalid: reads that never touch
+  /// memory outside the buffer and need no branch (phantom reads).
+  Value loadOrZero(Value buffer, Value index, Value valid, int64_t width = 1) {
+    Value safe = valid ? select(valid, index, idx(0)) : index;
+    auto type = cast<MemRefType>(buffer.getType());
+    Type elem = type.getElementType();
+    Value v, zero;
+    if (width == 1) {
+      v = memref::LoadOp::create(b, buffer, ValueRange{safe});
+      zero = arith::ConstantOp::create(b, b.getZeroAttr(elem));
+    } else {
+      auto vt = VectorType::get({width}, elem);
+      v = vector::LoadOp::create(b, vt, buffer, ValueRange{safe});
+      zero = arith::ConstantOp::create(b, b.getZeroAttr(vt));
+    }
+    return valid ? select(valid, v, zero) : v;
+  }
+  void store(Value v, Value buffer, Value index) {
+    if (isa<VectorType>(v.getType()))
+      vector::StoreOp::create(b, v, buffer, ValueRange{index});
+    else
+      memref::StoreOp::create(b, v, buffer, ValueRange{index});
+  }
+  /// Non-zero test of a mask element of any type.
+  Value isNonZero(Value v) {
+    Type t = v.getType();
+    Value zero = arith::ConstantOp::create(b, b.getZeroAttr(t));
+    if (isa<FloatType>(t))
+      return arith::CmpFOp::create(b, arith::CmpFPredicate::UNE, v, zero);
+    return arith::CmpIOp::create(b, arith::CmpIPredicate::ne, v, zero);
+  }
+};
+
+/// Memref type of a flat global buffer of `numElements` of `elem`.
+inline MemRefType getFlatType(int64_t numElements, Type elem) {
+  return MemRefType::get({numElements}, elem);
+}
+
+/// The element type a mask tensor has on the device: masks of i1 travel as
+/// bytes.
+inline Type getDeviceMaskElementType(Type elem) {
+  if (elem.isInteger(1))
+    return IntegerType::get(elem.getContext(), 8);
+  return elem;
+}
+
+/// A flat workgroup buffer of `numElements` of `elem`.
+inline MemRefType getWorkgroupType(int64_t numElements, Type elem) {
+  return MemRefType::get({numElements}, elem, AffineMap(),
+                         IntegerAttr::get(IntegerType::get(elem.getContext(), 64),
+                                          kWorkgroupMemorySpace));
+}
+
+/// Creates a kernel `name` in `module` with flat buffer arguments, workgroup
+/// buffers of `workgroupTypes`, a 1-D block of `threads`, and the launch and
+/// role attributes. The builder is left at the start of its body, before the
+/// gpu.return.
+gpu::GPUFuncOp createKernel(OpBuilder &builder, gpu::GPUModuleOp module,
+                            Location loc, StringRef name,
+                            ArrayRef<Type> argTypes,
+                            ArrayRef<std::string> argRoles,
+                            ArrayRef<Type> workgroupTypes,
+                            ArrayRef<int64_t> grid, int64_t threads);
+
+} // namespace spsparse
+} // namespace mlir
+
+#endif // DYNASPA_LIB_CONVERSION_SPSPARSETOGPU_KERNELBUILDER_H

@@ -1,0 +1,133 @@
+//===- SpSparseToGPU.cpp - spsparse polykernels to GPU kernels ------------===//
+//
+// Part of the dynaspa project.
+//
+//===----------------------------------------------------------------------===//
+//
+// Drives the kernel templates: one gpu.module per polykernel with the
+// tile-list kernel of each granularity and one kernel per variant, wired to
+// the dispatch table.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dynaspa/Conversion/Passes.h"
+
+#include "KernelBuilder.h"
+
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/IR/SymbolTable.h"
+
+namespace mlir {
+namespace spsparse {
+#define GEN_PASS_DEF_CONVERTSPSPARSETOGPU
+#include "dynaspa/Conversion/Passes.h.inc"
+} // namespace spsparse
+} // namespace mlir
+
+using namespace mlir;
+using namespace mlir::spsparse;
+
+namespace {
+
+LogicalResult lowerPolyKernel(PolyKernelOp pk, SymbolTable &symbols) {
+  MaskedOpInterface masked = pk.getMaskedOp();
+  if (!masked)
+    return pk.emitOpError("the GPU lowering needs a body that is one masked "
+                          "op applied to the polykernel's arguments");
+  auto conv = dyn_cast<MaskedConv2DOp>(masked.getOperation());
+  if (!conv)
+    return masked->emitOpError(
+        "has no GPU kernel template yet (only masked_conv2d has)");
+
+  MLIRContext *ctx = pk.getContext();
+  OpBuilder builder(ctx);
+  auto module = pk->getParentOfType<ModuleOp>();
+  builder.setInsertionPointToEnd(module.getBody());
+  auto gpuModule = gpu::GPUModuleOp::create(
+      builder, pk.getLoc(), (pk.getSymName() + "_kernels").str());
+  symbols.insert(gpuModule);
+  auto kernelRef = [&](gpu::GPUFuncOp fn) {
+    return SymbolRefAttr::get(
+        gpuModule.getSymNameAttr(),
+        ArrayRef<FlatSymbolRefAttr>{FlatSymbolRefAttr::get(fn.getNameAttr())});
+  };
+
+  // One tile list per distinct granularity, in first-use order.
+  SmallVector<GranularityAttr> granularities;
+  SmallVector<Attribute> prologue;
+  for (PolyKernelVariantOp v : pk.getVariants()) {
+    if (llvm::is_contained(granularities, v.getGranularity()))
+      continue;
+    granularities.push_back(v.getGranularity());
+    std::string name = (pk.getSymName() + "_" +
+                        getTilesRole(v.getGranularity()))
+                           .str();
+    std::replace(name.begin(), name.end(), ':', '_');
+    FailureOr<gpu::GPUFuncOp> fn =
+        buildTileListKernel(builder, gpuModule, masked, v.getGranularity(),
+                            name);
+    if (failed(fn))
+      return failure();
+    prologue.push_back(kernelRef(*fn));
+  }
+  pk->setAttr(SpSparseDialect::kPrologueAttrName,
+              ArrayAttr::get(ctx, prologue));
+
+  // Arguments before the variant's own tile list: input, filter, mask,
+  // [bias], output.
+  unsigned tilesArg = conv.getBias() ? 5 : 4;
+  SmallVector<PolyKernelVariantOp> earlier;
+  for (PolyKernelVariantOp v : pk.getVariants()) {
+    std::string ownCount = getCountRole(v.getGranularity());
+    SmallVector<std::string> extraRoles;
+    auto countArg = [&](GranularityAttr g) -> unsigned {
+      std::string role = getCountRole(g);
+      if (role == ownCount)
+        return tilesArg + 1;
+      auto it = llvm::find(extraRoles, role);
+      if (it == extraRoles.end()) {
+        extraRoles.push_back(role);
+        it = std::prev(extraRoles.end());
+      }
+      return tilesArg + 2 + (it - extraRoles.begin());
+    };
+    // First match wins: no earlier variant may accept its count.
+    SmallVector<DispatchTerm> terms;
+    for (PolyKernelVariantOp e : earlier) {
+      ArrayRef<int64_t> range = *e.getTiles();
+      terms.push_back({countArg(e.getGranularity()), range[0], range[1],
+                       /*negate=*/true});
+    }
+    if (std::optional<ArrayRef<int64_t>> range = v.getTiles())
+      terms.push_back({tilesArg + 1, (*range)[0], (*range)[1], false});
+    FailureOr<gpu::GPUFuncOp> fn = buildConvKernel(
+        builder, gpuModule, conv, v.getGranularity(), v.getSchedule(),
+        (pk.getSymName() + "_" + v.getSymName()).str(), terms, extraRoles);
+    if (failed(fn)) {
+      v.emitRemark("while lowering this variant");
+      return failure();
+    }
+    v.setKernelAttr(kernelRef(*fn));
+    earlier.push_back(v);
+  }
+  return success();
+}
+
+struct ConvertSpSparseToGPUPass
+    : public spsparse::impl::ConvertSpSparseToGPUBase<
+          ConvertSpSparseToGPUPass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    SymbolTable symbols(module);
+    auto polykernels = llvm::to_vector(module.getOps<PolyKernelOp>());
+    if (polykernels.empty())
+      return;
+    module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
+                    UnitAttr::get(module.getContext()));
+    for (PolyKernelOp pk : polykernels)
+      if (failed(lowerPolyKernel(pk, symbols)))
+        return signalPassFailure();
+  }
+};
+
+} // namespace
