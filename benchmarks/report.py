@@ -31,6 +31,20 @@ def group_key(r):
     return r["name"]
 
 
+def grouped(recs):
+    """Records by operator, in the suite's order (unknown names last)."""
+    try:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import suite
+        order = {o.name: i for i, o in enumerate(suite.OPS)}
+    except ImportError:
+        order = {}
+    groups = collections.OrderedDict()
+    for r in sorted(recs, key=lambda r: (order.get(group_key(r), 1 << 30), group_key(r))):
+        groups.setdefault(group_key(r), []).append(r)
+    return groups
+
+
 def shape_str(r):
     if r.get("k") is None:
         return "[%d*%d, %d, %d] x [%d*%d, %d, %d]" % (
@@ -99,9 +113,7 @@ def markdown(doc, path_stem):
         out.append("**dynaspa not measured:** %s" % doc["dynaspa_note"])
     out.append("")
 
-    groups = collections.OrderedDict()
-    for r in recs:
-        groups.setdefault(group_key(r), []).append(r)
+    groups = grouped(recs)
 
     # summary: dynaspa speedup per op/batch/density
     dens = sorted({r["target_density"] for r in recs})
@@ -165,10 +177,8 @@ def plots(doc, path_stem):
         print("matplotlib missing: no PNG plots (run report.py where it is, e.g. "
               "/usr/bin/python3 with python3-matplotlib)", file=sys.stderr)
         return []
-    recs = doc["records"]
-    groups = collections.OrderedDict()
-    for r in recs:
-        groups.setdefault(group_key(r), []).append(r)
+    from matplotlib.ticker import FuncFormatter
+    groups = grouped(doc["records"])
     written = []
 
     def curve(ax, rs, field, style, label):
@@ -180,6 +190,10 @@ def plots(doc, path_stem):
     def decorate(ax):
         ax.axhline(1.0, color="grey", lw=0.8)
         ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: "%g" % v))
+        ax.yaxis.set_minor_formatter(FuncFormatter(
+            lambda v, _: "%g" % v if ("%.0e" % v)[0] in "25" else ""))
+        ax.tick_params(axis="y", which="minor", labelsize=7)
         ax.set_xlim(0, 1.05)
         ax.set_xlabel("density")
         ax.grid(True, which="both", alpha=0.3)
@@ -187,7 +201,7 @@ def plots(doc, path_stem):
     # one figure per operator: a panel per batch (and mask kind)
     for name, rs in groups.items():
         panels = sorted({(r["batch"], r["mask_kind"]) for r in rs})
-        fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6),
+        fig, axes = plt.subplots(1, len(panels), figsize=(max(6.5, 4.2 * len(panels)), 3.8),
                                  squeeze=False)
         for ax, (b, kind) in zip(axes[0], panels):
             sub = [r for r in rs if r["batch"] == b and r["mask_kind"] == kind]

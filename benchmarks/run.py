@@ -24,6 +24,8 @@ import subprocess
 import sys
 import time
 
+import warnings
+
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -37,6 +39,12 @@ import suite  # noqa: E402
 TOLERANCE = 1e-4
 torch = None   # imported in main() (the dry run needs no torch)
 F = None
+DEV = "cuda"   # the cases also run on "cpu" (benchmarks/test_baselines.py)
+
+
+def sync():
+    if DEV == "cuda":
+        torch.cuda.synchronize()
 
 
 # ====================================================================== plan
@@ -74,6 +82,8 @@ def parse_args(argv=None):
     p.add_argument("--commit", default=None, help="default: git, else the bundles' manifest")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--dry-run", action="store_true", help="list the plan; needs no GPU")
+    p.add_argument("--cpu-smoke", action="store_true",
+                   help="test the script on the CPU (no dynaspa, meaningless times)")
     a = p.parse_args(argv)
     a.rounds = a.rounds or (3 if a.quick else 7)
     a.round_ms = a.round_ms or (3.0 if a.quick else 10.0)
@@ -210,9 +220,34 @@ class Timer:
         return statistics.median(out)
 
 
+class CpuTimer:
+    """--cpu-smoke only: wall-clock timing of eager calls on the CPU, to test
+    the orchestration without a GPU. Its numbers mean nothing."""
+
+    def __init__(self, rounds):
+        self.rounds = rounds
+
+    def time_fn(self, fn):
+        fn()
+        times = []
+        for _ in range(self.rounds):
+            t0 = time.perf_counter()
+            fn()
+            times.append((time.perf_counter() - t0) * 1e6)
+        return statistics.median(times), 1
+
+
 def machine_facts(timer, quick):
     """Measured fp32 peak (SGEMM, TF32 off) and launch costs."""
     facts = {}
+    if DEV == "cpu":
+        n = 512
+        a, b = torch.randn(n, n), torch.randn(n, n)
+        us, _ = timer.time_fn(lambda: torch.mm(a, b))
+        facts.update(peak_fp32_tflops=2.0 * n ** 3 / (us * 1e-6) / 1e12, launch_floor_us=None,
+                     graph_replay_us=None, graph_kernel_gap_us=None,
+                     peak_sgemm={"m": n, "n": n, "k": n, "us": us})
+        return facts
     n = 8192
     a = torch.randn(n, n, device="cuda")
     b = torch.randn(n, n, device="cuda")
@@ -306,29 +341,29 @@ class ConvCase:
 
     def __init__(self, op, batch, seed):
         self.op, self.batch = op, batch
-        g = torch.Generator(device="cuda").manual_seed(seed)
+        g = torch.Generator(device=DEV).manual_seed(seed)
         ho, wo = suite.out_size(op)
         self.ho, self.wo = ho, wo
         self.pad = suite.padding(op)[0]
         n, cin, cout, k = batch, op.Cin, op.Cout, op.k
         # Input stored NHWC with one extra zero row (the gather-scatter
         # baseline's "padding" pixel); dynaspa sees the first N*H*W rows.
-        self.x_ext = torch.zeros(n * op.H * op.W + 1, cin, device="cuda")
+        self.x_ext = torch.zeros(n * op.H * op.W + 1, cin, device=DEV)
         self.x_ext[:-1].uniform_(-1, 1, generator=g)
         self.x = self.x_ext[:-1].view(n, op.H, op.W, cin)                 # NHWC
-        self.w = ((torch.rand(k, k, cin, cout, device="cuda", generator=g) * 2 - 1)
+        self.w = ((torch.rand(k, k, cin, cout, device=DEV, generator=g) * 2 - 1)
                   / math.sqrt(cin * k * k)).contiguous()                   # HWCF
         self.x_cl = self.x.permute(0, 3, 1, 2)                             # NCHW view, channels_last
         self.w_oihw = self.w.permute(3, 2, 0, 1).contiguous()
         self.w_cl = self.w_oihw.contiguous(memory_format=torch.channels_last)
-        self.out = torch.empty(n, ho, wo, cout, device="cuda")
+        self.out = torch.empty(n, ho, wo, cout, device=DEV)
         with torch.no_grad():
             self.ref_full = F.conv2d(self.x_cl.double().contiguous(), self.w_oihw.double(), None,
                                      op.stride, self.pad).permute(0, 2, 3, 1)   # NHWC f64
 
     def set_mask(self, m_np):
         self.m_np = m_np
-        self.mask = torch.from_numpy(m_np).cuda()                          # [N,Ho,Wo] bool
+        self.mask = torch.from_numpy(m_np).to(DEV)                          # [N,Ho,Wo] bool
         self.mask_f = self.mask.float()[:, None]                           # [N,1,Ho,Wo]
         self.ref = self.ref_full * self.mask[..., None]
 
@@ -365,23 +400,23 @@ class ConvCase:
         t_cnt = tiles.shape[0]
         tn, ty, tx = tiles[:, 0:1, None], tiles[:, 1:2, None], tiles[:, 2:3, None]
         bi = (bo - 1) * s + k
-        ii = torch.arange(bi, device="cuda")
+        ii = torch.arange(bi, device=DEV)
         r = ty * bo * s - p + ii[None, :, None]
         c = tx * bo * s - p + ii[None, None, :]
         ok = (r >= 0) & (r < op.H) & (c >= 0) & (c < op.W)
         gidx = torch.where(ok, tn * op.H * op.W + r * op.W + c,
                            torch.full_like(r, n * op.H * op.W)).reshape(-1)
-        oo = torch.arange(bo, device="cuda")
+        oo = torch.arange(bo, device=DEV)
         ro = ty * bo + oo[None, :, None]
         co = tx * bo + oo[None, None, :]
         oko = (ro < ho) & (co < wo)
         oidx = torch.where(oko, tn * ho * wo + ro * wo + co,
                            torch.full_like(ro, n * ho * wo)).reshape(-1)
-        mflat = torch.cat([self.mask.reshape(-1).float(), torch.zeros(1, device="cuda")])
+        mflat = torch.cat([self.mask.reshape(-1).float(), torch.zeros(1, device=DEV)])
         mtile = mflat[oidx].view(t_cnt, 1, bo, bo).contiguous(memory_format=torch.channels_last)
-        torch.cuda.synchronize()
+        sync()
         index_us = (time.perf_counter() - t0) * 1e6
-        out_ext = torch.empty(n * ho * wo + 1, cout, device="cuda")
+        out_ext = torch.empty(n * ho * wo + 1, cout, device=DEV)
         x_ext, w_cl = self.x_ext, self.w_cl
         w2d = self.w.view(k * k * cin, cout)
 
@@ -408,11 +443,11 @@ class ConvCase:
         n, cin, cout = self.batch, self.op.Cin, self.op.Cout
         rows = self.mask.reshape(-1)
         nnz_row = rows.long() * cout
-        crow = torch.cat([torch.zeros(1, dtype=torch.long, device="cuda"), nnz_row.cumsum(0)])
+        crow = torch.cat([torch.zeros(1, dtype=torch.long, device=DEV), nnz_row.cumsum(0)])
         p = int(rows.sum().item())
-        col = torch.arange(cout, device="cuda").repeat(p)
-        pattern = torch.sparse_csr_tensor(crow, col, torch.zeros(p * cout, device="cuda"),
-                                          size=(rows.numel(), cout))
+        col = torch.arange(cout, device=DEV).repeat(p)
+        pattern = torch.sparse_csr_tensor(crow, col, torch.zeros(p * cout, device=DEV),
+                                          size=(rows.numel(), cout), check_invariants=False)
         x2d, w2d = self.x.reshape(-1, cin), self.w.view(cin, cout)
 
         def fn():
@@ -425,19 +460,19 @@ class BmmCase:
 
     def __init__(self, op, batch, seed):
         self.op, self.batch = op, batch
-        g = torch.Generator(device="cuda").manual_seed(seed)
+        g = torch.Generator(device=DEV).manual_seed(seed)
         sh = suite.bmm_shapes(op, batch)
         self.bsz, self.m, self.k, self.n = sh["lhs"][0], op.H, op.Cin, op.W
-        self.a = torch.rand(sh["lhs"], device="cuda", generator=g) * 2 - 1
-        self.b = torch.rand(sh["rhs"], device="cuda", generator=g) * 2 - 1
+        self.a = torch.rand(sh["lhs"], device=DEV, generator=g) * 2 - 1
+        self.b = torch.rand(sh["rhs"], device=DEV, generator=g) * 2 - 1
         if op.name == "attn_av":                       # rows of attention probabilities
             self.a = torch.softmax(self.a * 4, dim=-1)
         self.col = "col_mask" in sh
-        self.out = torch.empty(sh["output"], device="cuda")
+        self.out = torch.empty(sh["output"], device=DEV)
         self.ref_full = torch.bmm(self.a.double(), self.b.double())
 
     def set_mask(self, m_np):
-        self.mask = torch.from_numpy(m_np).cuda()                  # [B, M] bool
+        self.mask = torch.from_numpy(m_np).to(DEV)                  # [B, M] bool
         pm = self.mask[:, :, None].float()
         if self.col:
             pm = pm * self.mask[:, None, :].float()
@@ -467,7 +502,7 @@ class BmmCase:
         cnt = mask.sum(1)
         kmax = int(cnt.max().item())
         order = torch.argsort((~mask).to(torch.int8), dim=1, stable=True)[:, :kmax]
-        pos = torch.arange(kmax, device="cuda")[None]
+        pos = torch.arange(kmax, device=DEV)[None]
         return torch.where(pos < cnt[:, None], order, order[:, :1]), kmax
 
     def gather_scatter(self, bo):
@@ -484,7 +519,7 @@ class BmmCase:
             flat = (ridx[:, :, None] * n + cidx[:, None, :]).reshape(bsz, -1)
         else:
             si = ridx[:, :, None].expand(bsz, kr, n)
-        torch.cuda.synchronize()
+        sync()
         index_us = (time.perf_counter() - t0) * 1e6
         if self.col:
             def fn():
@@ -506,16 +541,16 @@ class BmmCase:
         bsz, m, n = self.bsz, self.m, self.n
         rows = self.mask.long()
         cols_mask = self.mask if self.col else torch.ones(bsz, n, dtype=torch.bool,
-                                                           device="cuda")
+                                                           device=DEV)
         ncol = int(cols_mask[0].sum().item())
-        crow = torch.cat([torch.zeros(bsz, 1, dtype=torch.long, device="cuda"),
+        crow = torch.cat([torch.zeros(bsz, 1, dtype=torch.long, device=DEV),
                           (rows * ncol).cumsum(1)], 1)
         colidx = torch.argsort((~cols_mask).to(torch.int8), dim=1, stable=True)[:, :ncol]
         nrow = int(cnt[0].item())
         col = colidx.repeat(1, nrow)
         pattern = torch.sparse_csr_tensor(crow, col, torch.zeros(bsz, nrow * ncol,
-                                                                 device="cuda"),
-                                          size=(bsz, m, n))
+                                                                 device=DEV),
+                                          size=(bsz, m, n), check_invariants=False)
         a, b = self.a, self.b
 
         def fn():
@@ -675,7 +710,7 @@ def dynaspa_record(a, dyn, oper, case, timer, rec):
         err = rel_err(case.dynaspa_result(), case.ref)
     else:
         bench, got = dyn.runtime_benchmark(oper, ins, reps=50, rounds=a.rounds)
-        err = rel_err(torch.from_numpy(got[0]).cuda(), case.ref)
+        err = rel_err(torch.from_numpy(got[0]).to(DEV), case.ref)
     rec["max_rel_err"] = err
     if not err <= TOLERANCE:
         rec["flag"] = "max_rel_err %.3g > %g: not timed" % (err, TOLERANCE)
@@ -739,7 +774,7 @@ def write(a, doc, records):
 
 
 def main(argv=None):
-    global torch, F
+    global torch, F, DEV
     a = parse_args(argv)
     if a.dry_run:
         return dry_run(a)
@@ -749,22 +784,26 @@ def main(argv=None):
     import torch as _torch
     import torch.nn.functional as _F
     torch, F = _torch, _F
-    if not torch.cuda.is_available():
+    if a.cpu_smoke:
+        DEV = "cpu"
+        a.no_dynaspa = True
+    elif not torch.cuda.is_available():
         print("no CUDA device (use --dry-run to list the plan)", file=sys.stderr)
         return 2
     torch.backends.cudnn.benchmark = True
     torch.backends.cudnn.allow_tf32 = False
     torch.backends.cuda.matmul.allow_tf32 = False
     a.maskset = maskmod.MaskSet(a.masks)
+    warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
 
     def log(msg):
         print("[%6.1fs] %s" % (time.time() - t_start, msg), flush=True)
 
-    timer = Timer(a.rounds, a.round_ms, a.max_reps)
+    timer = CpuTimer(a.rounds) if DEV == "cpu" else Timer(a.rounds, a.round_ms, a.max_reps)
     facts = machine_facts(timer, a.quick)
-    log("peak fp32 %.1f TFLOP/s, launch floor %.1f us, graph replay %.2f us, "
-        "kernel gap %.2f us" % (facts["peak_fp32_tflops"], facts["launch_floor_us"],
-                                facts["graph_replay_us"], facts["graph_kernel_gap_us"]))
+    log("peak fp32 %.1f TFLOP/s, launch floor %s us, graph replay %s us, kernel gap %s us"
+        % (facts["peak_fp32_tflops"], facts["launch_floor_us"], facts["graph_replay_us"],
+           facts["graph_kernel_gap_us"]))
 
     dyn = None
     a.no_dynaspa_reason = "--no-dynaspa"
@@ -778,9 +817,8 @@ def main(argv=None):
             a.no_dynaspa_reason = "runtime unavailable: %s" % e
             log("dynaspa disabled: %s" % a.no_dynaspa_reason)
 
-    props = torch.cuda.get_device_properties(0)
     doc = {
-        "gpu": torch.cuda.get_device_name(0),
+        "gpu": torch.cuda.get_device_name(0) if DEV == "cuda" else "CPU (smoke test)",
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "commit": git_commit(a),
         "peak_fp32_tflops": facts["peak_fp32_tflops"],
@@ -788,7 +826,8 @@ def main(argv=None):
         "graph_replay_us": facts["graph_replay_us"],
         "graph_kernel_gap_us": facts["graph_kernel_gap_us"],
         "peak_sgemm": facts["peak_sgemm"],
-        "sms": props.multi_processor_count,
+        "sms": torch.cuda.get_device_properties(0).multi_processor_count if DEV == "cuda"
+        else None,
         "torch": torch.__version__, "cuda": torch.version.cuda,
         "cudnn": torch.backends.cudnn.version(),
         "timing": ("CUDA graph of one op; R back-to-back replays between two events "
@@ -825,7 +864,7 @@ def main(argv=None):
         try:
             for r in run_group(a, op, b, items, dyn, timer, facts, log):
                 records[record_key(r)] = r
-        except torch.cuda.OutOfMemoryError as e:
+        except torch.OutOfMemoryError as e:
             log("%s b%d: out of memory: %s" % (op.name, b, e))
             torch.cuda.empty_cache()
         write(a, doc, list(records.values()))
