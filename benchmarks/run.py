@@ -48,12 +48,21 @@ def sync():
 
 
 # ====================================================================== plan
+def default_masks():
+    for d in (os.path.join(os.path.dirname(ROOT), "shared", "masks"),
+              os.path.join(ROOT, "shared", "masks")):
+        if os.path.exists(os.path.join(d, "index.json")):
+            return d
+    return os.path.join(os.path.dirname(ROOT), "shared", "masks")
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--bundles", default=os.path.join(ROOT, "device-out", "bundles"),
                    help="folder of <op>_b<batch>.dspb from make_bundles.py")
-    p.add_argument("--masks", default=os.path.join(os.path.dirname(ROOT), "shared", "masks"),
-                   help="mask directory (index.json + .npy)")
+    p.add_argument("--masks", default=default_masks(),
+                   help="mask directory (index.json + .npy); default ../shared/masks "
+                        "or ./shared/masks")
     p.add_argument("--runtime", default=None,
                    help="libdynaspa_runtime.so (default: $DYNASPA_RUNTIME_LIB or build folders)")
     p.add_argument("--out", default=os.path.join(ROOT, "docs", "benchmarks", "h100.json"))
