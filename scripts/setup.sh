@@ -27,8 +27,8 @@ PACKAGES=(
   # OpenCL on the CPU (PoCL) and the SPIR-V tools of the OpenCL path.
   ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo spirv-tools llvm-spirv-15
   clang-15
-  # Bundle schema and JSON for the runtime.
-  libflatbuffers-dev flatbuffers-compiler nlohmann-json3-dev
+  # Bundle schema, JSON and PNG masks for the runtime and dynaspa-run.
+  libflatbuffers-dev flatbuffers-compiler nlohmann-json3-dev libpng-dev
 )
 
 missing=()
