@@ -157,6 +157,23 @@ std::string variantName(const fb::Operator &op, int32_t v) {
   return name ? name->str() : std::string();
 }
 
+/// --device auto: a bundle with binaries for only one backend picks it;
+/// otherwise the runtime's choice (CUDA if usable, else OpenCL).
+dynaspa_device_kind_t pickDevice(const fb::Bundle &bundle,
+                                 dynaspa_device_kind_t requested) {
+  if (requested != DYNASPA_DEVICE_AUTO || !bundle.modules())
+    return requested;
+  bool cuda = false, opencl = false;
+  for (const fb::Module *m : *bundle.modules())
+    for (const fb::Binary *b : *m->binaries())
+      (b->format() == fb::Format::PTX || b->format() == fb::Format::CUBIN
+           ? cuda
+           : opencl) = true;
+  if (cuda != opencl)
+    return cuda ? DYNASPA_DEVICE_CUDA : DYNASPA_DEVICE_OPENCL;
+  return requested;
+}
+
 int runOperator(const Options &o, const BundleFile &file, uint32_t opIndex) {
   const fb::Operator &op = *file.root->operators()->Get(opIndex);
   const fb::Tensor &outT = *op.buffers()->Get(op.outputs()->Get(0));
@@ -166,7 +183,9 @@ int runOperator(const Options &o, const BundleFile &file, uint32_t opIndex) {
     return fail(s.message());
 
   runtime::Context context;
-  if (Status s = runtime::Context::create(o.device, &context); !s)
+  if (Status s = runtime::Context::create(pickDevice(*file.root, o.device),
+                                          &context);
+      !s)
     return fail(s.message().rfind("no usable device", 0) == 0
                     ? s.message()
                     : "no usable device: " + s.message());

@@ -209,7 +209,8 @@ Operator and data:
   -o, --output FILE     write the result as float32 .npy
 
 Device:
-  --device auto|cuda|opencl   auto: CUDA if usable, else OpenCL (default)
+  --device auto|cuda|opencl   auto (default): the backend the bundle has
+                        binaries for; with both, CUDA if usable, else OpenCL
 
 Modes (a run always happens unless --inspect):
   --check               compare with the float64 reference of the operator's
