@@ -157,8 +157,58 @@ def main(argv=None):
         assert r["median_us"] > 0 and r["overhead_us"] > 0 and r["method"], r
         return "%s" % r
 
+    def launch():
+        """dynaspa_operator_launch on caller-owned cl_mem (what run.py does
+        with CUDA pointers)."""
+        if not lib.has("operator_launch") or not lib.has("context_native_handles"):
+            return "skipped: this library has no dynaspa_operator_launch"
+        import ctypes
+        import ctypes.util
+        cl = ctypes.CDLL(ctypes.util.find_library("OpenCL") or "libOpenCL.so.1")
+        cl.clCreateBuffer.restype = ctypes.c_void_p
+        cl.clCreateBuffer.argtypes = [ctypes.c_void_p, ctypes.c_uint64, ctypes.c_size_t,
+                                      ctypes.c_void_p, ctypes.POINTER(ctypes.c_int32)]
+        cl.clEnqueueReadBuffer.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint32,
+                                           ctypes.c_size_t, ctypes.c_size_t, ctypes.c_void_p,
+                                           ctypes.c_uint32, ctypes.c_void_p, ctypes.c_void_p]
+        cl.clReleaseMemObject.argtypes = [ctypes.c_void_p]
+        clctx, queue = ctx.native_handles()
+        bufs = []
+
+        def mem(arr):
+            arr = np.ascontiguousarray(arr)
+            err = ctypes.c_int32()
+            m = cl.clCreateBuffer(clctx, 1 | (1 << 5), arr.nbytes, arr.ctypes.data,
+                                  ctypes.byref(err))   # READ_WRITE | COPY_HOST_PTR
+            assert err.value == 0 and m, err.value
+            bufs.append(m)
+            return m
+
+        bundle = ctx.load_bundle(make_bundle(tmp, True))
+        op = bundle.operator(0)
+        op.prepare()
+        out = np.full((B, M, N), np.nan, np.float32)   # the launch must zero-fill
+        ins = [mem(lhs), mem(rhs), mem(mask.astype(np.uint8))]
+        outm = mem(out)
+        op.launch(ins, [outm], None)
+        assert cl.clEnqueueReadBuffer(queue, outm, 1, 0, out.nbytes, out.ctypes.data,
+                                      0, None, None) == 0
+        for m in bufs:
+            cl.clReleaseMemObject(m)
+        err = reference.max_rel_err(out, want)
+        assert err <= 1e-6 and (out[:, ~mask] == 0).all(), (err, out)
+        try:
+            op2 = ctx.load_bundle(make_bundle(tmp, False)).operator(0)
+            op2.prepare()
+            op2.launch(ins, [outm], None)
+            raise AssertionError("host-selected operator launched")
+        except rt.DynaspaError as e:
+            assert e.status == rt.UNSUPPORTED, e
+        return "ok; host-selected -> UNSUPPORTED"
+
     try:
         check("operator info", info)
+        check("launch on caller memory", launch)
         check("run, bool mask", run(False, mask))
         check("run, f32 mask", run(False, mask.astype(np.float32)))
         check("run, self-dispatching", run(True, mask))
