@@ -3,7 +3,7 @@
 the same way, into one JSON file (see benchmarks/README.md).
 
     python3 benchmarks/run.py --bundles device-out/bundles --masks ../shared/masks \
-        --runtime build-runtime/libdynaspa_runtime.so --out docs/benchmarks/h100.json [--quick]
+        --runtime device-out/rt/libdynaspa_runtime.so --out docs/benchmarks/h100.json [--quick]
     python3 benchmarks/run.py --dry-run --masks ../shared/masks --bundles device-out/bundles
 
 Timing (identical for dynaspa and every baseline): one op is captured in a
