@@ -9,6 +9,11 @@
 #include "dynaspa/Conversion/Passes.h"
 #include "dynaspa/Dialect/SpSparse/IR/SpSparseOps.h"
 #include "dynaspa/Dialect/SpSparse/Transforms/Passes.h"
+#include "dynaspa/Pipelines/Pipelines.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -19,10 +24,14 @@
 void dynaspa::registerAllDialects(mlir::DialectRegistry &registry) {
   registry.insert<mlir::spsparse::SpSparseDialect, mlir::arith::ArithDialect,
                   mlir::func::FuncDialect, mlir::linalg::LinalgDialect,
-                  mlir::tensor::TensorDialect>();
+                  mlir::tensor::TensorDialect, mlir::memref::MemRefDialect,
+                  mlir::scf::SCFDialect, mlir::vector::VectorDialect,
+                  mlir::gpu::GPUDialect>();
+  dynaspa::registerPipelineDialects(registry);
 }
 
 void dynaspa::registerAllPasses() {
   mlir::spsparse::registerDynaspaConversionPasses();
   mlir::spsparse::registerSpSparsePasses();
+  dynaspa::registerPipelines();
 }

@@ -85,4 +85,23 @@ def ConvertSpSparseToGPU
   ];
 }
 
+def SpSparseLegalizeKernelsForSPIRV
+    : Pass<"spsparse-legalize-kernels-for-spirv", "::mlir::gpu::GPUModuleOp"> {
+  let summary = "Put dynaspa's GPU kernels in the form the SPIR-V lowering takes";
+  let description = [{
+    Shared memory takes opposite forms on the two GPU paths: the NVVM
+    lowering wants `gpu.func` workgroup attributions (a `memref.alloc` in
+    workgroup memory there silently becomes a device malloc), while
+    `convert-gpu-to-spirv` for the Kernel capability fails on attributions
+    and takes `memref.alloc` in memory space 3. The kernel templates emit
+    attributions; this pass, run first in `dynaspa-opencl-pipeline`, turns
+    them into allocations at the kernel's entry and derives the
+    `spirv.entry_point_abi` work-group size from `known_block_size`.
+  }];
+  let dependentDialects = [
+    "::mlir::memref::MemRefDialect",
+    "::mlir::spirv::SPIRVDialect"
+  ];
+}
+
 #endif // DYNASPA_CONVERSION_PASSES_TD

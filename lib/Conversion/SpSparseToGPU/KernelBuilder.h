@@ -67,7 +67,13 @@ public:
       v = vector::LoadOp::create(b, vt, buffer, ValueRange{safe});
       zero = arith::ConstantOp::create(b, b.getZeroAttr(vt));
     }
-    return valid ? select(valid, v, zero) : v;
+    if (!valid)
+      return v;
+    // SPIR-V before 1.4 selects vectors only with a vector of conditions.
+    if (auto vt = dyn_cast<VectorType>(v.getType()))
+      valid = vector::BroadcastOp::create(
+          b, VectorType::get(vt.getShape(), b.getI1Type()), valid);
+    return select(valid, v, zero);
   }
   void store(Value v, Value buffer, Value index) {
     if (isa<VectorType>(v.getType()))

@@ -26,12 +26,14 @@
 
 #include "dynaspa/Dialect/SpSparse/IR/SpSparseOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/SPIRV/IR/SPIRVDialect.h"
 #include "mlir/Pass/Pass.h"
 
 namespace mlir {
 namespace spsparse {
 
 #define GEN_PASS_DECL_CONVERTSPSPARSETOGPU
+#define GEN_PASS_DECL_SPSPARSELEGALIZEKERNELSFORSPIRV
 #include "dynaspa/Conversion/Passes.h.inc"
 
 
