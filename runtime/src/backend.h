@@ -126,7 +126,8 @@ public:
   /// the time of one replay in microseconds (total / reps). CUDA: events
   /// around the replays; OpenCL: host wall clock from the first enqueue to
   /// clFinish after the last (the queue is drained first).
-  virtual Status timeGraph(GraphHandle graph, int reps, double *usPerReplay) = 0;
+  virtual Status timeGraph(GraphHandle graph, int reps,
+                           double *usPerReplay) = 0;
 
   /// The native objects behind the backend, for callers that bring their
   /// own memory: the device context (CUcontext / cl_context) and ownQueue().

@@ -231,9 +231,9 @@ dynaspa_status_t dynaspa_context_device_name(const dynaspa_context_t *context,
   return DYNASPA_OK;
 }
 
-dynaspa_status_t dynaspa_context_native_handles(const dynaspa_context_t *context,
-                                                void **out_device_context,
-                                                void **out_queue) {
+dynaspa_status_t
+dynaspa_context_native_handles(const dynaspa_context_t *context,
+                               void **out_device_context, void **out_queue) {
   if (!context)
     return report(nullptr, invalidArgument(kNullArgument));
   if (out_device_context)
@@ -389,8 +389,7 @@ dynaspa_status_t dynaspa_operator_run(dynaspa_bundle_t *bundle, size_t op,
 }
 
 dynaspa_status_t dynaspa_operator_launch(dynaspa_bundle_t *bundle, size_t op,
-                                         void *const *inputs,
-                                         size_t num_inputs,
+                                         void *const *inputs, size_t num_inputs,
                                          void *const *outputs,
                                          size_t num_outputs, void *stream) {
   if (!bundle)

@@ -175,8 +175,8 @@ Status OperatorExecutor::prepareHostBuffers() {
   for (uint32_t i : user) {
     if (buffers_[i].handle)
       continue;
-    if (Status s =
-            backend_.allocate(bufferBytes(*op_.buffers()->Get(i)), &buffers_[i]);
+    if (Status s = backend_.allocate(bufferBytes(*op_.buffers()->Get(i)),
+                                     &buffers_[i]);
         !s)
       return s;
     // Defined contents for a benchmark before any run.

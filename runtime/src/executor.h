@@ -117,8 +117,8 @@ private:
   Status checkCounts(size_t numInputs, size_t numOutputs) const;
   Status checkHostTensor(const dynaspa_host_tensor_t &host, uint32_t buffer,
                          const std::string &what) const;
-  Status execute(const std::vector<Command> &commands,
-                 const Bindings &bindings, QueueHandle queue);
+  Status execute(const std::vector<Command> &commands, const Bindings &bindings,
+                 QueueHandle queue);
   /// Zero fill + prologue, then variant `variant`, or every variant in order
   /// for -1 (self-dispatching operators).
   Status executeAll(const Bindings &bindings, QueueHandle queue,

@@ -216,8 +216,7 @@ TEST_F(Cuda, LaunchOnCallerMemoryIsCapturableIntoAGraph) {
   ASSERT_EQ(cu.cuDevicePrimaryCtxRetain(&primary, device), CUDA_SUCCESS);
   ASSERT_EQ(cu.cuCtxSetCurrent(primary), CUDA_SUCCESS);
   void *native = nullptr;
-  ASSERT_EQ(dynaspa_context_native_handles(ctx_, &native, nullptr),
-            DYNASPA_OK);
+  ASSERT_EQ(dynaspa_context_native_handles(ctx_, &native, nullptr), DYNASPA_OK);
   EXPECT_EQ(native, primary);
 
   std::vector<float> rowMask = {1, 0, 1, 1, 0};
@@ -231,8 +230,8 @@ TEST_F(Cuda, LaunchOnCallerMemoryIsCapturableIntoAGraph) {
   CUdeviceptr ptr[4] = {0, 0, 0, 0};
   const void *host[4] = {data.lhs.data(), data.rhs.data(), maskBytes.data(),
                          poison.data()};
-  size_t size[4] = {data.lhs.size() * 4, data.rhs.size() * 4,
-                    maskBytes.size(), poison.size() * 4};
+  size_t size[4] = {data.lhs.size() * 4, data.rhs.size() * 4, maskBytes.size(),
+                    poison.size() * 4};
   for (int i = 0; i < 4; ++i) {
     ASSERT_EQ(cu.cuMemAlloc(&ptr[i], size[i]), CUDA_SUCCESS);
     ASSERT_EQ(cu.cuMemcpyHtoDAsync(ptr[i], host[i], size[i], stream),
@@ -246,9 +245,8 @@ TEST_F(Cuda, LaunchOnCallerMemoryIsCapturableIntoAGraph) {
   // Capturing an unprepared operator is refused without breaking capture.
   ASSERT_EQ(cu.cuStreamBeginCapture(stream, CU_STREAM_CAPTURE_MODE_GLOBAL),
             CUDA_SUCCESS);
-  EXPECT_EQ(
-      dynaspa_operator_launch(bundle_, 0, inputs, 3, outputs, 1, stream),
-      DYNASPA_INVALID_ARGUMENT);
+  EXPECT_EQ(dynaspa_operator_launch(bundle_, 0, inputs, 3, outputs, 1, stream),
+            DYNASPA_INVALID_ARGUMENT);
   EXPECT_NE(std::string(dynaspa_context_last_error(ctx_))
                 .find("dynaspa_operator_prepare"),
             std::string::npos);

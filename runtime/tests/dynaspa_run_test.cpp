@@ -87,8 +87,7 @@ protected:
     writeU8("mask.npy", {1, 1, 0, 1, 1}, {5});
     writeU8("mask6.npy", {1, 1, 0, 1, 1, 0}, {6});
     // Three masks with 1, 2 and 5 active rows.
-    writeU8("masks.npy", {0, 0, 1, 0, 0, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1},
-            {3, 5});
+    writeU8("masks.npy", {0, 0, 1, 0, 0, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1}, {3, 5});
     writeF32("mask_f32.npy", {0, 0.5f, 0, 0, 0}, {1, 5});
     writePng("mask.png", {0, 255, 7, 0, 0}, 5, 1);
     spit(path("not.png"), {'n', 'o', 'p', 'e'});
@@ -189,8 +188,8 @@ TEST_F(DynaspaRun, HelpExplainsEveryFlag) {
   EXPECT_EQ(r.code, 0);
   for (const char *flag :
        {"--op", "--input", "--mask", "--mask-index", "--random", "--output",
-        "--device", "--check", "--benchmark", "--reps", "--rounds",
-        "--warmup", "--inspect", "--json"})
+        "--device", "--check", "--benchmark", "--reps", "--rounds", "--warmup",
+        "--inspect", "--json"})
     EXPECT_NE(r.out.find(flag), std::string::npos) << flag;
 }
 
@@ -204,8 +203,7 @@ TEST_F(DynaspaRun, BadFlagsAreUsageErrors) {
   expectError(run(q("sd.dspb") + " --mask-index 1"), 2, "needs --mask");
   expectError(run(q("sd.dspb") + " --input"), 2, "--input needs a value");
   expectError(run(q("sd.dspb") + " --check=yes"), 2, "takes no value");
-  expectError(run(q("sd.dspb") + " " + q("sd.dspb")), 2,
-              "unexpected argument");
+  expectError(run(q("sd.dspb") + " " + q("sd.dspb")), 2, "unexpected argument");
   expectError(run(q("sd.dspb") + " --inspect --check"), 2, "--inspect");
 }
 
@@ -284,8 +282,7 @@ TEST_F(DynaspaRun, MaskStacksPngsAndMismatches) {
               "stack of 3 masks: pick one with --mask-index");
   expectError(run(base + " --mask " + q("masks.npy") + " --mask-index 3"), 1,
               "--mask-index 3 out of range");
-  expectError(run(base + " --mask " + q("mask6.npy")), 1,
-              "mask size mismatch");
+  expectError(run(base + " --mask " + q("mask6.npy")), 1, "mask size mismatch");
   expectError(run(base + " --mask " + q("not.png")), 1, "cannot read PNG");
   expectError(run(base + " --mask " + q("mask.png") + " --mask-index 0"), 1,
               "not to a PNG");
@@ -306,19 +303,18 @@ TEST_F(DynaspaRun, MaskStacksPngsAndMismatches) {
 TEST_F(DynaspaRun, WrongInputsAreErrors) {
   REQUIRE_OPENCL();
   std::string base = q("sd.dspb") + " --device opencl --mask " + q("mask.npy");
-  expectError(run(base + " --input " + q("lhs_f64.npy") + " --input " +
+  expectError(
+      run(base + " --input " + q("lhs_f64.npy") + " --input " + q("rhs.npy")),
+      1, "must be float32, the file holds f64");
+  expectError(run(base + " --input " + q("lhs_wrong_shape.npy") + " --input " +
                   q("rhs.npy")),
-              1, "must be float32, the file holds f64");
-  expectError(run(base + " --input " + q("lhs_wrong_shape.npy") +
-                  " --input " + q("rhs.npy")),
               1, "must have shape [2,5,3], the file has [2,3,5]");
-  expectError(run(base + " --input " + q("lhs.npy")), 1,
-              "pass --random SEED");
+  expectError(run(base + " --input " + q("lhs.npy")), 1, "pass --random SEED");
   expectError(run(base + " " + dataArgs() + " --input " + q("rhs.npy")), 1,
               "takes 2 data inputs");
-  expectError(run(base + " --input " + q("missing.npy") + " --input " +
-                  q("rhs.npy")),
-              1, "missing.npy");
+  expectError(
+      run(base + " --input " + q("missing.npy") + " --input " + q("rhs.npy")),
+      1, "missing.npy");
   expectError(run(q("sd.dspb") + " --device opencl " + dataArgs()), 1,
               "no --mask");
 }
@@ -347,8 +343,9 @@ TEST_F(DynaspaRun, FailedCheckExitsThree) {
 
 TEST_F(DynaspaRun, Benchmark) {
   REQUIRE_OPENCL();
-  Result r = run(q("sd.dspb") + " --device opencl --json --benchmark --reps 3 "
-                                "--rounds 2 --warmup 1 " +
+  Result r = run(q("sd.dspb") +
+                 " --device opencl --json --benchmark --reps 3 "
+                 "--rounds 2 --warmup 1 " +
                  dataArgs() + " --mask " + q("mask.npy"));
   ASSERT_EQ(r.code, 0) << r.err;
   json b = json::parse(r.out)["benchmark"];

@@ -175,8 +175,8 @@ protected:
     ASSERT_TRUE(verifyBundle(reinterpret_cast<uint8_t *>(storage_.data()),
                              bytes.size(), &root));
     modules_ = std::make_unique<ModuleCache>(backend_, *root);
-    executor_ = std::make_unique<OperatorExecutor>(
-        backend_, *modules_, *root->operators()->Get(0));
+    executor_ = std::make_unique<OperatorExecutor>(backend_, *modules_,
+                                                   *root->operators()->Get(0));
   }
 
   Status run(dynaspa_run_stats_t *stats) {
@@ -242,8 +242,8 @@ TEST_F(Executor, LaunchBindsCallerMemoryOnTheCallerQueueWithoutBlocking) {
                     reinterpret_cast<void *>(0xB00),
                     reinterpret_cast<void *>(0xC00)};
   void *outputs[] = {reinterpret_cast<void *>(0xD00)};
-  ASSERT_TRUE(executor_->launch(inputs, 3, outputs, 1,
-                                RecordingBackend::queue(5)));
+  ASSERT_TRUE(
+      executor_->launch(inputs, 3, outputs, 1, RecordingBackend::queue(5)));
   const auto &log = backend_.log;
   // Only the scratch count buffer is allocated; nothing waits or copies.
   EXPECT_EQ(grep(log, "alloc").size(), 1u);
@@ -259,9 +259,9 @@ TEST_F(Executor, LaunchBindsCallerMemoryOnTheCallerQueueWithoutBlocking) {
   std::vector<std::string> launches = grep(log, "launch");
   ASSERT_EQ(launches.size(), 3u);
   EXPECT_EQ(launches[0], "launch count_rows " + mask + " 1 q5");
-  EXPECT_EQ(launches[2], "launch masked_bmm_sd " + std::to_string(0xA00) +
-                             " " + std::to_string(0xB00) + " " + mask + " " +
-                             out + " 1 q5");
+  EXPECT_EQ(launches[2], "launch masked_bmm_sd " + std::to_string(0xA00) + " " +
+                             std::to_string(0xB00) + " " + mask + " " + out +
+                             " 1 q5");
 }
 
 TEST_F(Executor, LaunchChecksItsArguments) {
@@ -279,10 +279,9 @@ TEST_F(Executor, LaunchChecksItsArguments) {
 
 TEST_F(Executor, LaunchNeedsSelfDispatch) {
   make(false);
-  void *handles[] = {reinterpret_cast<void *>(0xA00),
-                     reinterpret_cast<void *>(0xB00),
-                     reinterpret_cast<void *>(0xC00),
-                     reinterpret_cast<void *>(0xD00)};
+  void *handles[] = {
+      reinterpret_cast<void *>(0xA00), reinterpret_cast<void *>(0xB00),
+      reinterpret_cast<void *>(0xC00), reinterpret_cast<void *>(0xD00)};
   Status s = executor_->launch(handles, 3, handles + 3, 1, nullptr);
   EXPECT_EQ(s.code(), DYNASPA_UNSUPPORTED);
   EXPECT_NE(s.message().find("not self-dispatching"), std::string::npos);
@@ -290,10 +289,9 @@ TEST_F(Executor, LaunchNeedsSelfDispatch) {
 
 TEST_F(Executor, CapturingAnUnpreparedLaunchIsRefused) {
   make(true);
-  void *handles[] = {reinterpret_cast<void *>(0xA00),
-                     reinterpret_cast<void *>(0xB00),
-                     reinterpret_cast<void *>(0xC00),
-                     reinterpret_cast<void *>(0xD00)};
+  void *handles[] = {
+      reinterpret_cast<void *>(0xA00), reinterpret_cast<void *>(0xB00),
+      reinterpret_cast<void *>(0xC00), reinterpret_cast<void *>(0xD00)};
   backend_.capturing = true;
   Status s = executor_->launch(handles, 3, handles + 3, 1, nullptr);
   EXPECT_EQ(s.code(), DYNASPA_INVALID_ARGUMENT);

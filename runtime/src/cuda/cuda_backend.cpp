@@ -493,10 +493,11 @@ Status CudaBackend::launch(KernelHandle kernel, const LaunchDims &dims,
                          "cuFuncSetAttribute");
         !s)
       return s;
-  return check(syms_.cuLaunchKernel(
-                   f, dims.grid[0], dims.grid[1], dims.grid[2], dims.block[0],
-                   dims.block[1], dims.block[2], dims.sharedBytes, stream(queue),
-                   params.empty() ? nullptr : params.data(), nullptr),
+  return check(syms_.cuLaunchKernel(f, dims.grid[0], dims.grid[1], dims.grid[2],
+                                    dims.block[0], dims.block[1], dims.block[2],
+                                    dims.sharedBytes, stream(queue),
+                                    params.empty() ? nullptr : params.data(),
+                                    nullptr),
                "cuLaunchKernel");
 }
 
@@ -539,13 +540,13 @@ Status CudaBackend::timeGraph(GraphHandle graph, int reps,
     return bound.status();
   for (CUevent &e : timing_)
     if (!e)
-      if (Status s = check(syms_.cuEventCreate(&e, CU_EVENT_DEFAULT),
-                           "cuEventCreate");
+      if (Status s =
+              check(syms_.cuEventCreate(&e, CU_EVENT_DEFAULT), "cuEventCreate");
           !s)
         return s;
   auto exec = static_cast<CUgraphExec>(graph);
-  if (Status s = check(syms_.cuEventRecord(timing_[0], stream_),
-                       "cuEventRecord");
+  if (Status s =
+          check(syms_.cuEventRecord(timing_[0], stream_), "cuEventRecord");
       !s)
     return s;
   // Back to back, so that one replay's launch latency overlaps the previous
@@ -554,12 +555,12 @@ Status CudaBackend::timeGraph(GraphHandle graph, int reps,
     if (Status s = check(syms_.cuGraphLaunch(exec, stream_), "cuGraphLaunch");
         !s)
       return s;
-  if (Status s = check(syms_.cuEventRecord(timing_[1], stream_),
-                       "cuEventRecord");
+  if (Status s =
+          check(syms_.cuEventRecord(timing_[1], stream_), "cuEventRecord");
       !s)
     return s;
-  if (Status s = check(syms_.cuEventSynchronize(timing_[1]),
-                       "cuEventSynchronize");
+  if (Status s =
+          check(syms_.cuEventSynchronize(timing_[1]), "cuEventSynchronize");
       !s)
     return s;
   float ms = 0.0f;

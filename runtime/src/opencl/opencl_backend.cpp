@@ -156,8 +156,8 @@ public:
     if (bytes == 0)
       return Status::ok();
     const uint8_t zero = 0;
-    cl_int err = clEnqueueFillBuffer(clQueue(queue), mem(buffer), &zero, 1, 0, bytes, 0,
-                                     nullptr, nullptr);
+    cl_int err = clEnqueueFillBuffer(clQueue(queue), mem(buffer), &zero, 1, 0,
+                                     bytes, 0, nullptr, nullptr);
     return err == CL_SUCCESS ? Status::ok()
                              : clError("clEnqueueFillBuffer", err);
   }
@@ -403,8 +403,8 @@ Status OpenCLBackend::launch(KernelHandle kernel, const LaunchDims &dims,
     global[d] = size_t(dims.grid[d]) * dims.block[d];
     local[d] = dims.block[d];
   }
-  cl_int err = clEnqueueNDRangeKernel(clQueue(queue), k, dims.rank, nullptr, global,
-                                      local, 0, nullptr, nullptr);
+  cl_int err = clEnqueueNDRangeKernel(clQueue(queue), k, dims.rank, nullptr,
+                                      global, local, 0, nullptr, nullptr);
   return err == CL_SUCCESS ? Status::ok()
                            : clError("clEnqueueNDRangeKernel", err);
 }

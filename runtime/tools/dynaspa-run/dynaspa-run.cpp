@@ -64,8 +64,8 @@ struct BundleFile {
 Status readBundle(const std::string &path, BundleFile *out) {
   std::ifstream in(path, std::ios::binary);
   if (!in)
-    return Status(DYNASPA_IO_ERROR, "cannot open bundle '" + path +
-                                        "': " + std::strerror(errno));
+    return Status(DYNASPA_IO_ERROR,
+                  "cannot open bundle '" + path + "': " + std::strerror(errno));
   std::vector<char> bytes((std::istreambuf_iterator<char>(in)),
                           std::istreambuf_iterator<char>());
   if (in.bad())
@@ -91,9 +91,10 @@ Status findOperator(const fb::Bundle &bundle, const std::string &spec,
       spec.size() < 10) {
     uint32_t index = static_cast<uint32_t>(std::stoul(spec));
     if (index >= count)
-      return runtime::invalidArgument("--op " + spec + " out of range: the "
-                                      "bundle has " + std::to_string(count) +
-                                      " operators");
+      return runtime::invalidArgument("--op " + spec +
+                                      " out of range: the "
+                                      "bundle has " +
+                                      std::to_string(count) + " operators");
     *out = index;
     return Status::ok();
   }
@@ -183,8 +184,8 @@ int runOperator(const Options &o, const BundleFile &file, uint32_t opIndex) {
     return fail(s.message());
 
   runtime::Context context;
-  if (Status s = runtime::Context::create(pickDevice(*file.root, o.device),
-                                          &context);
+  if (Status s =
+          runtime::Context::create(pickDevice(*file.root, o.device), &context);
       !s)
     return fail(s.message().rfind("no usable device", 0) == 0
                     ? s.message()
@@ -216,8 +217,8 @@ int runOperator(const Options &o, const BundleFile &file, uint32_t opIndex) {
                           {"self_dispatch", op.self_dispatch()}};
     json in = json::array();
     for (size_t i = 0; i < inputs.arrays.size(); ++i) {
-      const fb::Tensor &t = *op.buffers()->Get(op.inputs()->Get(
-          static_cast<uint32_t>(i)));
+      const fb::Tensor &t =
+          *op.buffers()->Get(op.inputs()->Get(static_cast<uint32_t>(i)));
       in.push_back({{"name", t.name() ? t.name()->str() : std::string()},
                     {"shape", inputs.arrays[i].shape},
                     {"source", inputs.sources[i]}});
@@ -273,16 +274,16 @@ int runOperator(const Options &o, const BundleFile &file, uint32_t opIndex) {
               << (op.self_dispatch() ? ", self-dispatching" : "") << ")\n";
     for (const json &i : report["inputs"])
       std::cout << "  input " << i["name"].get<std::string>() << " "
-                << shapeString(i["shape"].get<std::vector<int64_t>>())
-                << ": " << i["source"].get<std::string>() << "\n";
+                << shapeString(i["shape"].get<std::vector<int64_t>>()) << ": "
+                << i["source"].get<std::string>() << "\n";
     std::cout << "run: variant " << r["variant"].get<int>() << " '"
               << r["variant_name"].get<std::string>() << "', tile count "
               << r["tile_count"].get<int64_t>() << ", prologue "
               << r["prologue_ms"].get<double>() << " ms, variants "
               << r["variant_ms"].get<double>() << " ms\n";
     if (report.contains("output"))
-      std::cout << "output: " << shapeString(outShape) << " -> "
-                << o.output << "\n";
+      std::cout << "output: " << shapeString(outShape) << " -> " << o.output
+                << "\n";
     if (report.contains("check")) {
       const json &c = report["check"];
       std::cout << "check: max abs err " << c["max_abs_err"].get<double>()
@@ -310,13 +311,13 @@ int runOperator(const Options &o, const BundleFile &file, uint32_t opIndex) {
     }
   }
   if (code == kCheckFailed)
-    return fail("check failed: max rel err " +
-                    std::to_string(report["check"]["max_rel_err"]
-                                       .get<double>()) +
-                    (report["check"]["zeros_exact"].get<bool>()
-                         ? ""
-                         : ", masked-off outputs not zero"),
-                kCheckFailed);
+    return fail(
+        "check failed: max rel err " +
+            std::to_string(report["check"]["max_rel_err"].get<double>()) +
+            (report["check"]["zeros_exact"].get<bool>()
+                 ? ""
+                 : ", masked-off outputs not zero"),
+        kCheckFailed);
   return kOk;
 }
 

@@ -116,8 +116,8 @@ Status fitMask(const Options &o, const fb::Tensor &t, const NdArray &file,
     return Status(DYNASPA_SHAPE_MISMATCH,
                   "mask size mismatch: " + o.mask + " has shape " +
                       shapeString(file.shape) + ", the operator's mask '" +
-                      (t.name() ? t.name()->str() : std::string()) +
-                      "' is " + shapeString(want) + detail);
+                      (t.name() ? t.name()->str() : std::string()) + "' is " +
+                      shapeString(want) + detail);
   };
   // The shape of one mask if the file is a stack [K, ...].
   std::vector<int64_t> inner = shape;
@@ -190,8 +190,8 @@ Status readPngMask(const std::string &path, NdArray *out) {
                   path + ": PNG of " + std::to_string(image.width) + "x" +
                       std::to_string(image.height) + " pixels is not a mask");
   }
-  NdArray a = NdArray::zeros(DYNASPA_U8, {int64_t(image.height),
-                                          int64_t(image.width)});
+  NdArray a =
+      NdArray::zeros(DYNASPA_U8, {int64_t(image.height), int64_t(image.width)});
   if (!png_image_finish_read(&image, nullptr, a.bytes.data(), 0, nullptr))
     return Status(DYNASPA_IO_ERROR,
                   path + ": cannot decode PNG: " + std::string(image.message));
@@ -249,8 +249,8 @@ Status loadInputs(const Options &o, const fb::Operator &op, HostInputs *out) {
                                         t.dtype() != fb::DType::F64);
       a = NdArray::zeros(DYNASPA_F32, shapeOf(t));
       for (int64_t e = 0; e < a.numel(); ++e)
-        a.set(e, binary ? (random.uniform() < 0.5 ? 1.0 : 0.0)
-                        : random.normal());
+        a.set(e,
+              binary ? (random.uniform() < 0.5 ? 1.0 : 0.0) : random.normal());
       source = std::string(binary ? "random 0/1" : "random N(0,1)") +
                " (seed " + std::to_string(*o.randomSeed) + ")";
     }

@@ -64,12 +64,12 @@ json describeLaunch(const fb::Launch &l) {
       if (a->kind() == fb::ArgKind::Buffer)
         args.push_back({{"buffer", a->buffer()}});
       else
-        args.push_back({{a->kind() == fb::ArgKind::I32 ? "i32" : "i64",
-                         a->value()}});
+        args.push_back(
+            {{a->kind() == fb::ArgKind::I32 ? "i32" : "i64", a->value()}});
     }
   }
-  return {{"kernel", str(l.kernel())},  {"module", l.module_()},
-          {"grid", list(l.grid())},     {"block", list(l.block())},
+  return {{"kernel", str(l.kernel())},        {"module", l.module_()},
+          {"grid", list(l.grid())},           {"block", list(l.block())},
           {"shared_bytes", l.shared_bytes()}, {"args", args}};
 }
 
@@ -200,7 +200,8 @@ void printDescription(const json &d, std::ostream &os) {
   os << "operators:\n";
   for (const json &op : d["operators"]) {
     os << "  [" << op["index"].get<uint32_t>() << "] "
-       << op["name"].get<std::string>() << ": " << op["kind"].get<std::string>();
+       << op["name"].get<std::string>() << ": "
+       << op["kind"].get<std::string>();
     if (op.contains("layout"))
       os << " " << op["layout"].get<std::string>() << " strides "
          << dims(op["strides"]) << " dilations " << dims(op["dilations"])

@@ -39,11 +39,11 @@ Status parseInt(const std::string &flag, const std::string &text, int64_t min,
   return Status::ok();
 }
 
-Status parseInt32(const std::string &flag, const std::string &text,
-                  int64_t min, int32_t *out) {
+Status parseInt32(const std::string &flag, const std::string &text, int64_t min,
+                  int32_t *out) {
   int64_t v = 0;
-  if (Status s = parseInt(flag, text, min, std::numeric_limits<int32_t>::max(),
-                          &v);
+  if (Status s =
+          parseInt(flag, text, min, std::numeric_limits<int32_t>::max(), &v);
       !s)
     return s;
   *out = static_cast<int32_t>(v);
@@ -61,14 +61,24 @@ const std::vector<Flag> &flags() {
   using O = Options;
   using S = const std::string &;
   static const std::vector<Flag> table = {
-      {"--op", [](O &o, S v) { o.op = v; return Status::ok(); }, nullptr},
+      {"--op",
+       [](O &o, S v) {
+         o.op = v;
+         return Status::ok();
+       },
+       nullptr},
       {"--input",
        [](O &o, S v) {
          o.inputs.push_back(v);
          return Status::ok();
        },
        nullptr},
-      {"--mask", [](O &o, S v) { o.mask = v; return Status::ok(); }, nullptr},
+      {"--mask",
+       [](O &o, S v) {
+         o.mask = v;
+         return Status::ok();
+       },
+       nullptr},
       {"--mask-index",
        [](O &o, S v) {
          int64_t i = 0;
@@ -78,8 +88,17 @@ const std::vector<Flag> &flags() {
          return s;
        },
        nullptr},
-      {"-o", [](O &o, S v) { o.output = v; return Status::ok(); }, nullptr},
-      {"--output", [](O &o, S v) { o.output = v; return Status::ok(); },
+      {"-o",
+       [](O &o, S v) {
+         o.output = v;
+         return Status::ok();
+       },
+       nullptr},
+      {"--output",
+       [](O &o, S v) {
+         o.output = v;
+         return Status::ok();
+       },
        nullptr},
       {"--device",
        [](O &o, S v) {
@@ -91,7 +110,8 @@ const std::vector<Flag> &flags() {
            o.device = DYNASPA_DEVICE_OPENCL;
          else
            return invalidArgument("--device must be auto, cuda or opencl, "
-                                  "got '" + v + "'");
+                                  "got '" +
+                                  v + "'");
          return Status::ok();
        },
        nullptr},
@@ -175,9 +195,8 @@ Status parseOptions(const std::vector<std::string> &args, Options *out) {
     return invalidArgument("--reps, --rounds and --warmup need --benchmark");
   if (o.maskIndex && o.mask.empty())
     return invalidArgument("--mask-index needs --mask");
-  if (o.inspect && (!o.inputs.empty() || !o.mask.empty() ||
-                    !o.output.empty() || o.randomSeed || o.check ||
-                    o.benchmark))
+  if (o.inspect && (!o.inputs.empty() || !o.mask.empty() || !o.output.empty() ||
+                    o.randomSeed || o.check || o.benchmark))
     return invalidArgument("--inspect only reads the bundle; it takes only "
                            "--op and --json");
   *out = o;

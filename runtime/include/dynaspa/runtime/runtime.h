@@ -166,9 +166,9 @@ dynaspa_status_t dynaspa_context_device_name(const dynaspa_context_t *context,
  * streams work as they are) and the runtime's own non-blocking CUstream.
  * OpenCL: the cl_context (caller buffers and queues must belong to it) and
  * its cl_command_queue. Either out pointer may be NULL. */
-dynaspa_status_t dynaspa_context_native_handles(const dynaspa_context_t *context,
-                                                void **out_device_context,
-                                                void **out_queue);
+dynaspa_status_t
+dynaspa_context_native_handles(const dynaspa_context_t *context,
+                               void **out_device_context, void **out_queue);
 
 /* Reads, verifies and keeps a bundle. Device code is built lazily, on the
  * first run (or prepare) of an operator that uses it. */
@@ -246,8 +246,7 @@ dynaspa_status_t dynaspa_operator_run(dynaspa_bundle_t *bundle, size_t op,
  * operator; an unprepared one fails with DYNASPA_INVALID_ARGUMENT while its
  * stream is capturing. A captured launch replays on the same pointers. */
 dynaspa_status_t dynaspa_operator_launch(dynaspa_bundle_t *bundle, size_t op,
-                                         void *const *inputs,
-                                         size_t num_inputs,
+                                         void *const *inputs, size_t num_inputs,
                                          void *const *outputs,
                                          size_t num_outputs, void *stream);
 

@@ -145,9 +145,8 @@ public:
 
   /// dynaspa_context_native_handles; either pointer may be nullptr.
   Status nativeHandles(void **deviceContext, void **queue) const {
-    return fromC(
-        dynaspa_context_native_handles(context_, deviceContext, queue),
-        context_);
+    return fromC(dynaspa_context_native_handles(context_, deviceContext, queue),
+                 context_);
   }
 
   Status loadFile(const std::string &path, Bundle *out) {
