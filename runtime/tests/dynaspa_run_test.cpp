@@ -28,6 +28,7 @@
 #include <fstream>
 #include <iterator>
 #include <sys/wait.h>
+#include <unistd.h>
 
 namespace dynaspa::runtime::testing {
 namespace {
@@ -54,7 +55,10 @@ void spit(const std::string &path, const std::vector<uint8_t> &bytes) {
 class DynaspaRun : public ::testing::Test {
 protected:
   static void SetUpTestSuite() {
-    dir_ = new std::string(::testing::TempDir() + "dynaspa_run_test");
+    // One directory per process: lit runs each test as its own process, in
+    // parallel, and they must not share files (or delete each other's).
+    dir_ = new std::string(::testing::TempDir() + "dynaspa_run_test." +
+                           std::to_string(getpid()));
     std::system(("mkdir -p '" + *dir_ + "'").c_str());
     BmmOptions o;
     o.selfDispatch = true;
