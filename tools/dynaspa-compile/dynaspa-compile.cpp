@@ -1,0 +1,275 @@
+//===- dynaspa-compile.cpp - MLIR with masked ops -> runtime bundle -------===//
+//
+// Part of the dynaspa project.
+//
+//===----------------------------------------------------------------------===//
+//
+// The documented way from MLIR to a bundle:
+//
+//   dynaspa-compile model.mlir -o model.dspb --cuda-chips=sm_87,sm_90
+//
+// runs spsparse-outline-polykernels and convert-spsparse-to-gpu, then every
+// requested target pipeline on a copy of the result, and writes one bundle
+// with all binaries (PTX per chip, cubins where ptxas is available, SPIR-V and
+// its SPIR 1.2 bitcode translation for OpenCL drivers without IL) and the
+// dispatch table.
+//
+//===----------------------------------------------------------------------===//
+
+#include "BundleWriter.h"
+
+#include "dynaspa/Conversion/Passes.h"
+#include "dynaspa/Dialect/SpSparse/Transforms/Passes.h"
+#include "dynaspa/InitAll.h"
+#include "dynaspa/Pipelines/Pipelines.h"
+
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Support/FileUtilities.h"
+
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FileUtilities.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Program.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Support/WithColor.h"
+
+using namespace mlir;
+namespace cl = llvm::cl;
+namespace fb = dynaspa::bundle;
+
+static cl::OptionCategory category("dynaspa-compile options");
+static cl::opt<std::string> inputFile(cl::Positional, cl::desc("<input.mlir>"),
+                                      cl::init("-"), cl::cat(category));
+static cl::opt<std::string> outputFile("o", cl::desc("Output bundle"),
+                                       cl::value_desc("file.dspb"),
+                                       cl::Required, cl::cat(category));
+static cl::list<std::string>
+    cudaChips("cuda-chips", cl::CommaSeparated,
+              cl::desc("NVIDIA chips to emit PTX for (default: sm_90); "
+                       "'none' for no CUDA code"),
+              cl::cat(category));
+static cl::list<std::string>
+    cubinChips("cubin-chips", cl::CommaSeparated,
+               cl::desc("Chips to also assemble cubins for with ptxas "
+                        "(e.g. sm_87,sm_90); the driver JITs PTX otherwise"),
+               cl::cat(category));
+static cl::opt<bool> opencl("opencl", cl::init(true),
+                            cl::desc("Emit SPIR-V for OpenCL (default on; "
+                                     "--opencl=false to skip)"),
+                            cl::cat(category));
+static cl::opt<std::string> llvmSpirv(
+    "llvm-spirv", cl::init("llvm-spirv-15"),
+    cl::desc("SPIR-V -> SPIR bitcode translator for OpenCL drivers without "
+             "IL support (PoCL); skipped with a warning if not found"),
+    cl::cat(category));
+static cl::list<int64_t>
+    granularity("granularity", cl::CommaSeparated,
+                cl::desc("DISTile size for masked ops without "
+                         "spsparse.variants/spsparse.granularity"),
+                cl::cat(category));
+static cl::opt<std::string>
+    schedule("schedule", cl::init(""),
+             cl::desc("Schedule for those ops, e.g. "
+                      "'<channel_block = 64, threads = 256>'"),
+             cl::cat(category));
+static cl::opt<std::string>
+    dumpDir("dump-binaries", cl::init(""),
+            cl::desc("Also write every binary to this directory "
+                     "(<module>.<chip>.ptx/.cubin/.spv/.bc) for inspection "
+                     "or validation with ptxas/spirv-val"),
+            cl::cat(category));
+static cl::opt<bool> printIR("print-gpu-ir", cl::init(false),
+                             cl::desc("Print the module after "
+                                      "convert-spsparse-to-gpu"),
+                             cl::cat(category));
+
+static LogicalResult fail(const Twine &message) {
+  llvm::WithColor::error(llvm::errs(), "dynaspa-compile") << message << "\n";
+  return failure();
+}
+
+static const char *extension(fb::Format f) {
+  switch (f) {
+  case fb::Format::PTX: return "ptx";
+  case fb::Format::CUBIN: return "cubin";
+  case fb::Format::SPIRV: return "spv";
+  case fb::Format::SPIR_BC: return "bc";
+  case fb::Format::OPENCL_C: return "cl";
+  }
+  return "bin";
+}
+
+static LogicalResult writeFile(StringRef path, ArrayRef<uint8_t> bytes) {
+  std::string error;
+  auto out = openOutputFile(path, &error);
+  if (!out)
+    return fail(error);
+  out->os().write(reinterpret_cast<const char *>(bytes.data()), bytes.size());
+  out->keep();
+  return success();
+}
+
+/// Runs `build`'s pipeline on a copy of `module` and adds its binaries.
+static LogicalResult
+lowerForTarget(ModuleOp module, fb::Format format, StringRef chip,
+               function_ref<void(OpPassManager &)> build,
+               fb::BundleT &bundle) {
+  OwningOpRef<ModuleOp> copy = module.clone();
+  PassManager pm(module.getContext());
+  build(pm);
+  if (failed(pm.run(*copy)))
+    return fail("the " + chip + " pipeline failed");
+  return dynaspa::addBinaries(*copy, format, chip, bundle);
+}
+
+/// Adds, next to each SPIR-V binary, its SPIR 1.2 bitcode translation.
+static LogicalResult addSpirBitcode(fb::BundleT &bundle) {
+  llvm::ErrorOr<std::string> tool = llvm::sys::findProgramByName(llvmSpirv);
+  if (!tool) {
+    llvm::WithColor::warning(llvm::errs(), "dynaspa-compile")
+        << "'" << llvmSpirv
+        << "' not found: no SPIR bitcode for OpenCL drivers without IL "
+           "support (such as PoCL)\n";
+    return success();
+  }
+  for (auto &m : bundle.modules) {
+    std::vector<std::unique_ptr<fb::BinaryT>> added;
+    for (auto &b : m->binaries) {
+      if (b->format != fb::Format::SPIRV)
+        continue;
+      SmallString<128> spv, bc;
+      if (llvm::sys::fs::createTemporaryFile("dynaspa", "spv", spv) ||
+          llvm::sys::fs::createTemporaryFile("dynaspa", "bc", bc))
+        return fail("cannot create temporary files");
+      llvm::FileRemover removeSpv(spv), removeBc(bc);
+      if (failed(writeFile(spv, b->data)))
+        return failure();
+      std::string error;
+      int rc = llvm::sys::ExecuteAndWait(*tool, {*tool, "-r", spv, "-o", bc},
+                                         std::nullopt, {}, 0, 0, &error);
+      if (rc != 0) {
+        // Known: llvm-spirv-15 crashes on some vector constants (vector_width
+        // > 1). The SPIR-V itself is valid; only IL-less drivers lose out.
+        llvm::WithColor::warning(llvm::errs(), "dynaspa-compile")
+            << "'" << llvmSpirv << " -r' failed on module " << m->name
+            << " (" << error << "): no SPIR bitcode for it\n";
+        continue;
+      }
+      auto buffer = llvm::MemoryBuffer::getFile(bc);
+      if (!buffer)
+        return fail("cannot read " + bc);
+      auto out = std::make_unique<fb::BinaryT>();
+      out->format = fb::Format::SPIR_BC;
+      out->chip = "spir64";
+      StringRef bytes = (*buffer)->getBuffer();
+      out->data.assign(bytes.begin(), bytes.end());
+      added.push_back(std::move(out));
+    }
+    for (auto &b : added)
+      m->binaries.push_back(std::move(b));
+  }
+  return success();
+}
+
+static LogicalResult compile(MLIRContext &context) {
+  llvm::SourceMgr sourceMgr;
+  std::string error;
+  auto file = openInputFile(inputFile, &error);
+  if (!file)
+    return fail(error);
+  sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
+  SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
+  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr,
+                                                           &context);
+  if (!module)
+    return failure();
+
+  PassManager pm(&context);
+  spsparse::SpSparseOutlinePolyKernelsOptions outline;
+  outline.granularity.assign(granularity.begin(), granularity.end());
+  outline.schedule = schedule;
+  pm.addPass(spsparse::createSpSparseOutlinePolyKernels(outline));
+  pm.addPass(spsparse::createConvertSpSparseToGPU());
+  if (failed(pm.run(*module)))
+    return failure();
+  if (printIR)
+    module->print(llvm::outs());
+
+  fb::BundleT bundle;
+  bundle.version = 1;
+  bundle.producer = "dynaspa-compile";
+  if (failed(dynaspa::collectOperators(*module, bundle)))
+    return failure();
+
+  SmallVector<std::string> chips(cudaChips.begin(), cudaChips.end());
+  if (chips.empty())
+    chips.push_back("sm_90");
+  for (const std::string &chip : chips) {
+    if (chip == "none")
+      continue;
+    dynaspa::CudaPipelineOptions options;
+    options.chip = chip;
+    if (failed(lowerForTarget(
+            *module, fb::Format::PTX, chip,
+            [&](OpPassManager &p) { dynaspa::buildCudaPipeline(p, options); },
+            bundle)))
+      return failure();
+  }
+  for (const std::string &chip : cubinChips) {
+    dynaspa::CudaPipelineOptions options;
+    options.chip = chip;
+    options.format = "bin";
+    if (failed(lowerForTarget(
+            *module, fb::Format::CUBIN, chip,
+            [&](OpPassManager &p) { dynaspa::buildCudaPipeline(p, options); },
+            bundle)))
+      return failure();
+  }
+  if (opencl) {
+    if (failed(lowerForTarget(
+            *module, fb::Format::SPIRV, "spirv64",
+            [&](OpPassManager &p) { dynaspa::buildOpenCLPipeline(p, {}); },
+            bundle)) ||
+        failed(addSpirBitcode(bundle)))
+      return failure();
+  }
+
+  if (!dumpDir.empty()) {
+    if (std::error_code ec = llvm::sys::fs::create_directories(dumpDir))
+      return fail("cannot create " + dumpDir + ": " + ec.message());
+    for (auto &m : bundle.modules)
+      for (auto &b : m->binaries)
+        if (failed(writeFile(dumpDir + "/" + m->name + "." + b->chip + "." +
+                                 extension(b->format),
+                             b->data)))
+          return failure();
+  }
+
+  flatbuffers::FlatBufferBuilder builder;
+  fb::FinishBundleBuffer(builder, fb::Bundle::Pack(builder, &bundle));
+  return writeFile(outputFile,
+                   ArrayRef(builder.GetBufferPointer(), builder.GetSize()));
+}
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  cl::HideUnrelatedOptions(category);
+  cl::ParseCommandLineOptions(
+      argc, argv,
+      "dynaspa-compile: masked ops in MLIR -> a bundle for the dynaspa "
+      "runtime\n\n"
+      "Every spsparse.masked_conv2d in the input's functions becomes a "
+      "PolyKernel (variants from its spsparse.variants attribute, or "
+      "--granularity/--schedule, or defaults) with a GPU kernel per variant "
+      "and a tile-list kernel per granularity. Inspect the result with "
+      "`dynaspa-run BUNDLE --inspect`.\n");
+  DialectRegistry registry;
+  dynaspa::registerAllDialects(registry);
+  MLIRContext context(registry);
+  context.loadAllAvailableDialects();
+  return failed(compile(context)) ? 1 : 0;
+}
