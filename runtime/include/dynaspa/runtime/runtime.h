@@ -108,7 +108,7 @@ typedef struct dynaspa_run_stats {
 
 /* Timing options of dynaspa_operator_benchmark. */
 typedef struct dynaspa_benchmark_options {
-  /* Untimed replays first (>= 0). */
+  /* Untimed replays of each graph first (>= 0). */
   int32_t warmup;
   /* R: replays per round, back to back (>= 1). */
   int32_t reps;
