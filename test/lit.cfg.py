@@ -33,6 +33,7 @@ llvm_config.with_environment("PATH", config.dynaspa_tools_dir, append_path=True)
 
 tools = [
     "dynaspa-opt",
+    "dynaspa-compile",
     ToolSubst("mlir-opt", command="mlir-opt-22", unresolved="fatal"),
     ToolSubst("mlir-runner", command="mlir-runner-22", unresolved="fatal"),
     ToolSubst("mlir-translate", command="mlir-translate-22", unresolved="fatal"),
@@ -61,3 +62,18 @@ import subprocess
 if subprocess.call([config.python_executable, "-c", "import numpy"],
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) == 0:
     config.available_features.add("numpy")
+
+# The runtime's command-line runner (built by the runtime's own project).
+config.substitutions.append((
+    "%dynaspa_run",
+    os.path.join(config.dynaspa_obj_root, "runtime", "bin", "dynaspa-run")))
+
+# Device-code validators: ptxas (CUDA toolkit) and spirv-val (spirv-tools).
+import shutil
+if shutil.which("ptxas") or os.path.exists("/usr/local/cuda/bin/ptxas"):
+    config.available_features.add("ptxas")
+    llvm_config.with_environment("PATH", "/usr/local/cuda/bin", append_path=True)
+if shutil.which("spirv-val"):
+    config.available_features.add("spirv-val")
+if shutil.which("llvm-spirv-15"):
+    config.available_features.add("llvm-spirv")

@@ -1,0 +1,72 @@
+// RUN: dynaspa-opt %s -split-input-file -verify-diagnostics --convert-spsparse-to-gpu | FileCheck %s
+
+// Two variants at two granularities: one tile-list kernel per granularity,
+// one kernel per variant; the fallback's kernel also reads the first
+// variant's count (device-side dispatch).
+// CHECK-LABEL: spsparse.polykernel @pk
+// CHECK-SAME: spsparse.prologue = [@pk_kernels::@pk_tiles_2x2, @pk_kernels::@pk_tiles_4x4]
+// CHECK: variant @a granularity <[2, 2]> {{.*}} tiles [0, 4] kernel @pk_kernels::@pk_a
+// CHECK: variant @b granularity <[4, 4]> {{.*}} kernel @pk_kernels::@pk_b
+// CHECK: gpu.module @pk_kernels
+// CHECK: gpu.func @pk_tiles_2x2(%{{.*}}: memref<25xi8>, %{{.*}}: memref<9xi32>, %{{.*}}: memref<1xi32>) workgroup(%[[SCAN:.*]] : memref<256xi32, 3>) kernel
+// CHECK-SAME: spsparse.args = ["mask", "tiles:2x2", "count:2x2"]
+// CHECK-SAME: spsparse.launch = {block = array<i64: 256, 1, 1>, grid = array<i64: 1, 1, 1>}
+// The block-wide scan: log2(256) = 8 steps.
+// CHECK-COUNT-8: arith.addi %{{.*}}, %{{.*}} : i32
+// CHECK: gpu.func @pk_tiles_4x4(%{{.*}}: memref<25xi8>, %{{.*}}: memref<4xi32>, %{{.*}}: memref<1xi32>)
+// Staged input window (2x2 tile + 3x3 halo = 4x4, 4 channels) and filter
+// block (3x3x4x8) in workgroup memory.
+// CHECK: gpu.func @pk_a(%{{.*}}: memref<200xf32>, %{{.*}}: memref<576xf32>, %{{.*}}: memref<25xi8>, %{{.*}}: memref<200xf32>, %{{.*}}: memref<9xi32>, %{{.*}}: memref<1xi32>) workgroup(%{{.*}} : memref<64xf32, 3>, %{{.*}} : memref<288xf32, 3>) kernel
+// CHECK-SAME: known_block_size = array<i32: 32, 1, 1>
+// CHECK-SAME: spsparse.args = ["input", "filter", "mask", "output", "tiles:2x2", "count:2x2"]
+// CHECK-SAME: spsparse.launch = {block = array<i64: 32, 1, 1>, grid = array<i64: 9, 1, 1>}
+// CHECK: gpu.barrier
+// CHECK: gpu.func @pk_b({{.*}}%{{.*}}: memref<4xi32>, %{{.*}}: memref<1xi32>, %{{.*}}: memref<1xi32>) workgroup(%{{.*}} : memref<288xf32, 3>, %{{.*}} : memref<576xf32, 3>) kernel
+// CHECK-SAME: spsparse.args = ["input", "filter", "mask", "output", "tiles:4x4", "count:4x4", "count:2x2"]
+// Vector loads of 4 channels when staging.
+// CHECK: vector.load %{{.*}} : memref<200xf32>, vector<4xf32>
+spsparse.polykernel @pk : (tensor<1x5x5x8xf32>, tensor<3x3x8x8xf32>, tensor<1x5x5xi1>) -> tensor<1x5x5x8xf32> {
+^bb0(%x: tensor<1x5x5x8xf32>, %w: tensor<3x3x8x8xf32>, %m: tensor<1x5x5xi1>):
+  spsparse.polykernel.variant @a granularity <[2, 2]> schedule <channel_block = 8, reduction_block = 4, threads = 32, thread_channels = 1> tiles [0, 4]
+  spsparse.polykernel.variant @b granularity <[4, 4]> schedule <channel_block = 8, threads = 32, thread_channels = 2, thread_pixels = 2, vector_width = 4>
+  %y = spsparse.masked_conv2d %x, %w mask %m {padding = array<i64: 1, 1, 1, 1>}
+      : (tensor<1x5x5x8xf32>, tensor<3x3x8x8xf32>, tensor<1x5x5xi1>) -> tensor<1x5x5x8xf32>
+  spsparse.yield %y : tensor<1x5x5x8xf32>
+}
+
+// -----
+
+// A schedule whose threads do not cover the tile is rejected with the count
+// that would.
+spsparse.polykernel @pk : (tensor<1x5x5x8xf32>, tensor<3x3x8x8xf32>, tensor<1x5x5xi1>) -> tensor<1x5x5x8xf32> {
+^bb0(%x: tensor<1x5x5x8xf32>, %w: tensor<3x3x8x8xf32>, %m: tensor<1x5x5xi1>):
+  // expected-remark @+1 {{while lowering this variant}}
+  spsparse.polykernel.variant @a granularity <[2, 2]> schedule <channel_block = 8, threads = 64>
+  // expected-error @+1 {{threads must be (channel_block / thread_channels) * (pixels / thread_pixels) = 8}}
+  %y = spsparse.masked_conv2d %x, %w mask %m {padding = array<i64: 1, 1, 1, 1>}
+      : (tensor<1x5x5x8xf32>, tensor<3x3x8x8xf32>, tensor<1x5x5xi1>) -> tensor<1x5x5x8xf32>
+  spsparse.yield %y : tensor<1x5x5x8xf32>
+}
+
+// -----
+
+spsparse.polykernel @pk : (tensor<1x8x5x5xf32>, tensor<8x8x3x3xf32>, tensor<1x5x5xi1>) -> tensor<1x8x5x5xf32> {
+^bb0(%x: tensor<1x8x5x5xf32>, %w: tensor<8x8x3x3xf32>, %m: tensor<1x5x5xi1>):
+  // expected-remark @+1 {{while lowering this variant}}
+  spsparse.polykernel.variant @a granularity <[4, 4]> schedule <>
+  // expected-error @+1 {{the GPU lowering handles NHWC/HWCF convolutions only}}
+  %y = spsparse.masked_conv2d %x, %w mask %m {padding = array<i64: 1, 1, 1, 1>, layout = #spsparse.layout<nchw>}
+      : (tensor<1x8x5x5xf32>, tensor<8x8x3x3xf32>, tensor<1x5x5xi1>) -> tensor<1x8x5x5xf32>
+  spsparse.yield %y : tensor<1x8x5x5xf32>
+}
+
+// -----
+
+spsparse.polykernel @pk : (tensor<2x16x64xf32>, tensor<2x64x16xf32>, tensor<2x16xi1>) -> tensor<2x16x16xf32> {
+^bb0(%a: tensor<2x16x64xf32>, %b: tensor<2x64x16xf32>, %r: tensor<2x16xi1>):
+  spsparse.polykernel.variant @a granularity <[8]> schedule <>
+  // expected-error @+1 {{has no GPU kernel template yet (only masked_conv2d has)}}
+  %y = spsparse.masked_batch_matmul %a, %b row_mask %r
+      : (tensor<2x16x64xf32>, tensor<2x64x16xf32>, tensor<2x16xi1>) -> tensor<2x16x16xf32>
+  spsparse.yield %y : tensor<2x16x16xf32>
+}
