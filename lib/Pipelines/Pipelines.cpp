@@ -74,17 +74,18 @@ void dynaspa::buildCudaPipeline(OpPassManager &pm,
 
 void dynaspa::buildOpenCLPipeline(OpPassManager &pm,
                                   const OpenCLPipelineOptions &options) {
-  // Workgroup memory and the work-group size in the form SPIR-V needs.
-  pm.nest<gpu::GPUModuleOp>().addPass(
-      spsparse::createSpSparseLegalizeKernelsForSPIRV());
+  OpPassManager &kernels = pm.nest<gpu::GPUModuleOp>();
+  kernels.addPass(createCanonicalizerPass());
+  kernels.addPass(createCSEPass());
+  // Workgroup memory, the work-group size and vector construction in the
+  // form SPIR-V (and llvm-spirv) needs; after the canonicalizer, which would
+  // undo the last.
+  kernels.addPass(spsparse::createSpSparseLegalizeKernelsForSPIRV());
   GpuSPIRVAttachTargetOptions target;
   target.spirvVersion = "v1.0";
   target.spirvCapabilities = {"Kernel", "Addresses", "Int64", "Int8"};
   target.clientApi = "OpenCL";
   pm.addPass(createGpuSPIRVAttachTarget(target));
-  OpPassManager &kernels = pm.nest<gpu::GPUModuleOp>();
-  kernels.addPass(createCanonicalizerPass());
-  kernels.addPass(createCSEPass());
   std::unique_ptr<Pass> toSPIRV = createConvertGPUToSPIRVPass();
   // Physical64 addressing (OpenCL on 64-bit hosts) needs 64-bit indices.
   // The option has no C++ form; a valid literal cannot fail to parse.

@@ -94,11 +94,19 @@ def SpSparseLegalizeKernelsForSPIRV
     workgroup memory there silently becomes a device malloc), while
     `convert-gpu-to-spirv` for the Kernel capability fails on attributions
     and takes `memref.alloc` in memory space 3. The kernel templates emit
-    attributions; this pass, run first in `dynaspa-opencl-pipeline`, turns
-    them into allocations at the kernel's entry and derives the
-    `spirv.entry_point_abi` work-group size from `known_block_size`.
+    attributions; this pass, run in `dynaspa-opencl-pipeline` before the
+    conversion to SPIR-V, turns them into allocations at the kernel's entry
+    and derives the `spirv.entry_point_abi` work-group size from
+    `known_block_size`.
+
+    It also builds vectors from runtime scalars (`vector.from_elements`,
+    `vector.broadcast`) by insertion: llvm-spirv 15, which makes the SPIR
+    bitcode PoCL needs, miscompiles the OpCompositeConstruct they would
+    become.
   }];
   let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::vector::VectorDialect",
     "::mlir::memref::MemRefDialect",
     "::mlir::spirv::SPIRVDialect"
   ];

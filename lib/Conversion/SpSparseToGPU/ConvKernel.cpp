@@ -5,24 +5,30 @@
 //===----------------------------------------------------------------------===//
 //
 // One PolyKernel variant of `spsparse.masked_conv2d` (NHWC / HWCF) as a GPU
-// kernel. A block owns a `channel_block` slice of the output channels
-// (blockIdx.y) and walks the DISTile list grid-stride (blockIdx.x), so the
-// launch is fixed and the tile count never reaches the host. For one tile:
+// kernel, an implicit GEMM over the active DISTiles: M = the pixels of
+// `tiles_per_block` tiles, N = a `channel_block` slice of the output channels
+// (blockIdx.y), K = kh * kw * Cin, of which blockIdx.z owns a `split_k`
+// slice. Blocks walk the DISTile list grid-stride (blockIdx.x), so the launch
+// is fixed and the tile count never reaches the host. For one group of tiles:
 //
-//   for each chunk of `reduction_block` input channels:
-//     stage the tile's input window (rows/cols: (g-1)*stride+(k-1)*dil+1) and
-//     the filter block [kh][kw][chunk][channel_block] in shared memory,
+//   decode the group's tiles once into shared memory (batch, window origin);
+//   for each chunk of `reduction_block` input channels in this block's slice:
+//     stage every tile's input window (rows/cols: (g-1)*stride+(k-1)*dil+1)
+//     and the filter block [kh][kw][chunk][channel_block] in shared memory,
 //     straight from global memory (no gather into a dense copy); positions
-//     outside the input read as 0 without touching memory (phantom reads);
+//     outside the input, and tiles past the end of the list, read as 0
+//     without touching memory (phantom reads);
 //     every thread accumulates its register tile of `thread_pixels` pixels x
 //     `thread_channels` channels from shared memory;
 //   write the register tile where the output exists and the mask is set
 //   (phantom writes and masked-off pixels are skipped: the output is
-//   zero-filled before the op).
+//   zero-filled before the op), atomically when the reduction is split.
 //
-// Threads of a warp take consecutive channels, so filter reads from shared
-// memory are conflict-free and output stores coalesce; the threads sharing a
-// pixel read the same input word (a broadcast).
+// A thread's channels come in runs of up to 4 consecutive channels, one run
+// per group of `channel_block / thread_channels * run` channels: lanes of a
+// warp take consecutive runs, so each filter read from shared memory is one
+// conflict-free vector load per run and output stores coalesce. The threads
+// sharing a pixel read the same input word (a broadcast).
 //
 //===----------------------------------------------------------------------===//
 
@@ -46,22 +52,31 @@ struct ConvShape {
 
 /// The knobs of a schedule checked against one shape and granularity.
 struct ConvPlan {
-  int64_t gh, gw, pixels;      // DISTile
-  int64_t cb, rb;              // channel / reduction blocks
-  int64_t threads, tc, tp, vw; // thread tile, vector width
-  int64_t unroll;
+  int64_t gh, gw, tilePixels; // DISTile
+  int64_t tpb, pixels;        // tiles per block, pixels per block
+  int64_t cb, rb;             // channel / reduction blocks
+  int64_t threads, tc, tp, vw; // thread tile, global vector width
+  int64_t unroll, splitK;
   int64_t channelGroups; // threads along channels: cb / tc
   int64_t pixelGroups;   // threads along pixels: pixels / tp
-  int64_t ih, iw;        // staged input window
+  int64_t run;           // consecutive channels of a thread (shared vector)
+  int64_t ih, iw, window; // staged input window of one tile (floats)
+  int64_t chunksPerSplit; // reduction chunks one blockIdx.z reduces
   int64_t inputFloats, filterFloats;
 };
+
+/// Per tile of a block, the decoded tile in shared memory: batch (-1 for a
+/// phantom tile past the end of the list), output origin, input origin.
+enum TileField : int64_t { kBatch, kOutRow, kOutCol, kInRow, kInCol, kFields };
 
 FailureOr<ConvPlan> planConv(MaskedConv2DOp op, const ConvShape &s,
                              const TileSpace &space, ScheduleAttr schedule) {
   ConvPlan p;
   p.gh = space.sizes[0];
   p.gw = space.sizes[1];
-  p.pixels = p.gh * p.gw;
+  p.tilePixels = p.gh * p.gw;
+  p.tpb = schedule.getTilesPerBlock();
+  p.pixels = p.tpb * p.tilePixels;
   p.cb = schedule.getChannelBlock();
   p.rb = schedule.getReductionBlock();
   p.threads = schedule.getThreads();
@@ -69,22 +84,25 @@ FailureOr<ConvPlan> planConv(MaskedConv2DOp op, const ConvShape &s,
   p.tp = schedule.getThreadPixels();
   p.vw = schedule.getVectorWidth();
   p.unroll = schedule.getUnroll();
+  p.splitK = schedule.getSplitK();
   auto fail = [&]() {
     return op->emitOpError() << "schedule " << schedule << " at granularity ["
                              << p.gh << ", " << p.gw << "]: ";
   };
   if (p.cb % p.tc || p.pixels % p.tp)
     return fail() << "thread_channels must divide channel_block and "
-                     "thread_pixels the DISTile's "
-                  << p.pixels << " pixels";
+                     "thread_pixels the block's "
+                  << p.pixels << " pixels (tiles_per_block x DISTile)";
   p.channelGroups = p.cb / p.tc;
   p.pixelGroups = p.pixels / p.tp;
   if (p.threads != p.channelGroups * p.pixelGroups)
     return fail() << "threads must be (channel_block / thread_channels) * "
-                     "(pixels / thread_pixels) = "
+                     "(tiles_per_block * pixels / thread_pixels) = "
                   << p.channelGroups * p.pixelGroups;
   if (p.threads > 1024)
     return fail() << "more than 1024 threads per block";
+  if (p.tpb > p.threads)
+    return fail() << "tiles_per_block must not exceed threads";
   if (p.vw != 1 && p.vw != 2 && p.vw != 4)
     return fail() << "vector_width must be 1, 2 or 4";
   if (s.ci % p.vw || p.rb % p.vw || s.co % p.vw || p.cb % p.vw)
@@ -95,20 +113,31 @@ FailureOr<ConvPlan> planConv(MaskedConv2DOp op, const ConvShape &s,
     return fail() << "unroll must divide reduction_block";
   if (schedule.getDoubleBuffer())
     return fail() << "double_buffer is not implemented by the GPU lowering yet";
+  int64_t chunks = llvm::divideCeil(s.ci, p.rb);
+  if (p.splitK > chunks)
+    return fail() << "split_k must not exceed the " << chunks
+                  << " reduction blocks of Cin";
+  p.chunksPerSplit = llvm::divideCeil(chunks, p.splitK);
+  // Runs of 4 (or 2) channels let a thread read its filters with one vector
+  // load per run; the output store then also needs Cout to be a multiple.
+  p.run = p.tc % 4 == 0 ? 4 : (p.tc % 2 == 0 ? 2 : 1);
+  while (s.co % p.run)
+    p.run /= 2;
   p.ih = (p.gh - 1) * s.sh + (s.kh - 1) * s.dh + 1;
   p.iw = (p.gw - 1) * s.sw + (s.kw - 1) * s.dw + 1;
-  p.inputFloats = p.ih * p.iw * p.rb;
+  p.window = p.ih * p.iw * p.rb;
+  p.inputFloats = p.tpb * p.window;
   p.filterFloats = s.kh * s.kw * p.rb * p.cb;
-  int64_t bytes = 4 * (p.inputFloats + p.filterFloats);
+  int64_t bytes = 4 * (p.inputFloats + p.filterFloats + kFields * p.tpb);
   if (bytes > kMaxStaticSharedBytes)
     return fail() << "needs " << bytes
                   << " bytes of shared memory (more than 48 KiB)";
   return p;
 }
 
-/// Stages `count` elements into `dst` (count a multiple of the vector width
-/// `vw`), `threads` cooperating, where `source(e)` gives the global index and
-/// validity of flat element group `e`.
+/// Stages `groups` vectors of `vw` elements into `dst`, `threads`
+/// cooperating, where `source(e)` gives the global index and validity of
+/// vector `e`.
 void stage(KernelBuilder &k, Value tid, int64_t threads, int64_t groups,
            int64_t vw, Value src, Value dst,
            function_ref<std::pair<Value, Value>(Value)> source) {
@@ -176,14 +205,17 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildConvKernel(
     argTypes.push_back(getFlatType(1, i32));
     roles.push_back(role);
   }
+  // By default one block per group of tiles of a full mask: the best balance.
+  int64_t groups = llvm::divideCeil(cap, p.tpb);
   int64_t blocks = schedule.getBlocks() > 0
-                       ? std::min(schedule.getBlocks(), cap)
-                       : cap; // One tile per block: the best balance.
+                       ? std::min(schedule.getBlocks(), groups)
+                       : groups;
   gpu::GPUFuncOp fn = createKernel(
       builder, module, op->getLoc(), name, argTypes, roles,
       {getWorkgroupType(p.inputFloats, f32),
-       getWorkgroupType(p.filterFloats, f32)},
-      {blocks, llvm::divideCeil(s.co, p.cb)}, p.threads);
+       getWorkgroupType(p.filterFloats, f32),
+       getWorkgroupType(kFields * p.tpb, i32)},
+      {blocks, llvm::divideCeil(s.co, p.cb), p.splitK}, p.threads);
 
   ImplicitLocOpBuilder b(op->getLoc(), builder);
   b.setInsertionPointToStart(&fn.getBody().front());
@@ -197,6 +229,7 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildConvKernel(
   unsigned countArg = arg;
   Value sIn = fn.getWorkgroupAttributions()[0];
   Value sW = fn.getWorkgroupAttributions()[1];
+  Value sTile = fn.getWorkgroupAttributions()[2];
 
   // Device-side dispatch: this variant runs only if the table picks it;
   // otherwise its grid-stride loop is empty.
@@ -215,61 +248,97 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildConvKernel(
     chosen = k.land(chosen, in);
   }
   Value upper = chosen ? k.select(chosen, count, k.idx(0)) : count;
+  Value numGroups = k.div(k.add(upper, p.tpb - 1), p.tpb);
 
   Value tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
   Value co0 = k.mul(gpu::BlockIdOp::create(b, gpu::Dimension::y), p.cb);
+  Value split = gpu::BlockIdOp::create(b, gpu::Dimension::z);
   Value cg = k.rem(tid, p.channelGroups);
   Value pg = k.div(tid, p.channelGroups);
-  // This thread's pixels (row, col inside the tile) and their offsets in the
-  // staged window; its channels are cg + j * channelGroups.
-  SmallVector<Value> pixRow, pixCol, pixBase;
+  // This thread's pixels: tile of the group, (row, col) inside the tile, and
+  // offset of its window in the staged input. Its channels are the runs
+  // starting at (j * channelGroups + cg) * run.
+  SmallVector<Value> pixTile, pixRow, pixCol, pixBase;
   for (int64_t i = 0; i < p.tp; ++i) {
     Value pix = k.add(pg, i * p.pixelGroups);
-    pixRow.push_back(k.div(pix, p.gw));
-    pixCol.push_back(k.rem(pix, p.gw));
-    pixBase.push_back(k.mul(k.add(k.mul(k.mul(pixRow.back(), s.sh), p.iw),
-                                  k.mul(pixCol.back(), s.sw)),
-                            p.rb));
+    Value local = k.rem(pix, p.tilePixels);
+    pixTile.push_back(k.div(pix, p.tilePixels));
+    pixRow.push_back(k.div(local, p.gw));
+    pixCol.push_back(k.rem(local, p.gw));
+    pixBase.push_back(k.add(
+        k.mul(pixTile.back(), p.window),
+        k.mul(k.add(k.mul(k.mul(pixRow.back(), s.sh), p.iw),
+                    k.mul(pixCol.back(), s.sw)),
+              p.rb)));
   }
-  SmallVector<Value> chanOff;
-  for (int64_t j = 0; j < p.tc; ++j)
-    chanOff.push_back(k.add(cg, j * p.channelGroups));
+  SmallVector<Value> runOff;
+  for (int64_t j = 0; j < p.tc / p.run; ++j)
+    runOff.push_back(k.mul(k.add(cg, j * p.channelGroups), p.run));
+  auto tileField = [&](Value t, int64_t field) {
+    return k.toIndex(memref::LoadOp::create(
+        b, sTile, ValueRange{k.add(k.mul(t, kFields), field)}));
+  };
 
-  auto tileLoop = scf::ForOp::create(
-      b, gpu::BlockIdOp::create(b, gpu::Dimension::x), upper,
+  auto groupLoop = scf::ForOp::create(
+      b, gpu::BlockIdOp::create(b, gpu::Dimension::x), numGroups,
       gpu::GridDimOp::create(b, gpu::Dimension::x));
-  b.setInsertionPointToStart(tileLoop.getBody());
-  Value tile = k.toIndex(
-      memref::LoadOp::create(b, tiles, ValueRange{tileLoop.getInductionVar()}));
-  Value n;
-  SmallVector<Value, 2> origin;
-  space->decode(k, tile, n, origin);
-  Value rowIn0 = k.sub(k.mul(origin[0], s.sh), s.padTop);
-  Value colIn0 = k.sub(k.mul(origin[1], s.sw), s.padLeft);
+  b.setInsertionPointToStart(groupLoop.getBody());
+  // The previous group is done with the decoded tiles.
+  gpu::BarrierOp::create(b);
+  {
+    auto decodeIf = scf::IfOp::create(b, k.slt(tid, p.tpb), false);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(decodeIf.thenBlock());
+    Value listIndex = k.add(k.mul(groupLoop.getInductionVar(), p.tpb), tid);
+    Value valid = k.cmp(arith::CmpIPredicate::slt, listIndex, upper);
+    Value tile = k.toIndex(k.loadOrZero(tiles, listIndex, valid));
+    Value n;
+    SmallVector<Value, 2> origin;
+    space->decode(k, tile, n, origin);
+    Value fields[kFields] = {
+        k.select(valid, n, arith::ConstantIndexOp::create(b, -1)), origin[0],
+        origin[1], k.sub(k.mul(origin[0], s.sh), s.padTop),
+        k.sub(k.mul(origin[1], s.sw), s.padLeft)};
+    for (int64_t f = 0; f < kFields; ++f)
+      memref::StoreOp::create(
+          b, arith::IndexCastOp::create(b, i32, fields[f]), sTile,
+          ValueRange{k.add(k.mul(tid, kFields), f)});
+  }
 
+  // This block's slice of the reduction: chunks [lo, hi) of `rb` channels.
+  Value kLo = k.mul(split, p.chunksPerSplit * p.rb);
+  Value kHi = arith::MinSIOp::create(b, k.add(kLo, p.chunksPerSplit * p.rb),
+                                     k.idx(s.ci));
   Value zero = arith::ConstantOp::create(b, b.getF32FloatAttr(0.0f));
   SmallVector<Value> init(p.tp * p.tc, zero);
-  auto chunkLoop =
-      scf::ForOp::create(b, k.idx(0), k.idx(s.ci), k.idx(p.rb), init);
+  auto chunkLoop = scf::ForOp::create(b, kLo, kHi, k.idx(p.rb), init);
   {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(chunkLoop.getBody());
     Value c0 = chunkLoop.getInductionVar();
-    // The previous chunk (or tile) is done with the staged data.
+    // The decoded tiles are visible; the previous chunk is done with the
+    // staged data.
     gpu::BarrierOp::create(b);
     int64_t rbv = p.rb / p.vw;
-    stage(k, tid, p.threads, p.ih * p.iw * rbv, p.vw, input, sIn, [&](Value e) {
-      Value r = k.mul(k.rem(e, rbv), p.vw);
-      Value col = k.rem(k.div(e, rbv), p.iw);
-      Value row = k.div(e, rbv * p.iw);
-      Value hIn = k.add(rowIn0, row), wIn = k.add(colIn0, col);
-      Value ci = k.add(c0, r);
-      Value valid = k.land(k.land(k.inRange(hIn, s.h), k.inRange(wIn, s.w)),
-                           k.slt(ci, s.ci));
-      Value index = k.add(
-          k.mul(k.add(k.mul(k.add(k.mul(n, s.h), hIn), s.w), wIn), s.ci), ci);
-      return std::make_pair(index, valid);
-    });
+    stage(k, tid, p.threads, p.tpb * p.ih * p.iw * rbv, p.vw, input, sIn,
+          [&](Value e) {
+            Value r = k.mul(k.rem(e, rbv), p.vw);
+            Value col = k.rem(k.div(e, rbv), p.iw);
+            Value row = k.rem(k.div(e, rbv * p.iw), p.ih);
+            Value t = k.div(e, rbv * p.iw * p.ih);
+            Value n = tileField(t, kBatch);
+            Value hIn = k.add(tileField(t, kInRow), row);
+            Value wIn = k.add(tileField(t, kInCol), col);
+            Value ci = k.add(c0, r);
+            Value valid = k.land(
+                k.land(k.sge(n, 0), k.land(k.inRange(hIn, s.h),
+                                           k.inRange(wIn, s.w))),
+                k.slt(ci, s.ci));
+            Value index = k.add(
+                k.mul(k.add(k.mul(k.add(k.mul(n, s.h), hIn), s.w), wIn), s.ci),
+                ci);
+            return std::make_pair(index, valid);
+          });
     int64_t cbv = p.cb / p.vw;
     stage(k, tid, p.threads, s.kh * s.kw * p.rb * cbv, p.vw, filter, sW,
           [&](Value e) {
@@ -303,9 +372,16 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildConvKernel(
             for (int64_t i = 0; i < p.tp; ++i)
               x.push_back(memref::LoadOp::create(
                   b, sIn, ValueRange{k.add(k.add(pixBase[i], winOff), r)}));
-            for (int64_t j = 0; j < p.tc; ++j)
-              w.push_back(memref::LoadOp::create(
-                  b, sW, ValueRange{k.add(wRow, chanOff[j])}));
+            for (Value off : runOff) {
+              Value index = k.add(wRow, off);
+              if (p.run == 1) {
+                w.push_back(memref::LoadOp::create(b, sW, ValueRange{index}));
+                continue;
+              }
+              Value v = k.loadVector(sW, index, p.run);
+              for (int64_t e = 0; e < p.run; ++e)
+                w.push_back(k.extract(v, e));
+            }
             for (int64_t i = 0; i < p.tp; ++i)
               for (int64_t j = 0; j < p.tc; ++j) {
                 Value &a = acc[i * p.tc + j];
@@ -321,23 +397,49 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildConvKernel(
   }
 
   // Write the register tile where the output exists and the mask is set.
+  // With a split reduction the partial sums add up atomically and the first
+  // slice adds the bias.
+  Value addBias = p.splitK > 1 ? k.cmp(arith::CmpIPredicate::eq, split,
+                                       k.idx(0))
+                               : Value();
   for (int64_t i = 0; i < p.tp; ++i) {
-    Value oh = k.add(origin[0], pixRow[i]), ow = k.add(origin[1], pixCol[i]);
-    Value inBounds = space->isInBounds(k, {oh, ow});
+    Value n = tileField(pixTile[i], kBatch);
+    Value oh = k.add(tileField(pixTile[i], kOutRow), pixRow[i]);
+    Value ow = k.add(tileField(pixTile[i], kOutCol), pixCol[i]);
+    Value inBounds = k.land(k.sge(n, 0), space->isInBounds(k, {oh, ow}));
     Value m = k.loadOrZero(mask, space->getMaskIndex(k, n, {oh, ow}), inBounds);
     Value pixelOn = k.land(inBounds, k.isNonZero(m));
     Value pixelIndex = k.add(k.mul(k.add(k.mul(n, s.ho), oh), s.wo), ow);
-    for (int64_t j = 0; j < p.tc; ++j) {
-      Value co = k.add(co0, chanOff[j]);
+    for (auto [j, off] : llvm::enumerate(runOff)) {
+      // Cout is a multiple of the run: a run is in range or not as a whole.
+      Value co = k.add(co0, off);
       Value write = k.land(pixelOn, k.slt(co, s.co));
       auto ifWrite = scf::IfOp::create(b, write, /*withElse=*/false);
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(ifWrite.thenBlock());
-      Value v = chunkLoop.getResult(i * p.tc + j);
-      if (bias)
-        v = arith::AddFOp::create(b, v,
-                                  memref::LoadOp::create(b, bias, ValueRange{co}));
-      k.store(v, output, k.add(k.mul(pixelIndex, s.co), co));
+      Value dst = k.add(k.mul(pixelIndex, s.co), co);
+      SmallVector<Value> vals;
+      for (int64_t e = 0; e < p.run; ++e) {
+        Value v = chunkLoop.getResult(i * p.tc + j * p.run + e);
+        if (bias) {
+          Value bv = memref::LoadOp::create(b, bias, ValueRange{k.add(co, e)});
+          if (addBias)
+            bv = k.select(addBias, bv, zero);
+          v = arith::AddFOp::create(b, v, bv);
+        }
+        vals.push_back(v);
+      }
+      if (p.splitK > 1) {
+        for (int64_t e = 0; e < p.run; ++e)
+          memref::AtomicRMWOp::create(b, arith::AtomicRMWKind::addf, vals[e],
+                                      output, ValueRange{k.add(dst, e)});
+      } else if (p.run == 1) {
+        k.store(vals[0], output, dst);
+      } else {
+        k.store(vector::FromElementsOp::create(
+                    b, VectorType::get({p.run}, f32), vals),
+                output, dst);
+      }
     }
   }
   return fn;

@@ -64,7 +64,9 @@ public:
       zero = arith::ConstantOp::create(b, b.getZeroAttr(elem));
     } else {
       auto vt = VectorType::get({width}, elem);
-      v = vector::LoadOp::create(b, vt, buffer, ValueRange{safe});
+      v = vector::LoadOp::create(b, vt, buffer, ValueRange{safe},
+                                 /*nontemporal=*/false,
+                                 vectorAlignment(vt));
       zero = arith::ConstantOp::create(b, b.getZeroAttr(vt));
     }
     if (!valid)
@@ -75,11 +77,30 @@ public:
           b, VectorType::get(vt.getShape(), b.getI1Type()), valid);
     return select(valid, v, zero);
   }
+  /// `width` consecutive elements at `buffer[index]` (index a multiple of
+  /// `width`) as one vector.
+  Value loadVector(Value buffer, Value index, int64_t width) {
+    auto vt = VectorType::get(
+        {width}, cast<MemRefType>(buffer.getType()).getElementType());
+    return vector::LoadOp::create(b, vt, buffer, ValueRange{index},
+                                  /*nontemporal=*/false, vectorAlignment(vt));
+  }
+  Value extract(Value vector, int64_t i) {
+    return vector::ExtractOp::create(b, vector, ArrayRef<int64_t>{i});
+  }
   void store(Value v, Value buffer, Value index) {
-    if (isa<VectorType>(v.getType()))
-      vector::StoreOp::create(b, v, buffer, ValueRange{index});
+    if (auto vt = dyn_cast<VectorType>(v.getType()))
+      vector::StoreOp::create(b, v, buffer, ValueRange{index},
+                              /*nontemporal=*/false, vectorAlignment(vt));
     else
       memref::StoreOp::create(b, v, buffer, ValueRange{index});
+  }
+  /// Vector accesses are aligned to their whole size (the templates only
+  /// issue them at multiples of the width). Without this the backends must
+  /// assume element alignment and split them into scalar accesses.
+  static llvm::MaybeAlign vectorAlignment(VectorType vt) {
+    return llvm::Align(vt.getNumElements() *
+                       vt.getElementType().getIntOrFloatBitWidth() / 8);
   }
   /// Non-zero test of a mask element of any type.
   Value isNonZero(Value v) {

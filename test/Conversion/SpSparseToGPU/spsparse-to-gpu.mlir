@@ -14,17 +14,20 @@
 // The block-wide scan: log2(256) = 8 steps.
 // CHECK-COUNT-8: arith.addi %{{.*}}, %{{.*}} : i32
 // CHECK: gpu.func @pk_tiles_4x4(%{{.*}}: memref<25xi8>, %{{.*}}: memref<4xi32>, %{{.*}}: memref<1xi32>)
-// Staged input window (2x2 tile + 3x3 halo = 4x4, 4 channels) and filter
-// block (3x3x4x8) in workgroup memory.
-// CHECK: gpu.func @pk_a(%{{.*}}: memref<200xf32>, %{{.*}}: memref<576xf32>, %{{.*}}: memref<25xi8>, %{{.*}}: memref<200xf32>, %{{.*}}: memref<9xi32>, %{{.*}}: memref<1xi32>) workgroup(%{{.*}} : memref<64xf32, 3>, %{{.*}} : memref<288xf32, 3>) kernel
+// Staged input window (2x2 tile + 3x3 halo = 4x4, 4 channels), filter
+// block (3x3x4x8) and the decoded tile (5 fields) in workgroup memory.
+// CHECK: gpu.func @pk_a(%{{.*}}: memref<200xf32>, %{{.*}}: memref<576xf32>, %{{.*}}: memref<25xi8>, %{{.*}}: memref<200xf32>, %{{.*}}: memref<9xi32>, %{{.*}}: memref<1xi32>) workgroup(%{{.*}} : memref<64xf32, 3>, %{{.*}} : memref<288xf32, 3>, %{{.*}} : memref<5xi32, 3>) kernel
 // CHECK-SAME: known_block_size = array<i32: 32, 1, 1>
 // CHECK-SAME: spsparse.args = ["input", "filter", "mask", "output", "tiles:2x2", "count:2x2"]
 // CHECK-SAME: spsparse.launch = {block = array<i64: 32, 1, 1>, grid = array<i64: 9, 1, 1>}
 // CHECK: gpu.barrier
-// CHECK: gpu.func @pk_b({{.*}}%{{.*}}: memref<4xi32>, %{{.*}}: memref<1xi32>, %{{.*}}: memref<1xi32>) workgroup(%{{.*}} : memref<288xf32, 3>, %{{.*}} : memref<576xf32, 3>) kernel
+// CHECK: gpu.func @pk_b({{.*}}%{{.*}}: memref<4xi32>, %{{.*}}: memref<1xi32>, %{{.*}}: memref<1xi32>) workgroup(%{{.*}} : memref<288xf32, 3>, %{{.*}} : memref<576xf32, 3>, %{{.*}} : memref<5xi32, 3>) kernel
 // CHECK-SAME: spsparse.args = ["input", "filter", "mask", "output", "tiles:4x4", "count:4x4", "count:2x2"]
 // Vector loads of 4 channels when staging.
 // CHECK: vector.load %{{.*}} : memref<200xf32>, vector<4xf32>
+// Filters read from workgroup memory as runs of 2 channels.
+// CHECK: vector.load %{{.*}} : memref<576xf32, 3>, vector<2xf32>
+// CHECK: vector.store %{{.*}} : memref<200xf32>, vector<2xf32>
 spsparse.polykernel @pk : (tensor<1x5x5x8xf32>, tensor<3x3x8x8xf32>, tensor<1x5x5xi1>) -> tensor<1x5x5x8xf32> {
 ^bb0(%x: tensor<1x5x5x8xf32>, %w: tensor<3x3x8x8xf32>, %m: tensor<1x5x5xi1>):
   spsparse.polykernel.variant @a granularity <[2, 2]> schedule <channel_block = 8, reduction_block = 4, threads = 32, thread_channels = 1> tiles [0, 4]
@@ -42,7 +45,60 @@ spsparse.polykernel @pk : (tensor<1x5x5x8xf32>, tensor<3x3x8x8xf32>, tensor<1x5x
 ^bb0(%x: tensor<1x5x5x8xf32>, %w: tensor<3x3x8x8xf32>, %m: tensor<1x5x5xi1>):
   // expected-remark @+1 {{while lowering this variant}}
   spsparse.polykernel.variant @a granularity <[2, 2]> schedule <channel_block = 8, threads = 64>
-  // expected-error @+1 {{threads must be (channel_block / thread_channels) * (pixels / thread_pixels) = 8}}
+  // expected-error @+1 {{threads must be (channel_block / thread_channels) * (tiles_per_block * pixels / thread_pixels) = 8}}
+  %y = spsparse.masked_conv2d %x, %w mask %m {padding = array<i64: 1, 1, 1, 1>}
+      : (tensor<1x5x5x8xf32>, tensor<3x3x8x8xf32>, tensor<1x5x5xi1>) -> tensor<1x5x5x8xf32>
+  spsparse.yield %y : tensor<1x5x5x8xf32>
+}
+
+// -----
+
+// Several tiles per block and a split reduction: 4 tiles of 2x2 share each
+// staged filter block; blockIdx.z takes half of the 16 input channels and
+// adds its partial sums atomically, the first half adding the bias.
+// CHECK-LABEL: spsparse.polykernel @grouped
+// CHECK: gpu.func @grouped_a(
+// CHECK-SAME: workgroup(%{{.*}} : memref<256xf32, 3>, %{{.*}} : memref<576xf32, 3>, %[[TILES:.*]] : memref<20xi32, 3>) kernel
+// CHECK-SAME: spsparse.args = ["input", "filter", "mask", "bias", "output", "tiles:2x2", "count:2x2"]
+// CHECK-SAME: spsparse.launch = {block = array<i64: 64, 1, 1>, grid = array<i64: 3, 1, 2>}
+// CHECK: %[[SPLIT:.*]] = gpu.block_id  z
+// CHECK: scf.for
+// Threads 0..3 decode the group's four tiles once.
+// CHECK: scf.if
+// CHECK: memref.store %{{.*}}, %[[TILES]]
+// CHECK: %[[LO:.*]] = arith.muli %[[SPLIT]], %c8
+// CHECK: scf.for %{{.*}} = %[[LO]]
+// CHECK: vector.load %{{.*}} : memref<576xf32, 3>, vector<4xf32>
+// CHECK: arith.cmpi eq, %[[SPLIT]], %c0
+// CHECK: memref.atomic_rmw addf
+// CHECK-NOT: vector.store {{.*}}memref<400xf32>
+spsparse.polykernel @grouped : (tensor<1x5x5x16xf32>, tensor<3x3x16x16xf32>, tensor<1x5x5xi1>, tensor<16xf32>) -> tensor<1x5x5x16xf32> {
+^bb0(%x: tensor<1x5x5x16xf32>, %w: tensor<3x3x16x16xf32>, %m: tensor<1x5x5xi1>, %bias: tensor<16xf32>):
+  spsparse.polykernel.variant @a granularity <[2, 2]> schedule <channel_block = 16, reduction_block = 4, threads = 64, thread_channels = 4, tiles_per_block = 4, split_k = 2>
+  %y = spsparse.masked_conv2d %x, %w mask %m bias %bias {padding = array<i64: 1, 1, 1, 1>}
+      : (tensor<1x5x5x16xf32>, tensor<3x3x16x16xf32>, tensor<1x5x5xi1>, tensor<16xf32>) -> tensor<1x5x5x16xf32>
+  spsparse.yield %y : tensor<1x5x5x16xf32>
+}
+
+// -----
+
+spsparse.polykernel @pk : (tensor<1x5x5x8xf32>, tensor<3x3x8x8xf32>, tensor<1x5x5xi1>) -> tensor<1x5x5x8xf32> {
+^bb0(%x: tensor<1x5x5x8xf32>, %w: tensor<3x3x8x8xf32>, %m: tensor<1x5x5xi1>):
+  // expected-remark @+1 {{while lowering this variant}}
+  spsparse.polykernel.variant @a granularity <[2, 2]> schedule <channel_block = 8, reduction_block = 4, threads = 32, thread_channels = 1, split_k = 3>
+  // expected-error @+1 {{split_k must not exceed the 2 reduction blocks of Cin}}
+  %y = spsparse.masked_conv2d %x, %w mask %m {padding = array<i64: 1, 1, 1, 1>}
+      : (tensor<1x5x5x8xf32>, tensor<3x3x8x8xf32>, tensor<1x5x5xi1>) -> tensor<1x5x5x8xf32>
+  spsparse.yield %y : tensor<1x5x5x8xf32>
+}
+
+// -----
+
+spsparse.polykernel @pk : (tensor<1x5x5x8xf32>, tensor<3x3x8x8xf32>, tensor<1x5x5xi1>) -> tensor<1x5x5x8xf32> {
+^bb0(%x: tensor<1x5x5x8xf32>, %w: tensor<3x3x8x8xf32>, %m: tensor<1x5x5xi1>):
+  // expected-remark @+1 {{while lowering this variant}}
+  spsparse.polykernel.variant @a granularity <[1, 1]> schedule <channel_block = 8, threads = 32, thread_channels = 8, tiles_per_block = 64, thread_pixels = 2>
+  // expected-error @+1 {{tiles_per_block must not exceed threads}}
   %y = spsparse.masked_conv2d %x, %w mask %m {padding = array<i64: 1, 1, 1, 1>}
       : (tensor<1x5x5x8xf32>, tensor<3x3x8x8xf32>, tensor<1x5x5xi1>) -> tensor<1x5x5x8xf32>
   spsparse.yield %y : tensor<1x5x5x8xf32>

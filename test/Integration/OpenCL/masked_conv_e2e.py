@@ -6,8 +6,8 @@
 # RUN: rm -rf %t && mkdir -p %t
 # RUN: %python %s --compile dynaspa-compile --run %dynaspa_run --work %t --masks %shared_masks | FileCheck %s
 #
-# CHECK-COUNT-12: ok
-# CHECK: all 12 cases passed
+# CHECK-COUNT-15: ok
+# CHECK: all 15 cases passed
 
 import argparse, os, subprocess, sys
 import numpy as np
@@ -66,6 +66,21 @@ def main():
         ("default_schedule", (1, 12, 12, 20, 40, 3, 1, 1), [variant((4, 4), DEFAULT)], True,
          lambda s: random_mask(s, 0.2)),
         ("cin_tail_cout_tail", (1, 6, 6, 5, 9, 3, 1, 1), two, True, lambda s: random_mask(s, 0.6)),
+        # Several DISTiles per block: pixel granularity (16 tiles of 1x1 per
+        # block, the last group partly phantom), and 2x2 tiles with runs of 4
+        # and of 2 output channels.
+        ("grouped_1x1_batch2", (2, 9, 7, 8, 16, 3, 1, 1),
+         [variant((1, 1), "channel_block = 16, reduction_block = 4, threads = 64, "
+                  "thread_channels = 4, tiles_per_block = 16")],
+         True, lambda s: random_mask(s, 0.3)),
+        ("grouped_2x2_runs", (1, 9, 7, 12, 12, 3, 1, 1),
+         [variant((2, 2), "channel_block = 16, reduction_block = 4, threads = 64, "
+                  "thread_channels = 4, tiles_per_block = 4, thread_pixels = 1, vector_width = 4")],
+         False, lambda s: random_mask(s, 0.5)),
+        ("grouped_s2_cout10", (1, 11, 11, 8, 10, 3, 2, 1),
+         [variant((2, 2), "channel_block = 16, reduction_block = 8, threads = 32, "
+                  "thread_channels = 2, tiles_per_block = 2, thread_pixels = 2")],
+         True, lambda s: random_mask(s, 0.5)),
     ]
     # Real masks: saliency and edit sets at 40x40 (a small channel count keeps
     # PoCL fast).

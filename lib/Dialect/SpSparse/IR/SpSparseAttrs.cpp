@@ -65,14 +65,16 @@ LogicalResult ScheduleAttr::verify(
     function_ref<InFlightDiagnostic()> emitError, int64_t channelBlock,
     int64_t reductionBlock, int64_t threads, int64_t threadChannels,
     int64_t threadPixels, int64_t vectorWidth, int64_t unroll,
-    bool doubleBuffer, int64_t blocks) {
+    bool doubleBuffer, int64_t blocks, int64_t tilesPerBlock, int64_t splitK) {
   for (auto [name, value] :
        {std::pair<StringRef, int64_t>{"channel_block", channelBlock},
         {"reduction_block", reductionBlock},
         {"threads", threads},
         {"thread_channels", threadChannels},
         {"thread_pixels", threadPixels},
-        {"unroll", unroll}})
+        {"unroll", unroll},
+        {"tiles_per_block", tilesPerBlock},
+        {"split_k", splitK}})
     if (value <= 0)
       return emitError() << "schedule knob '" << name
                          << "' must be positive, got " << value;

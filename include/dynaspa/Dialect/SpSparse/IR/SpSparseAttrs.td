@@ -83,7 +83,7 @@ def SpSparse_ScheduleAttr : SpSparse_Attr<"Schedule", "schedule"> {
   let summary = "tuning knobs of the DISTile kernel template";
   let description = [{
     The schedule θ that parameterizes the kernel template τ (paper §3.2). One
-    thread block computes one DISTile for `channel_block` output channels
+    thread block computes `tiles_per_block` DISTiles for `channel_block` output channels
     (tokens x `channel_block` columns for batch-matmul), staging the tile's
     input window and `reduction_block` input channels of filters in shared
     memory at a time; each of its `threads` threads accumulates a register
@@ -94,7 +94,14 @@ def SpSparse_ScheduleAttr : SpSparse_Attr<"Schedule", "schedule"> {
     - `double_buffer`: prefetch the next reduction block while computing.
     - `blocks`: fixed number of thread blocks launched; they walk the tile
       list grid-stride, so the tile count never has to reach the host. 0
-      lets the runtime choose from the device's SM count.
+      launches one block per group of `tiles_per_block` tiles of a full mask.
+    - `tiles_per_block`: DISTiles one block computes together. Small tiles
+      keep the work close to the mask; grouping them lets the block reuse
+      each staged filter block for many pixels (the GEMM's M dimension).
+    - `split_k`: blocks that share one output tile, each reducing a slice of
+      the input channels and adding its partial sums atomically into the
+      zero-filled output. It buys parallelism when few tiles are active
+      (batch 1); it needs float atomics (CUDA, not the OpenCL path).
 
     Every knob has a default, so `#spsparse.schedule<>` is valid.
   }];
@@ -107,7 +114,9 @@ def SpSparse_ScheduleAttr : SpSparse_Attr<"Schedule", "schedule"> {
     DefaultValuedParameter<"int64_t", "1">:$vector_width,
     DefaultValuedParameter<"int64_t", "1">:$unroll,
     DefaultValuedParameter<"bool", "false">:$double_buffer,
-    DefaultValuedParameter<"int64_t", "0">:$blocks
+    DefaultValuedParameter<"int64_t", "0">:$blocks,
+    DefaultValuedParameter<"int64_t", "1">:$tiles_per_block,
+    DefaultValuedParameter<"int64_t", "1">:$split_k
   );
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;
