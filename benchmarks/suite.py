@@ -108,15 +108,30 @@ def bmm_shapes(op, batch):
     return s
 
 
-def mlir(op, batch):
+def variants_attr(variants):
+    """`spsparse.variants = [...]` for a list of (granularity tuple, schedule
+    string, tile range or None), in dispatch order."""
+    items = []
+    for g, sched, tiles in variants:
+        d = "granularity = #spsparse.granularity<[%s]>" % ", ".join(str(v) for v in g)
+        if sched:
+            d += ", schedule = #spsparse.schedule<%s>" % sched
+        if tiles is not None:
+            d += ", tiles = array<i64: %d, %d>" % tuple(tiles)
+        items.append("{" + d + "}")
+    return "spsparse.variants = [" + ", ".join(items) + "]"
+
+
+def mlir(op, batch, variants=None, fn=None):
     """A module with one function holding one masked op (no bias; f32 data,
-    i1 masks; NHWC/HWCF convs with "same" padding)."""
-    fn = bundle_key(op, batch)
+    i1 masks; NHWC/HWCF convs with "same" padding), with the PolyKernel
+    `variants` (see variants_attr) if given, else the outlining defaults."""
+    fn = fn or bundle_key(op, batch)
     if op.kind == "conv":
         s = conv_shapes(op, batch)
         ti, tf, tm, to = (_t(s["input"], "f32"), _t(s["filter"], "f32"),
                           _t(s["mask"], "i1"), _t(s["output"], "f32"))
-        attrs = []
+        attrs = [variants_attr(variants)] if variants else []
         if op.stride != 1:
             attrs.append("strides = array<i64: %d, %d>" % (op.stride, op.stride))
         if any(padding(op)):

@@ -42,6 +42,11 @@ def main():
     p.add_argument("--run", required=True)
     p.add_argument("--work", required=True)
     p.add_argument("--masks", required=True)
+    p.add_argument("--cuda-chip", default=None,
+                   help="compile for this CUDA chip instead of OpenCL, add the "
+                        "CUDA-only cases (split reductions: float atomics) and "
+                        "only write the bundles and masks: the GPU machine runs "
+                        "them (see docs/benchmarks/README.md)")
     a = p.parse_args()
     rng = np.random.default_rng(7)
 
@@ -91,21 +96,40 @@ def main():
                       [variant((4, 4), WIDE, (0, 40)), variant((8, 8), "channel_block = 8, threads = 128, thread_channels = 2, thread_pixels = 2")],
                       True, lambda s, st=stack: (st[:1] != 0).astype(np.uint8).reshape(s)))
 
+    if a.cuda_chip:
+        cases += [
+            ("split_k2_grouped", (1, 9, 7, 16, 16, 3, 1, 1),
+             [variant((2, 2), "channel_block = 16, reduction_block = 4, threads = 64, "
+                      "thread_channels = 4, tiles_per_block = 4, split_k = 2")],
+             True, lambda s: random_mask(s, 0.5)),
+            ("split_k4_batch2_1x1", (2, 10, 10, 32, 24, 1, 1, 0),
+             [variant((1, 1), "channel_block = 32, reduction_block = 8, threads = 64, "
+                      "thread_channels = 4, tiles_per_block = 8, split_k = 4, unroll = 4")],
+             True, lambda s: random_mask(s, 0.3)),
+        ]
+
     failed = 0
     for name, shape, variants, bias, make_mask in cases:
         src, mshape = conv_mlir(name, *shape, variants, bias)
         mlir = os.path.join(a.work, name + ".mlir")
         open(mlir, "w").write(src)
         bundle = os.path.join(a.work, name + ".dspb")
-        subprocess.run([a.compile, mlir, "-o", bundle, "--cuda-chips=none"], check=True)
+        target = (["--cuda-chips=" + a.cuda_chip, "--cubin-chips=" + a.cuda_chip,
+                   "--opencl=false"] if a.cuda_chip else ["--cuda-chips=none"])
+        subprocess.run([a.compile, mlir, "-o", bundle] + target, check=True)
         mask_path = os.path.join(a.work, name + "_mask.npy")
         np.save(mask_path, make_mask(mshape))
+        if a.cuda_chip:
+            continue
         r = subprocess.run([a.run, bundle, "--device", "opencl", "--random", "3",
                             "--mask", mask_path, "--check"], capture_output=True, text=True)
         status = "ok" if r.returncode == 0 else "FAILED"
         failed += r.returncode != 0
         check = [l for l in r.stdout.splitlines() if l.startswith("check")]
         print(f"{name}: {status} {check[0] if check else r.stderr.strip()}")
+    if a.cuda_chip:
+        print(f"wrote {len(cases)} bundles for {a.cuda_chip} to {a.work}")
+        return 0
     if failed:
         print(f"{failed} of {len(cases)} cases failed")
         return 1

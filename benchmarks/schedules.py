@@ -1,0 +1,85 @@
+"""The masked-conv schedule space the sweep measures, and the PolyKernel
+variants the benchmark bundles use.
+
+A candidate is (granularity, schedule string) for the kernel template of
+lib/Conversion/SpSparseToGPU/ConvKernel.cpp; the constraints below mirror the
+template's (planConv): threads = (channel_block / thread_channels) *
+(tiles_per_block * pixels / thread_pixels), static shared memory <= 48 KiB,
+split_k <= ceil(Cin / reduction_block).
+"""
+
+import json
+import math
+import os
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+# Chosen variants per (op name, batch), written by `sweep.py choose` from
+# measurements on the H100; make_bundles.py uses them when present.
+CHOSEN = os.path.join(HERE, "schedules.json")
+
+SHARED_LIMIT = 48 * 1024
+
+
+def shared_bytes(op, g, tpb, cb, rb):
+    ih = (g[0] - 1) * op.stride + op.k
+    iw = (g[1] - 1) * op.stride + op.k
+    return 4 * (tpb * ih * iw * rb + op.k * op.k * rb * cb + 5 * tpb)
+
+
+def schedule_string(cb, rb, threads, tc, tp, vw, unroll, tpb, split):
+    return ("channel_block = %d, reduction_block = %d, threads = %d, thread_channels = %d, "
+            "thread_pixels = %d, vector_width = %d, unroll = %d, tiles_per_block = %d, "
+            "split_k = %d" % (cb, rb, threads, tc, tp, vw, unroll, tpb, split))
+
+
+def conv_candidates(op, batch, limit=None):
+    """Valid (granularity, schedule) pairs of the template for a conv op,
+    from small blocks (parallelism at batch 1) to 128x128 register-tiled
+    ones (efficiency on large work)."""
+    out = []
+    vw = 4 if op.Cin % 4 == 0 and op.Cout % 4 == 0 else 1
+    grans = [(1, 1), (2, 2), (4, 4)] + ([(8, 8)] if op.H * op.W >= 64 * 64 else [])
+    for g in grans:
+        tile = g[0] * g[1]
+        for pixels in (32, 64, 128):
+            if pixels % tile:
+                continue
+            tpb = pixels // tile
+            for cb in (32, 64, 128):
+                if cb > 2 * op.Cout:
+                    continue
+                for tc, tp in ((4, 4), (8, 4), (4, 8), (8, 8)):
+                    if cb % tc or pixels % tp:
+                        continue
+                    threads = (cb // tc) * (pixels // tp)
+                    if threads not in (64, 128, 256) or tpb > threads:
+                        continue
+                    rb = next((r for r in (16, 8, 4)
+                               if r % vw == 0 and shared_bytes(op, g, tpb, cb, r) <= SHARED_LIMIT),
+                              None)
+                    if rb is None:
+                        continue
+                    chunks = math.ceil(op.Cin / rb)
+                    splits = (1, 2, 4) if batch == 1 else (1,)
+                    for split in splits:
+                        if split > chunks:
+                            continue
+                        unroll = 4 if op.k == 1 else 1
+                        out.append((g, schedule_string(cb, rb, threads, tc, tp, vw, unroll,
+                                                       tpb, split)))
+    if limit and len(out) > limit:
+        step = len(out) / limit
+        out = [out[int(i * step)] for i in range(limit)]
+    return out
+
+
+def chosen_variants(op, batch):
+    """[(granularity, schedule, tiles)] chosen for (op, batch), or None."""
+    if not os.path.exists(CHOSEN):
+        return None
+    with open(CHOSEN) as f:
+        table = json.load(f).get("variants", {})
+    entry = table.get("%s_b%d" % (op.name, batch))
+    if not entry:
+        return None
+    return [(tuple(v["granularity"]), v["schedule"], v.get("tiles")) for v in entry]

@@ -1,0 +1,202 @@
+#!/usr/bin/env python3
+"""Measure the masked-conv schedule space on the GPU machine, where compiler
+and GPU are on different machines.
+
+    # build machine: one bundle per (op, batch), one operator per candidate
+    /usr/bin/python3 benchmarks/sweep.py make --ops conv3x3_40x40x256 --batches 1
+    # GPU machine (device-out/sweep and device-out/rt carried)
+    python3 benchmarks/sweep.py measure --runtime device-out/rt/libdynaspa_runtime.so
+    # build machine: pick the variants the benchmark bundles use
+    /usr/bin/python3 benchmarks/sweep.py choose docs/benchmarks/sweep-h100.json
+
+`make` writes device-out/sweep/<op>_b<batch>.{mlir,dspb} and manifest.json;
+`measure` checks every candidate against the float64 reference on each mask
+before timing it (CUDA-graph replay, median over rounds, the same timer as
+run.py) next to cuDNN fp32 (TF32 off), and writes a JSON of all timings;
+`choose` writes benchmarks/schedules.json: per (op, batch) the candidate with
+the best geometric-mean time over the measured densities, plus a dense
+fallback variant when another candidate is faster on the full mask.
+"""
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(ROOT, "python"))
+
+import schedules  # noqa: E402
+import suite  # noqa: E402
+
+OUT = os.path.join(ROOT, "device-out", "sweep")
+
+
+def make(a):
+    os.makedirs(a.out, exist_ok=True)
+    manifest = {"bundles": {}}
+    for name in a.ops:
+        op = suite.OPS_BY_NAME[name]
+        for batch in a.batches:
+            key = suite.bundle_key(op, batch)
+            cands = schedules.conv_candidates(op, batch, a.limit)
+            funcs, table = [], []
+            for i, (g, sched) in enumerate(cands):
+                fn = "%s_c%d" % (key, i)
+                funcs.append(suite.mlir(op, batch, [(g, sched, None)], fn=fn))
+                table.append({"function": fn, "granularity": list(g), "schedule": sched})
+            mpath = os.path.join(a.out, key + ".mlir")
+            with open(mpath, "w") as f:
+                f.write("\n".join(funcs))
+            bundle = os.path.join(a.out, key + ".dspb")
+            cmd = [a.compiler, mpath, "-o", bundle, "--cuda-chips=" + a.chip,
+                   "--cubin-chips=" + a.chip, "--opencl=false"]
+            r = subprocess.run(cmd, capture_output=True, text=True)
+            if r.returncode:
+                sys.stderr.write(r.stderr)
+                return 1
+            manifest["bundles"][key] = {"op": name, "batch": batch, "bundle": key + ".dspb",
+                                        "candidates": table}
+            print("%s: %d candidates" % (key, len(table)), flush=True)
+    with open(os.path.join(a.out, "manifest.json"), "w") as f:
+        json.dump(manifest, f, indent=1)
+    return 0
+
+
+def measure(a):
+    import run
+    import masks as maskmod
+    import torch
+    import torch.nn.functional as F
+    run.torch, run.F, run.DEV = torch, F, "cuda"
+    torch.backends.cudnn.benchmark = True
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
+    with open(os.path.join(a.dir, "manifest.json")) as f:
+        manifest = json.load(f)
+    maskset = maskmod.MaskSet(a.masks)
+    timer = run.Timer(a.rounds, a.round_ms, 1000)
+    from dynaspa import runtime as rt
+    lib = rt.Library(a.runtime)
+    ctx = lib.context("cuda")
+    doc = {"gpu": torch.cuda.get_device_name(0), "timing": "CUDA graph replay, median of %d "
+           "rounds (benchmarks/run.py Timer)" % a.rounds, "results": {}}
+    for key, entry in manifest["bundles"].items():
+        op = suite.OPS_BY_NAME[entry["op"]]
+        batch = entry["batch"]
+        case = run.ConvCase(op, batch, seed=0)
+        bundle = ctx.load_bundle(os.path.join(a.dir, entry["bundle"]))
+        opers = []
+        for c in entry["candidates"]:
+            oper = bundle.operator(bundle.find_operator(c["function"] + "_masked_conv2d_0"))
+            oper.prepare()
+            opers.append(oper)
+        res = {"op": op.name, "batch": batch, "masks": [], "candidates": entry["candidates"]}
+        for density in a.densities:
+            kind = op.mask_kinds[0]
+            m, src = run.make_mask(maskset, op, batch, kind, density, 0)
+            case.set_mask(m)
+            fn, _ = case.dense_fn(torch.float32, "nhwc")
+            cudnn_us, _ = timer.time_fn(fn)
+            times, errs = [], []
+            ins, outs = case.dynaspa_io()
+            for oper in opers:
+                outs[0].fill_(float("nan"))
+                oper.launch([t.data_ptr() for t in ins], [o.data_ptr() for o in outs],
+                            torch.cuda.current_stream().cuda_stream)
+                torch.cuda.synchronize()
+                err = run.rel_err(case.dynaspa_result(), case.ref)
+                errs.append(err)
+                if not err <= run.TOLERANCE:
+                    times.append(None)
+                    continue
+                us, _ = timer.time_fn(lambda o=oper: o.launch(
+                    [t.data_ptr() for t in ins], [x.data_ptr() for x in outs],
+                    torch.cuda.current_stream().cuda_stream))
+                times.append(us)
+            ok = [t for t in times if t is not None]
+            best = min(ok) if ok else None
+            res["masks"].append({"kind": kind, "target_density": density,
+                                 "density": float(m.mean()), "cudnn_fp32_us": cudnn_us,
+                                 "dynaspa_us": times, "max_rel_err": errs})
+            print("%s d=%.1f (%.3f): cudnn %.1f us, best %s us (%s), %d/%d correct" % (
+                key, density, m.mean(), cudnn_us, "%.1f" % best if best else "-",
+                "%.2fx" % (cudnn_us / best) if best else "-", len(ok), len(times)), flush=True)
+        doc["results"][key] = res
+        with open(a.out, "w") as f:
+            json.dump(doc, f, indent=1)
+    return 0
+
+
+def geomean(xs):
+    return math.exp(sum(math.log(x) for x in xs) / len(xs))
+
+
+def choose(a):
+    with open(a.sweep) as f:
+        doc = json.load(f)
+    table = {}
+    if os.path.exists(schedules.CHOSEN):
+        with open(schedules.CHOSEN) as f:
+            table = json.load(f).get("variants", {})
+    for key, res in doc["results"].items():
+        cands, masks = res["candidates"], res["masks"]
+        sparse = [m for m in masks if m["target_density"] < 1.0]
+        full = [m for m in masks if m["target_density"] >= 1.0]
+
+        def score(i, ms):
+            ts = [m["dynaspa_us"][i] for m in ms]
+            return geomean(ts) if ts and all(t is not None for t in ts) else float("inf")
+        best = min(range(len(cands)), key=lambda i: score(i, sparse or masks))
+        variants = [{"granularity": cands[best]["granularity"],
+                     "schedule": cands[best]["schedule"]}]
+        if full:
+            dense = min(range(len(cands)), key=lambda i: score(i, full))
+            if dense != best and score(dense, full) < 0.95 * score(best, full):
+                # The sparse choice serves counts up to 70% of its tiles; the
+                # dense one the rest (a crude split until dynaspa-tune).
+                g = cands[best]["granularity"]
+                op = suite.OPS_BY_NAME[res["op"]]
+                ho, wo = suite.out_size(op)
+                ntiles = res["batch"] * math.ceil(ho / g[0]) * math.ceil(wo / g[1])
+                variants[0]["tiles"] = [0, int(0.7 * ntiles)]
+                variants.append({"granularity": cands[dense]["granularity"],
+                                 "schedule": cands[dense]["schedule"]})
+        table[key] = variants
+        print(key, json.dumps(variants))
+    with open(schedules.CHOSEN, "w") as f:
+        json.dump({"source": os.path.relpath(a.sweep, ROOT), "variants": table}, f, indent=1)
+    return 0
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    m = sub.add_parser("make")
+    m.add_argument("--ops", nargs="+", default=["conv3x3_40x40x256"])
+    m.add_argument("--batches", nargs="+", type=int, default=[1])
+    m.add_argument("--limit", type=int, default=48, help="candidates per (op, batch)")
+    m.add_argument("--out", default=OUT)
+    m.add_argument("--chip", default="sm_90")
+    m.add_argument("--compiler", default=os.path.join(ROOT, "build", "bin", "dynaspa-compile"))
+    r = sub.add_parser("measure")
+    r.add_argument("--dir", default=OUT)
+    r.add_argument("--runtime", default=os.path.join(ROOT, "device-out", "rt",
+                                                     "libdynaspa_runtime.so"))
+    r.add_argument("--masks", default=os.path.join(ROOT, "..", "shared", "masks"))
+    r.add_argument("--densities", nargs="+", type=float, default=[0.1, 0.3, 0.5, 1.0])
+    r.add_argument("--rounds", type=int, default=5)
+    r.add_argument("--round-ms", type=float, default=5.0)
+    r.add_argument("--out", default=os.path.join(ROOT, "device-out", "sweep-result.json"))
+    c = sub.add_parser("choose")
+    c.add_argument("sweep")
+    a = p.parse_args(argv)
+    return {"make": make, "measure": measure, "choose": choose}[a.cmd](a)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
