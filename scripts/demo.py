@@ -1,14 +1,23 @@
 #!/usr/bin/env python3
-"""The README's main job: compile a sample spatially-sparse operator and run it.
+"""The README's main job: compile a sample masked conv, run it sparse and dense.
 
-Today this compiles the sample through dynaspa's reference lowering to the
-CPU, runs it on a real DynConv-like mask and checks every output element
-against an independent float64 computation. Sparse kernels on CUDA/OpenCL, and
-the speedup over dense, arrive with the codegen and runtime; until then the
-demo says so rather than print a number it did not measure.
+1. dynaspa-compile turns the sample (examples/masked_conv3x3.mlir by default)
+   into a bundle: PTX for CUDA, SPIR-V and SPIR bitcode for OpenCL.
+2. dynaspa-run runs it on the default device (CUDA if a GPU is usable, else
+   OpenCL, on the CPU through PoCL) with a real mask from ../shared/masks and
+   --check: every output against a float64 reference, masked-off outputs
+   exactly zero. The same operator with an all-ones mask (every DISTile
+   computed: the dense variant) is checked too.
+3. dynaspa-run --benchmark times both (CUDA: CUDA-graph replay between events;
+   OpenCL: host clock to clFinish) and the demo prints the medians and
+   dense/sparse. Timings, errors and tile counts are read from dynaspa-run
+   --json; the speedup is the ratio of the two medians.
+
+Exit status: 0 when both checks pass, 1 otherwise (or on any error).
 """
 
 import argparse
+import json
 import os
 import re
 import subprocess
@@ -18,23 +27,29 @@ import time
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "python"))
-from dynaspa import reference as ref  # noqa: E402
+EXAMPLES = ("masked_conv3x3", "masked_conv1x1", "masked_conv3x3_s2")
+# PTX for these chips (the driver JITs the highest one not above the GPU's),
+# so any GPU from sm_72 on runs the bundle.
+CUDA_CHIPS = "sm_72,sm_87,sm_90"
+# Benchmark repetitions: dynaspa-run's defaults on CUDA; on OpenCL (PoCL on a
+# CPU, a 3x3 40x40x256 conv takes a few hundred ms) few enough that the demo
+# stays well under two minutes on two cores.
+REPS = {"cuda": (100, 10, 10), "opencl": (3, 7, 2)}   # reps, rounds, warmup
 
-TENSOR = re.compile(r"%(\w+): tensor<((?:\d+x)+)(\w+)>")
+
+class DemoError(Exception):
+    pass
 
 
-def conv_params(generic_ir):
-    """strides/dilations/padding/layout of the masked_conv2d in generic IR."""
-    op = re.search(r'"spsparse.masked_conv2d".*', generic_ir).group(0)
-
-    def arr(name, default):
-        m = re.search(name + r" = array<i64: ([\d, ]+)>", op)
-        return tuple(int(v) for v in m.group(1).split(",")) if m else default
-    layout = re.search(r"#spsparse.layout<(\w+)>", op)
-    return dict(strides=arr("strides", (1, 1)), dilations=arr("dilations", (1, 1)),
-                padding=arr("padding", (0, 0, 0, 0)),
-                layout=layout.group(1) if layout else "nhwc")
+def resolve_example(name):
+    if os.path.isfile(name):
+        return name
+    stem = name[:-5] if name.endswith(".mlir") else name
+    path = os.path.join(ROOT, "examples", stem + ".mlir")
+    if not os.path.isfile(path):
+        raise DemoError("no example %r (pick one of %s, or give a path)"
+                        % (name, ", ".join(EXAMPLES)))
+    return path
 
 
 def resize_nearest(mask, h, w):
@@ -43,76 +58,211 @@ def resize_nearest(mask, h, w):
     return mask[rows][:, cols]
 
 
+def run_json(cmd, what):
+    """Runs dynaspa-run with --json; returns (exit status, report)."""
+    r = subprocess.run(cmd + ["--json"], capture_output=True, text=True)
+    if r.returncode not in (0, 3):   # 3: --check failed, report still printed
+        raise DemoError("%s failed (exit %d): %s\n  command: %s"
+                        % (what, r.returncode, r.stderr.strip(), " ".join(cmd)))
+    try:
+        return r.returncode, json.loads(r.stdout)
+    except ValueError:
+        raise DemoError("%s: dynaspa-run printed no JSON:\n%s%s"
+                        % (what, r.stdout, r.stderr))
+
+
+def device_note(device):
+    """What kind of device the runtime used, in words."""
+    if device.startswith("CUDA"):
+        return "cuda", "GPU"
+    if re.search(r"pthread|cpu|basic", device, re.I):
+        return "opencl", "CPU OpenCL through PoCL"
+    return "opencl", "OpenCL"
+
+
+def active_tiles(mask, granularity):
+    """Active DISTiles of an [N, H, W] mask at granularity (rows, cols)."""
+    gh, gw = granularity
+    n, h, w = mask.shape
+    m = np.pad(mask != 0, ((0, 0), (0, -h % gh), (0, -w % gw)))
+    m = m.reshape(n, m.shape[1] // gh, gh, m.shape[2] // gw, gw).any(axis=(2, 4))
+    return int(m.sum()), int(m.size)
+
+
+def show(path):
+    """path relative to the current directory if it is below it."""
+    rel = os.path.relpath(path)
+    return path if rel.startswith("..") else rel
+
+
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--example", default=os.path.join(ROOT, "examples", "masked_conv3x3.mlir"))
+    p = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="\n".join(__doc__.splitlines()[2:]))
+    p.add_argument("--example", default="masked_conv3x3",
+                   help="%s, or a path to an .mlir with one masked_conv2d "
+                        "(default: masked_conv3x3)" % ", ".join(EXAMPLES))
     p.add_argument("--mask", default=os.path.join(ROOT, "..", "shared", "masks",
-                                                  "saliency_40x40_d0.3.npy"))
-    p.add_argument("--build-dir", default=os.path.join(ROOT, "build"))
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--granularity", default="4,4",
-                   help="DISTile rows,columns for the tiled run (default 4,4)")
+                                                  "saliency_40x40_d0.3.npy"),
+                   help="mask .npy, [N, H, W] stack or [H, W]; resized (nearest) "
+                        "if not the operator's mask size (default: "
+                        "../shared/masks/saliency_40x40_d0.3.npy)")
+    p.add_argument("--mask-index", type=int, default=0,
+                   help="which mask of a stack (default 0)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the N(0,1) input, filter and bias (dynaspa-run --random)")
+    p.add_argument("--device", default="auto", choices=("auto", "cuda", "opencl"),
+                   help="auto (default): CUDA if a GPU is usable, else OpenCL")
+    p.add_argument("--reps", type=int, help="benchmark replays per round "
+                   "(default: 100 on CUDA, %d on OpenCL)" % REPS["opencl"][0])
+    p.add_argument("--rounds", type=int, help="benchmark rounds; the median is "
+                   "over them (default: 10 on CUDA, %d on OpenCL)" % REPS["opencl"][1])
+    p.add_argument("--warmup", type=int, help="untimed replays first "
+                   "(default: 10 on CUDA, %d on OpenCL)" % REPS["opencl"][2])
+    p.add_argument("--build-dir", default=os.path.join(ROOT, "build"),
+                   help="where bin/dynaspa-compile and runtime/bin/dynaspa-run are")
+    p.add_argument("--work-dir", help="where the bundle and masks are written "
+                   "(default: BUILD_DIR/demo)")
     args = p.parse_args()
-    opt = os.path.join(args.build_dir, "bin", "dynaspa-opt")
-    libdir = "/usr/lib/llvm-22/lib"
-    runner_libs = ",".join(os.path.join(libdir, n) for n in
-                           ("libmlir_runner_utils.so", "libmlir_c_runner_utils.so"))
-
-    text = open(args.example).read()
-    generic = subprocess.run([opt, args.example, "--mlir-print-op-generic"],
-                             capture_output=True, text=True)
-    if generic.returncode != 0:
-        sys.exit("dynaspa-opt rejected %s:\n%s" % (args.example, generic.stderr))
-    fn = re.search(r"func.func @(\w+)\(([^)]*)\)\s*->\s*(tensor<[^>]+>)", text, re.S)
-    name, params, result_type = fn.group(1), fn.group(2), fn.group(3)
-    print("== dynaspa demo: @%s from %s" % (name, os.path.relpath(args.example)))
-
-    rng = np.random.default_rng(args.seed)
-    if os.path.exists(args.mask):
-        source = np.load(args.mask)[0]
-        mask_desc = os.path.basename(args.mask) + " #0"
-    else:
-        source = rng.random((40, 40)) < 0.3
-        mask_desc = "random (no %s)" % args.mask
-    operands, mask = [], None
-    for arg, dims, elt in TENSOR.findall(params):
-        shape = tuple(int(d) for d in dims.rstrip("x").split("x"))
-        if elt == "i1":
-            mask = np.broadcast_to(resize_nearest(source, *shape[-2:]) != 0, shape).copy()
-            operands.append(mask)
-        else:
-            operands.append(rng.uniform(-1, 1, shape).astype(np.float32))
-    conv = conv_params(generic.stdout)
-    x, w, b = operands[0], operands[1], operands[2] if len(operands) == 4 else None
-    print("   mask: %s, density %.3f at %dx%d" % (mask_desc, mask.mean(), *mask.shape[-2:]))
-    print("   compile: dynaspa-opt [--spsparse-tile-by-granularity] --convert-spsparse-to-linalg"
-          " | mlir-opt-22 (CPU pipeline)")
-
-    program = ref.harness("@" + name, operands, result_type, prelude=text)
-    expected = ref.conv_ref(x, w, mask, b, **conv)
-    gh, gw = (int(v) for v in args.granularity.split(","))
-    ho, wo = mask.shape[-2:]
-    tiles = mask.reshape(-1, ho, wo)
-    tiles = np.pad(tiles, ((0, 0), (0, -ho % gh), (0, -wo % gw)))
-    tiles = tiles.reshape(tiles.shape[0], -(-ho // gh), gh, -(-wo // gw), gw).any(axis=(2, 4))
-    print("   DISTiles at %dx%d: %d of %d tiles active (%.0f%% of the output computed)"
-          % (gh, gw, tiles.sum(), tiles.size, 100.0 * tiles.sum() * gh * gw / mask.size))
-    ok = True
-    for label, passes in (("reference semantics", []),
-                          ("DISTile-tiled", ["--spsparse-tile-by-granularity=granularity=%d,%d"
-                                             % (gh, gw)])):
-        start = time.perf_counter()
-        got = ref.run_on_cpu(program, opt, "mlir-opt-22", "mlir-runner-22", runner_libs,
-                             passes=passes)
-        seconds = time.perf_counter() - start
-        good, detail = ref.compare(got, expected)
-        ok = ok and good
-        print("   run (CPU, %s): %.1f s compile+run, %s vs float64"
-              % (label, seconds, detail))
-    print("   sparse execution on CUDA/OpenCL and speedup over dense: not measured "
-          "(the DISTile codegen and runtime are not built yet)")
-    print("== %s" % ("PASS" if ok else "FAIL"))
+    start = time.perf_counter()
+    try:
+        ok = demo(args)
+    except DemoError as e:
+        sys.stdout.flush()
+        print("demo: error: %s" % e, file=sys.stderr)
+        print("== FAIL")
+        return 1
+    print("== %s (%.0f s)" % ("PASS" if ok else "FAIL", time.perf_counter() - start))
     return 0 if ok else 1
+
+
+def demo(args):
+    compiler = os.path.join(args.build_dir, "bin", "dynaspa-compile")
+    runner = os.path.join(args.build_dir, "runtime", "bin", "dynaspa-run")
+    for tool in (compiler, runner):
+        if not os.access(tool, os.X_OK):
+            raise DemoError("%s is not built (run scripts/setup.sh)" % tool)
+    example = resolve_example(args.example)
+    work = args.work_dir or os.path.join(args.build_dir, "demo")
+    if not os.path.isfile(args.mask):
+        raise DemoError("no mask file %s" % args.mask)
+    os.makedirs(work, exist_ok=True)
+    stem = os.path.splitext(os.path.basename(example))[0]
+    print("== dynaspa demo: %s" % show(example))
+
+    # 1. Compile.
+    bundle = os.path.join(work, stem + ".dspb")
+    r = subprocess.run([compiler, example, "-o", bundle, "--cuda-chips=" + CUDA_CHIPS],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        raise DemoError("dynaspa-compile failed:\n%s" % r.stderr)
+    _, info = run_json([runner, bundle, "--inspect"], "dynaspa-run --inspect")
+    if not info.get("operators"):
+        raise DemoError("%s has no operator" % bundle)
+    op = info["operators"][0]
+    binaries = sorted({"%s %s" % (b["format"], b["chip"])
+                       for m in info["modules"] for b in m["binaries"]})
+    print("   compile: dynaspa-compile -> %s (%d bytes: %s)"
+          % (show(bundle), info["bytes"], ", ".join(binaries)))
+    shapes = {b["name"]: b["shape"] for b in op["buffers"]}
+    mask_buf = [b for b in op["buffers"] if "(mask)" in b["role"]][0]
+    mask_shape = mask_buf["shape"]
+    out_buf = op["buffers"][op["outputs"][0]]
+    fmt = lambda s: "x".join(str(d) for d in s)  # noqa: E731
+    print("   operator: %s %s, input %s, filter %s -> output %s, strides %s; %s"
+          % (op["name"], op["kind"], fmt(shapes["input"]), fmt(shapes["filter"]),
+             fmt(out_buf["shape"]), fmt(op["strides"]),
+             "; ".join("variant %s: %s DISTiles" % (v["name"], fmt(v["granularity"]))
+                       for v in op["variants"])))
+
+    # 2. The masks: the real one (resized if needed) and all ones.
+    stack = np.load(args.mask)
+    if stack.ndim == 3:
+        if not 0 <= args.mask_index < stack.shape[0]:
+            raise DemoError("--mask-index %d: %s holds %d masks"
+                            % (args.mask_index, args.mask, stack.shape[0]))
+        source = stack[args.mask_index]
+    elif stack.ndim == 2:
+        source = stack
+    else:
+        raise DemoError("%s: expected [N, H, W] or [H, W], got %s" % (args.mask, stack.shape))
+    h, w = mask_shape[-2:]
+    desc = "%s #%d" % (os.path.basename(args.mask), args.mask_index if stack.ndim == 3 else 0)
+    if source.shape != (h, w):
+        desc += " (%dx%d, resized nearest)" % source.shape
+        source = resize_nearest(source, h, w)
+    mask = np.ascontiguousarray(np.broadcast_to(source != 0, mask_shape), np.uint8)
+    sparse_mask = os.path.join(work, stem + "_mask.npy")
+    dense_mask = os.path.join(work, stem + "_dense_mask.npy")
+    np.save(sparse_mask, mask)
+    np.save(dense_mask, np.ones(mask_shape, np.uint8))
+    m3 = mask.reshape(-1, h, w)
+    print("   mask: %s, density %.3f at %s" % (desc, float(m3.mean()), fmt(mask_shape)))
+
+    base = [runner, bundle, "--device", args.device, "--random", str(args.seed)]
+
+    # 3. Run and check, sparse then dense.
+    ok = True
+    results = {}
+    for label, path in (("sparse", sparse_mask), ("dense", dense_mask)):
+        status, rep = run_json(base + ["--mask", path, "--check"],
+                               "dynaspa-run --check (%s)" % label)
+        c = rep["check"]
+        good = status == 0 and c["ok"]
+        ok = ok and good
+        results[label] = rep
+        if label == "sparse":
+            kind, words = device_note(rep["device"])
+            print("   device: %s (%s)" % (rep["device"], words))
+        print("   check %-6s: %s, max rel err %.2e (max abs %.2e, tolerance %g), "
+              "masked-off outputs %s"
+              % (label, "ok" if good else "FAILED", c["max_rel_err"], c["max_abs_err"],
+                 c["tolerance"], "exactly zero" if c["zeros_exact"] else "NOT zero"))
+
+    # Tile counts: the runtime's tile lists against the mask.
+    sparse_run, dense_run = results["sparse"]["run"], results["dense"]["run"]
+    variant = op["variants"][sparse_run["variant"]]
+    expect_active, expect_total = active_tiles(m3, variant["granularity"])
+    tiles_ok = (sparse_run["tile_count"] == expect_active
+                and dense_run["tile_count"] == expect_total)
+    ok = ok and tiles_ok
+    print("   DISTiles (%s): %d active of %d (%.1f%%)%s"
+          % (fmt(variant["granularity"]), sparse_run["tile_count"], dense_run["tile_count"],
+             100.0 * sparse_run["tile_count"] / max(1, dense_run["tile_count"]),
+             "" if tiles_ok else "; MISMATCH: the mask has %d of %d"
+             % (expect_active, expect_total)))
+    if not ok:
+        return False
+
+    # 4. Benchmark, sparse then dense, in the same way.
+    reps, rounds, warmup = REPS[kind]
+    reps, rounds, warmup = (args.reps or reps, args.rounds or rounds,
+                            warmup if args.warmup is None else args.warmup)
+    bench = {}
+    for label, path in (("sparse", sparse_mask), ("dense", dense_mask)):
+        _, rep = run_json(base + ["--mask", path, "--benchmark", "--reps", str(reps),
+                                  "--rounds", str(rounds), "--warmup", str(warmup)],
+                          "dynaspa-run --benchmark (%s)" % label)
+        bench[label] = rep["benchmark"]
+    method = bench["sparse"]["method"]
+    how = {"cuda-graph": "CUDA graph replayed back to back, timed by events",
+           "opencl-host-clock": "back-to-back enqueues, host clock to clFinish"}.get(method, method)
+    print("   benchmark: %s; median of %d rounds x %d reps (%d warm-up)"
+          % (how, rounds, reps, warmup))
+    for label in ("sparse", "dense"):
+        b = bench[label]
+        print("     %-6s: median %10.1f us  (min %10.1f us)  %d tiles%s"
+              % (label, b["median_us"], b["min_us"], b["tile_count"],
+                 "" if label == "sparse" else ", all-ones mask"))
+    speedup = bench["dense"]["median_us"] / bench["sparse"]["median_us"]
+    print("     speedup dense/sparse: %.2fx" % speedup)
+    print("     runtime overhead (zero fill + tile-list prologue): median %.1f us"
+          % bench["sparse"]["overhead_us"])
+    if kind == "opencl":
+        print("   note: %s: the speedup reflects the work skipped, not GPU performance"
+              % words)
+    return True
 
 
 if __name__ == "__main__":

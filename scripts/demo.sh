@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 #===- demo.sh - set up dynaspa and run the main job ----------------------===#
 #
-# Installs what is missing, builds, then compiles the sample masked 3x3
-# convolution (examples/masked_conv3x3.mlir) and runs it, checking the result
-# against a float64 reference. Extra arguments go to scripts/demo.py
-# (--example, --mask, --seed).
+# Installs what is missing, builds (dynaspa-compile and the runtime's
+# dynaspa-run), then compiles the sample masked 3x3 convolution
+# (examples/masked_conv3x3.mlir) into a bundle, runs it on CUDA (or OpenCL on
+# the CPU through PoCL) with a real mask, checks it against a float64
+# reference and times it against the dense (all-ones mask) run. Extra
+# arguments go to scripts/demo.py (--example, --mask, --mask-index, --device,
+# --seed, --reps, --rounds, --warmup; see scripts/demo.py --help).
 #
 #===----------------------------------------------------------------------===#
 set -euo pipefail

@@ -9,7 +9,7 @@ from lit.llvm.subst import ToolSubst
 
 config.name = "DYNASPA"
 config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
-config.suffixes = [".mlir", ".py"]
+config.suffixes = [".mlir", ".py", ".test"]
 config.excludes = ["CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py", "Unit",
                    "Runtime", "Inputs"]
 
@@ -22,6 +22,7 @@ config.substitutions.append(("%dynaspa_libs", config.dynaspa_lib_dir))
 config.substitutions.append(("%mlir_lib_dir", config.mlir_lib_dir))
 config.substitutions.append(("%python", config.python_executable))
 config.substitutions.append(("%dynaspa_src", config.dynaspa_src_root))
+config.substitutions.append(("%dynaspa_build", config.dynaspa_obj_root))
 
 llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP"])
 llvm_config.use_default_substitutions()
