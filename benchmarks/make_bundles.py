@@ -27,6 +27,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
+import schedules  # noqa: E402
 import suite  # noqa: E402
 
 DEFAULT_COMPILER = os.path.join(ROOT, "build", "bin", "dynaspa-compile")
@@ -76,7 +77,8 @@ def main(argv=None):
             key = suite.bundle_key(op, b)
             mpath = os.path.join(mdir, key + ".mlir")
             with open(mpath, "w") as f:
-                f.write(suite.mlir(op, b))
+                f.write(suite.mlir(op, b, schedules.chosen_variants(op, b)
+                                   if op.kind == "conv" else None))
             jobs.append((key, op, b, mpath, os.path.join(a.out, key + ".dspb")))
     print("wrote %d MLIR files to %s" % (len(jobs), mdir))
 

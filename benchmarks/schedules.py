@@ -60,7 +60,7 @@ def conv_candidates(op, batch, limit=None):
                     if rb is None:
                         continue
                     chunks = math.ceil(op.Cin / rb)
-                    splits = (1, 2, 4) if batch == 1 else (1,)
+                    splits = (1, 2, 4, 8) if batch == 1 else (1, 2)
                     for split in splits:
                         if split > chunks:
                             continue
@@ -73,13 +73,43 @@ def conv_candidates(op, batch, limit=None):
     return out
 
 
+def fit(op, batch, g, cb, threads, tc, tp, tpb, split):
+    """One variant of the given shape class made valid for `op`: channel block
+    no wider than needed, the largest reduction block that fits in shared
+    memory, split_k within the reduction."""
+    cout_pad = 32 * math.ceil(op.Cout / 32)
+    while cb > cout_pad and cb > 32:
+        cb //= 2
+        threads //= 2
+    vw = 4 if op.Cin % 4 == 0 and op.Cout % 4 == 0 else 1
+    rb = next(r for r in (8, 4) if shared_bytes(op, g, tpb, cb, r) <= SHARED_LIMIT)
+    split = min(split, math.ceil(op.Cin / rb))
+    unroll = 4 if op.k == 1 else 1
+    return schedule_string(cb, rb, threads, tc, tp, vw, unroll, tpb, split)
+
+
+def default_variants(op, batch):
+    """A two-variant PolyKernel for shapes the sweep has not measured, from
+    the shape classes that won the H100 sweep (docs/benchmarks/sweep-h100-*):
+    small blocks of 2x2 tiles with a 4-way split reduction while few tiles
+    are active, 8 tiles of 4x4 per block for dense masks; at batch > 1 the
+    split is not needed for parallelism."""
+    split = 4 if batch == 1 else 1
+    ho, wo = (op.H - 1) // op.stride + 1, (op.W - 1) // op.stride + 1
+    tiles2 = batch * math.ceil(ho / 2) * math.ceil(wo / 2)
+    sparse = ((2, 2), fit(op, batch, (2, 2), 128, 256, 4, 4, 8, split), [0, int(0.6 * tiles2)])
+    dense = ((4, 4), fit(op, batch, (4, 4), 64, 128, 8, 8, 8, split), None)
+    return [sparse, dense]
+
+
 def chosen_variants(op, batch):
-    """[(granularity, schedule, tiles)] chosen for (op, batch), or None."""
-    if not os.path.exists(CHOSEN):
-        return None
-    with open(CHOSEN) as f:
-        table = json.load(f).get("variants", {})
+    """[(granularity, schedule, tiles)] chosen for (op, batch): measured by
+    the sweep if it covered the shape, else default_variants."""
+    table = {}
+    if os.path.exists(CHOSEN):
+        with open(CHOSEN) as f:
+            table = json.load(f).get("variants", {})
     entry = table.get("%s_b%d" % (op.name, batch))
     if not entry:
-        return None
+        return default_variants(op, batch)
     return [(tuple(v["granularity"]), v["schedule"], v.get("tiles")) for v in entry]

@@ -139,10 +139,13 @@ def geomean(xs):
 def choose(a):
     with open(a.sweep) as f:
         doc = json.load(f)
-    table = {}
+    table, sources = {}, []
     if os.path.exists(schedules.CHOSEN):
         with open(schedules.CHOSEN) as f:
-            table = json.load(f).get("variants", {})
+            old = json.load(f)
+        table, sources = old.get("variants", {}), old.get("sources", [])
+    source = os.path.relpath(os.path.abspath(a.sweep), ROOT)
+    sources = sorted(set(sources) | {source})
     for key, res in doc["results"].items():
         cands, masks = res["candidates"], res["masks"]
         sparse = [m for m in masks if m["target_density"] < 1.0]
@@ -169,7 +172,7 @@ def choose(a):
         table[key] = variants
         print(key, json.dumps(variants))
     with open(schedules.CHOSEN, "w") as f:
-        json.dump({"source": os.path.relpath(a.sweep, ROOT), "variants": table}, f, indent=1)
+        json.dump({"sources": sources, "variants": table}, f, indent=1)
     return 0
 
 

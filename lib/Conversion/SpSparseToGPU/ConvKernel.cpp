@@ -57,6 +57,7 @@ struct ConvPlan {
   int64_t cb, rb;             // channel / reduction blocks
   int64_t threads, tc, tp, vw; // thread tile, global vector width
   int64_t unroll, splitK;
+  bool doubleBuffer; // prefetch the next chunk into registers
   int64_t channelGroups; // threads along channels: cb / tc
   int64_t pixelGroups;   // threads along pixels: pixels / tp
   int64_t run;           // consecutive channels of a thread (shared vector)
@@ -111,8 +112,7 @@ FailureOr<ConvPlan> planConv(MaskedConv2DOp op, const ConvShape &s,
                      "reduction_block";
   if (p.rb % p.unroll)
     return fail() << "unroll must divide reduction_block";
-  if (schedule.getDoubleBuffer())
-    return fail() << "double_buffer is not implemented by the GPU lowering yet";
+  p.doubleBuffer = schedule.getDoubleBuffer();
   int64_t chunks = llvm::divideCeil(s.ci, p.rb);
   if (p.splitK > chunks)
     return fail() << "split_k must not exceed the " << chunks
@@ -132,22 +132,70 @@ FailureOr<ConvPlan> planConv(MaskedConv2DOp op, const ConvShape &s,
   if (bytes > kMaxStaticSharedBytes)
     return fail() << "needs " << bytes
                   << " bytes of shared memory (more than 48 KiB)";
+  // Double buffering holds a thread's share of the next chunk in registers
+  // next to its accumulators; past this the kernel would spill.
+  int64_t prefetch = llvm::divideCeil(p.inputFloats, p.threads) +
+                     llvm::divideCeil(p.filterFloats, p.threads);
+  if (p.doubleBuffer && prefetch + p.tp * p.tc > 160)
+    return fail() << "double_buffer needs " << prefetch
+                  << " prefetch registers per thread next to "
+                  << p.tp * p.tc << " accumulators (at most 160 together)";
   return p;
 }
 
-/// Stages `groups` vectors of `vw` elements into `dst`, `threads`
-/// cooperating, where `source(e)` gives the global index and validity of
-/// vector `e`.
-void stage(KernelBuilder &k, Value tid, int64_t threads, int64_t groups,
-           int64_t vw, Value src, Value dst,
-           function_ref<std::pair<Value, Value>(Value)> source) {
+/// One buffer staged into shared memory per reduction chunk: `groups`
+/// vectors of `vw` elements from `src`, where `source(e, c0)` gives the
+/// global index and validity of vector `e` of the chunk starting at input
+/// channel `c0`.
+struct Staging {
+  int64_t groups, vw;
+  Value src, dst;
+  std::function<std::pair<Value, Value>(Value, Value)> source;
+};
+
+/// Copies chunk `c0` of `st` into shared memory, `threads` cooperating.
+void stage(KernelBuilder &k, Value tid, int64_t threads, const Staging &st,
+           Value c0) {
   ImplicitLocOpBuilder &b = k.b;
-  auto loop = scf::ForOp::create(b, tid, k.idx(groups), k.idx(threads));
+  auto loop = scf::ForOp::create(b, tid, k.idx(st.groups), k.idx(threads));
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(loop.getBody());
   Value e = loop.getInductionVar();
-  auto [index, valid] = source(e);
-  k.store(k.loadOrZero(src, index, valid, vw), dst, k.mul(e, vw));
+  auto [index, valid] = st.source(e, c0);
+  k.store(k.loadOrZero(st.src, index, valid, st.vw), st.dst, k.mul(e, st.vw));
+}
+
+/// This thread's share of chunk `c0` of `st`, loaded into registers (vector
+/// `tid + i * threads` for each i); where `live` is false nothing is read
+/// and the values are 0. Loads carry no branch, so they are all in flight
+/// together while the block computes on the previous chunk.
+SmallVector<Value> fetch(KernelBuilder &k, Value tid, int64_t threads,
+                         const Staging &st, Value c0, Value live) {
+  SmallVector<Value> values;
+  for (int64_t i = 0; i * threads < st.groups; ++i) {
+    Value e = k.add(tid, i * threads);
+    auto [index, valid] = st.source(e, c0);
+    valid = k.land(k.land(valid, live), k.slt(e, st.groups));
+    values.push_back(k.loadOrZero(st.src, index, valid, st.vw));
+  }
+  return values;
+}
+
+/// Stores what `fetch` loaded into shared memory.
+void put(KernelBuilder &k, Value tid, int64_t threads, const Staging &st,
+         ArrayRef<Value> values) {
+  for (auto [i, v] : llvm::enumerate(values)) {
+    Value e = k.add(tid, static_cast<int64_t>(i) * threads);
+    if ((static_cast<int64_t>(i) + 1) * threads <= st.groups) {
+      k.store(v, st.dst, k.mul(e, st.vw));
+      continue;
+    }
+    // The last round covers the tail of the buffer only.
+    auto inside = scf::IfOp::create(k.b, k.slt(e, st.groups), false);
+    OpBuilder::InsertionGuard guard(k.b);
+    k.b.setInsertionPointToStart(inside.thenBlock());
+    k.store(v, st.dst, k.mul(e, st.vw));
+  }
 }
 
 } // namespace
@@ -215,7 +263,8 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildConvKernel(
       {getWorkgroupType(p.inputFloats, f32),
        getWorkgroupType(p.filterFloats, f32),
        getWorkgroupType(kFields * p.tpb, i32)},
-      {blocks, llvm::divideCeil(s.co, p.cb), p.splitK}, p.threads);
+      {blocks, static_cast<int64_t>(llvm::divideCeil(s.co, p.cb)), p.splitK},
+      p.threads);
 
   ImplicitLocOpBuilder b(op->getLoc(), builder);
   b.setInsertionPointToStart(&fn.getBody().front());
@@ -309,53 +358,80 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildConvKernel(
   Value kLo = k.mul(split, p.chunksPerSplit * p.rb);
   Value kHi = arith::MinSIOp::create(b, k.add(kLo, p.chunksPerSplit * p.rb),
                                      k.idx(s.ci));
+  int64_t rbv = p.rb / p.vw;
+  Staging inStage{
+      p.tpb * p.ih * p.iw * rbv, p.vw, input, sIn, [&](Value e, Value c0) {
+        Value r = k.mul(k.rem(e, rbv), p.vw);
+        Value col = k.rem(k.div(e, rbv), p.iw);
+        Value row = k.rem(k.div(e, rbv * p.iw), p.ih);
+        Value t = k.div(e, rbv * p.iw * p.ih);
+        Value n = tileField(t, kBatch);
+        Value hIn = k.add(tileField(t, kInRow), row);
+        Value wIn = k.add(tileField(t, kInCol), col);
+        Value ci = k.add(c0, r);
+        Value valid =
+            k.land(k.land(k.sge(n, 0),
+                          k.land(k.inRange(hIn, s.h), k.inRange(wIn, s.w))),
+                   k.slt(ci, s.ci));
+        Value index = k.add(
+            k.mul(k.add(k.mul(k.add(k.mul(n, s.h), hIn), s.w), wIn), s.ci), ci);
+        return std::make_pair(index, valid);
+      }};
+  int64_t cbv = p.cb / p.vw;
+  Staging wStage{s.kh * s.kw * p.rb * cbv, p.vw, filter, sW,
+                 [&](Value e, Value c0) {
+                   Value c = k.mul(k.rem(e, cbv), p.vw);
+                   Value r = k.rem(k.div(e, cbv), p.rb);
+                   Value kk = k.div(e, cbv * p.rb);
+                   Value co = k.add(co0, c), ci = k.add(c0, r);
+                   Value valid = k.land(k.slt(co, s.co), k.slt(ci, s.ci));
+                   Value index =
+                       k.add(k.mul(k.add(k.mul(kk, s.ci), ci), s.co), co);
+                   return std::make_pair(index, valid);
+                 }};
+
   Value zero = arith::ConstantOp::create(b, b.getF32FloatAttr(0.0f));
   SmallVector<Value> init(p.tp * p.tc, zero);
+  int64_t numAcc = init.size(), numIn = 0;
+  if (p.doubleBuffer) {
+    // The decoded tiles are visible before the first prefetch reads them.
+    gpu::BarrierOp::create(b);
+    Value live = k.cmp(arith::CmpIPredicate::slt, kLo, kHi);
+    SmallVector<Value> in = fetch(k, tid, p.threads, inStage, kLo, live);
+    SmallVector<Value> w = fetch(k, tid, p.threads, wStage, kLo, live);
+    numIn = in.size();
+    init.append(in);
+    init.append(w);
+  }
   auto chunkLoop = scf::ForOp::create(b, kLo, kHi, k.idx(p.rb), init);
   {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(chunkLoop.getBody());
     Value c0 = chunkLoop.getInductionVar();
+    SmallVector<Value> carried(chunkLoop.getRegionIterArgs());
+    SmallVector<Value> next;
     // The decoded tiles are visible; the previous chunk is done with the
     // staged data.
     gpu::BarrierOp::create(b);
-    int64_t rbv = p.rb / p.vw;
-    stage(k, tid, p.threads, p.tpb * p.ih * p.iw * rbv, p.vw, input, sIn,
-          [&](Value e) {
-            Value r = k.mul(k.rem(e, rbv), p.vw);
-            Value col = k.rem(k.div(e, rbv), p.iw);
-            Value row = k.rem(k.div(e, rbv * p.iw), p.ih);
-            Value t = k.div(e, rbv * p.iw * p.ih);
-            Value n = tileField(t, kBatch);
-            Value hIn = k.add(tileField(t, kInRow), row);
-            Value wIn = k.add(tileField(t, kInCol), col);
-            Value ci = k.add(c0, r);
-            Value valid = k.land(
-                k.land(k.sge(n, 0), k.land(k.inRange(hIn, s.h),
-                                           k.inRange(wIn, s.w))),
-                k.slt(ci, s.ci));
-            Value index = k.add(
-                k.mul(k.add(k.mul(k.add(k.mul(n, s.h), hIn), s.w), wIn), s.ci),
-                ci);
-            return std::make_pair(index, valid);
-          });
-    int64_t cbv = p.cb / p.vw;
-    stage(k, tid, p.threads, s.kh * s.kw * p.rb * cbv, p.vw, filter, sW,
-          [&](Value e) {
-            Value c = k.mul(k.rem(e, cbv), p.vw);
-            Value r = k.rem(k.div(e, cbv), p.rb);
-            Value kk = k.div(e, cbv * p.rb);
-            Value co = k.add(co0, c), ci = k.add(c0, r);
-            Value valid = k.land(k.slt(co, s.co), k.slt(ci, s.ci));
-            Value index = k.add(k.mul(k.add(k.mul(kk, s.ci), ci), s.co), co);
-            return std::make_pair(index, valid);
-          });
+    if (p.doubleBuffer) {
+      // Store the prefetched chunk, then start loading the next one; its
+      // loads are in flight during this chunk's arithmetic.
+      put(k, tid, p.threads, inStage, ArrayRef<Value>(carried).slice(numAcc, numIn));
+      put(k, tid, p.threads, wStage, ArrayRef<Value>(carried).drop_front(numAcc + numIn));
+      Value c1 = k.add(c0, p.rb);
+      Value live = k.cmp(arith::CmpIPredicate::slt, c1, kHi);
+      next = fetch(k, tid, p.threads, inStage, c1, live);
+      next.append(fetch(k, tid, p.threads, wStage, c1, live));
+    } else {
+      stage(k, tid, p.threads, inStage, c0);
+      stage(k, tid, p.threads, wStage, c0);
+    }
     gpu::BarrierOp::create(b);
 
     // The register tile: rb/unroll iterations of `unroll` channels each.
     auto rLoop = scf::ForOp::create(b, k.idx(0), k.idx(p.rb),
                                     k.idx(p.unroll),
-                                    chunkLoop.getRegionIterArgs());
+                                    ArrayRef<Value>(carried).take_front(numAcc));
     {
       OpBuilder::InsertionGuard g2(b);
       b.setInsertionPointToStart(rLoop.getBody());
@@ -393,7 +469,9 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildConvKernel(
       }
       scf::YieldOp::create(b, acc);
     }
-    scf::YieldOp::create(b, rLoop.getResults());
+    SmallVector<Value> yielded(rLoop.getResults());
+    yielded.append(next);
+    scf::YieldOp::create(b, yielded);
   }
 
   // Write the register tile where the output exists and the mask is set.

@@ -6,8 +6,8 @@
 # RUN: rm -rf %t && mkdir -p %t
 # RUN: %python %s --compile dynaspa-compile --run %dynaspa_run --work %t --masks %shared_masks | FileCheck %s
 #
-# CHECK-COUNT-15: ok
-# CHECK: all 15 cases passed
+# CHECK-COUNT-17: ok
+# CHECK: all 17 cases passed
 
 import argparse, os, subprocess, sys
 import numpy as np
@@ -86,6 +86,16 @@ def main():
          [variant((2, 2), "channel_block = 16, reduction_block = 8, threads = 32, "
                   "thread_channels = 2, tiles_per_block = 2, thread_pixels = 2")],
          True, lambda s: random_mask(s, 0.5)),
+        # Double buffering: the next chunk is prefetched into registers (Cin
+        # 20 in chunks of 8: a partial last chunk; batch 2, phantom tiles).
+        ("double_buffer_batch2", (2, 9, 7, 20, 16, 3, 1, 1),
+         [variant((2, 2), "channel_block = 16, reduction_block = 8, threads = 64, "
+                  "thread_channels = 4, tiles_per_block = 4, double_buffer = true, vector_width = 4")],
+         True, lambda s: random_mask(s, 0.4)),
+        ("double_buffer_s2", (1, 11, 11, 8, 8, 3, 2, 1),
+         [variant((4, 4), "channel_block = 8, reduction_block = 4, threads = 32, "
+                  "thread_channels = 4, thread_pixels = 4, tiles_per_block = 4, double_buffer = true")],
+         False, lambda s: random_mask(s, 0.5)),
     ]
     # Real masks: saliency and edit sets at 40x40 (a small channel count keeps
     # PoCL fast).
@@ -105,6 +115,11 @@ def main():
             ("split_k4_batch2_1x1", (2, 10, 10, 32, 24, 1, 1, 0),
              [variant((1, 1), "channel_block = 32, reduction_block = 8, threads = 64, "
                       "thread_channels = 4, tiles_per_block = 8, split_k = 4, unroll = 4")],
+             True, lambda s: random_mask(s, 0.3)),
+            ("split_k2_double_buffer", (1, 12, 12, 64, 32, 3, 1, 1),
+             [variant((2, 2), "channel_block = 32, reduction_block = 8, threads = 128, "
+                      "thread_channels = 4, tiles_per_block = 4, thread_pixels = 1, split_k = 2, "
+                      "double_buffer = true, vector_width = 4")],
              True, lambda s: random_mask(s, 0.3)),
         ]
 
