@@ -122,6 +122,21 @@ gpu::GPUFuncOp createKernel(OpBuilder &builder, gpu::GPUModuleOp module,
                             ArrayRef<Type> workgroupTypes,
                             ArrayRef<int64_t> grid, int64_t threads);
 
+/// The tile count a variant kernel walks: the count in kernel argument
+/// `countArg`, or 0 where the `dispatch` terms say the dispatch table picks
+/// another variant (device-side dispatch: every variant is launched, all but
+/// one with an empty grid-stride loop).
+Value buildDispatchedCount(KernelBuilder &k, gpu::GPUFuncOp fn,
+                           unsigned countArg, ArrayRef<DispatchTerm> dispatch);
+
+/// Copies `groups` groups of `vw` elements into the workgroup buffer `dst`
+/// (group e at e * vw), `threads` threads from `tid` on cooperating;
+/// `source(e)` gives group e's index in `src` and whether it exists (a
+/// missing group is stored as zeros without reading memory).
+void stageToWorkgroup(KernelBuilder &k, Value tid, int64_t threads,
+                      int64_t groups, int64_t vw, Value src, Value dst,
+                      function_ref<std::pair<Value, Value>(Value)> source);
+
 } // namespace spsparse
 } // namespace mlir
 
