@@ -29,8 +29,10 @@ FailureOr<TileSpace> TileSpace::get(MaskedOpInterface op, GranularityAttr g) {
   // would shift them, so only the exact count is accepted (batch tiles have
   // size 1).
   if (sizes.size() != space.extent.size())
-    return op->emitOpError() << "granularity " << g << " needs "
-                             << space.extent.size() << " sizes";
+    return op->emitOpError()
+           << "granularity " << g << " has " << sizes.size()
+           << " sizes; the GPU lowering needs one per tiled axis ("
+           << space.extent.size() << ")";
   space.sizes.assign(sizes.begin(), sizes.begin() + space.extent.size());
   for (auto [e, s] : llvm::zip(space.extent, space.sizes))
     space.grid.push_back(llvm::divideCeil(e, s));
