@@ -89,5 +89,6 @@ void mlir::spsparse::stageToWorkgroup(
   b.setInsertionPointToStart(loop.getBody());
   Value e = loop.getInductionVar();
   auto [index, valid] = source(e);
-  k.store(k.loadOrZero(src, index, valid, vw), dst, k.mul(e, vw));
+  k.store(k.loadOrZero(src, index, valid, vw, /*aligned=*/true), dst,
+          k.mul(e, vw));
 }

@@ -53,8 +53,13 @@ public:
   Value toIndex(Value i32) { return arith::IndexCastOp::create(b, b.getIndexType(), i32); }
 
   /// `buffer[valid ? index : 0]`, or 0 where invalid: reads that never touch
-  /// memory outside the buffer and need no branch (phantom reads).
-  Value loadOrZero(Value buffer, Value index, Value valid, int64_t width = 1) {
+  /// memory outside the buffer and need no branch (phantom reads). With
+  /// `aligned`, the caller promises `index` is a multiple of `width`, so a
+  /// vector load may assume the vector's own alignment (every kernel buffer
+  /// is a device allocation of its own, aligned to at least 128 bytes);
+  /// without it the NVPTX backend splits the vector into scalar loads.
+  Value loadOrZero(Value buffer, Value index, Value valid, int64_t width = 1,
+                   bool aligned = false) {
     Value safe = valid ? select(valid, index, idx(0)) : index;
     auto type = cast<MemRefType>(buffer.getType());
     Type elem = type.getElementType();
@@ -64,7 +69,10 @@ public:
       zero = arith::ConstantOp::create(b, b.getZeroAttr(elem));
     } else {
       auto vt = VectorType::get({width}, elem);
-      v = vector::LoadOp::create(b, vt, buffer, ValueRange{safe});
+      auto load = vector::LoadOp::create(b, vt, buffer, ValueRange{safe});
+      if (aligned)
+        load.setAlignment(width * elem.getIntOrFloatBitWidth() / 8);
+      v = load;
       zero = arith::ConstantOp::create(b, b.getZeroAttr(vt));
     }
     if (!valid)
@@ -131,8 +139,8 @@ Value buildDispatchedCount(KernelBuilder &k, gpu::GPUFuncOp fn,
 
 /// Copies `groups` groups of `vw` elements into the workgroup buffer `dst`
 /// (group e at e * vw), `threads` threads from `tid` on cooperating;
-/// `source(e)` gives group e's index in `src` and whether it exists (a
-/// missing group is stored as zeros without reading memory).
+/// `source(e)` gives group e's index in `src`, a multiple of `vw`, and whether
+/// it exists (a missing group is stored as zeros without reading memory).
 void stageToWorkgroup(KernelBuilder &k, Value tid, int64_t threads,
                       int64_t groups, int64_t vw, Value src, Value dst,
                       function_ref<std::pair<Value, Value>(Value)> source);

@@ -94,13 +94,14 @@ spsparse.polykernel @av : (tensor<6x197x197xf32>, tensor<6x197x64xf32>, tensor<6
 
 // Rank-1 masks are shared by the batch: the tile list and the kernel take
 // the 40-element masks as they are. Vector loads of 4 floats along K (lhs)
-// and along N (rhs), and an unrolled reduction loop.
+// and along N (rhs), 16-byte aligned (indices are multiples of 4), and an
+// unrolled reduction loop.
 // CHECK-LABEL: spsparse.polykernel @shared_masks
 // CHECK: gpu.func @shared_masks_tiles_16(%{{.*}}: memref<40xi8>, %{{.*}}: memref<9xi32>, %{{.*}}: memref<1xi32>)
 // CHECK: gpu.func @shared_masks_v0(%[[LHS:.*]]: memref<960xf32>, %[[RHS:.*]]: memref<960xf32>, %{{.*}}: memref<40xi8>, %{{.*}}: memref<40xi8>, %{{.*}}: memref<4800xf32>
 // CHECK-SAME: spsparse.args = ["lhs", "rhs", "row_mask", "col_mask", "output", "tiles:16", "count:16"]
-// CHECK: vector.load %[[LHS]][%{{.*}}] : memref<960xf32>, vector<4xf32>
-// CHECK: vector.load %[[RHS]][%{{.*}}] : memref<960xf32>, vector<4xf32>
+// CHECK: vector.load %[[LHS]][%{{.*}}] {alignment = 16 : i64} : memref<960xf32>, vector<4xf32>
+// CHECK: vector.load %[[RHS]][%{{.*}}] {alignment = 16 : i64} : memref<960xf32>, vector<4xf32>
 // CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %c2
 // CHECK-COUNT-8: arith.mulf
 spsparse.polykernel @shared_masks : (tensor<3x40x8xf32>, tensor<3x8x40xf32>, tensor<40xi1>, tensor<40xi1>) -> tensor<3x40x40xf32> {
