@@ -262,11 +262,13 @@ int main(int argc, char **argv) {
       argc, argv,
       "dynaspa-compile: masked ops in MLIR -> a bundle for the dynaspa "
       "runtime\n\n"
-      "Every spsparse.masked_conv2d in the input's functions becomes a "
-      "PolyKernel (variants from its spsparse.variants attribute, or "
-      "--granularity/--schedule, or defaults) with a GPU kernel per variant "
-      "and a tile-list kernel per granularity. Inspect the result with "
-      "`dynaspa-run BUNDLE --inspect`.\n");
+      "Every spsparse.masked_conv2d and spsparse.masked_batch_matmul in the "
+      "input's functions becomes a PolyKernel (variants from its "
+      "spsparse.variants attribute, or --granularity/--schedule, or "
+      "defaults) with a GPU kernel per variant and a tile-list kernel per "
+      "granularity, and one operator of the bundle. The rest of a function "
+      "(such as a softmax between two masked ops) is not compiled. Inspect "
+      "the result with `dynaspa-run BUNDLE --inspect`.\n");
   DialectRegistry registry;
   dynaspa::registerAllDialects(registry);
   MLIRContext context(registry);

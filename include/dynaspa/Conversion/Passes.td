@@ -61,8 +61,9 @@ def ConvertSpSparseToGPU
       ids in increasing order + their count (the GPU form of
       `spsparse.bitmask` + `spsparse.distiles`; one block, prefix sums);
     - per variant, the kernel template its schedule parameterizes: a
-      grid-stride loop over the tile list that stages each tile's input
-      window (with the halo) and a filter block in shared memory and
+      grid-stride loop over the tile list that stages each tile's data in
+      shared memory (a convolution's input window with the halo and a filter
+      block; a batch-matmul's lhs rows and a block of rhs columns) and
       accumulates a register tile per thread.
 
     Each variant kernel tests the dispatch table on the device (its tile

@@ -156,13 +156,8 @@ struct Staging {
 /// Copies chunk `c0` of `st` into shared memory, `threads` cooperating.
 void stage(KernelBuilder &k, Value tid, int64_t threads, const Staging &st,
            Value c0) {
-  ImplicitLocOpBuilder &b = k.b;
-  auto loop = scf::ForOp::create(b, tid, k.idx(st.groups), k.idx(threads));
-  OpBuilder::InsertionGuard guard(b);
-  b.setInsertionPointToStart(loop.getBody());
-  Value e = loop.getInductionVar();
-  auto [index, valid] = st.source(e, c0);
-  k.store(k.loadOrZero(st.src, index, valid, st.vw), st.dst, k.mul(e, st.vw));
+  stageToWorkgroup(k, tid, threads, st.groups, st.vw, st.src, st.dst,
+                   [&](Value e) { return st.source(e, c0); });
 }
 
 /// This thread's share of chunk `c0` of `st`, loaded into registers (vector
@@ -282,21 +277,7 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildConvKernel(
 
   // Device-side dispatch: this variant runs only if the table picks it;
   // otherwise its grid-stride loop is empty.
-  Value count =
-      k.toIndex(memref::LoadOp::create(b, fn.getArgument(countArg),
-                                       ValueRange{k.idx(0)}));
-  Value chosen;
-  for (const DispatchTerm &t : dispatch) {
-    Value c = k.toIndex(memref::LoadOp::create(b, fn.getArgument(t.argIndex),
-                                               ValueRange{k.idx(0)}));
-    Value in = k.sge(c, t.lo);
-    if (t.hi >= 0)
-      in = k.land(in, k.cmp(arith::CmpIPredicate::sle, c, k.idx(t.hi)));
-    if (t.negate)
-      in = arith::XOrIOp::create(b, in, arith::ConstantIntOp::create(b, 1, 1));
-    chosen = k.land(chosen, in);
-  }
-  Value upper = chosen ? k.select(chosen, count, k.idx(0)) : count;
+  Value upper = buildDispatchedCount(k, fn, countArg, dispatch);
   Value numGroups = k.div(k.add(upper, p.tpb - 1), p.tpb);
 
   Value tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);

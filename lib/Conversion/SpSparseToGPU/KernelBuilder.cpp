@@ -56,3 +56,39 @@ gpu::GPUFuncOp mlir::spsparse::createKernel(
   builder.setInsertionPointToStart(&fn.getBody().front());
   return fn;
 }
+
+Value mlir::spsparse::buildDispatchedCount(KernelBuilder &k, gpu::GPUFuncOp fn,
+                                           unsigned countArg,
+                                           ArrayRef<DispatchTerm> dispatch) {
+  ImplicitLocOpBuilder &b = k.b;
+  auto load = [&](unsigned arg) {
+    return k.toIndex(
+        memref::LoadOp::create(b, fn.getArgument(arg), ValueRange{k.idx(0)}));
+  };
+  Value count = load(countArg);
+  Value chosen;
+  for (const DispatchTerm &t : dispatch) {
+    Value c = load(t.argIndex);
+    Value in = k.sge(c, t.lo);
+    if (t.hi >= 0)
+      in = k.land(in, k.cmp(arith::CmpIPredicate::sle, c, k.idx(t.hi)));
+    if (t.negate)
+      in = arith::XOrIOp::create(b, in, arith::ConstantIntOp::create(b, 1, 1));
+    chosen = k.land(chosen, in);
+  }
+  return chosen ? k.select(chosen, count, k.idx(0)) : count;
+}
+
+void mlir::spsparse::stageToWorkgroup(
+    KernelBuilder &k, Value tid, int64_t threads, int64_t groups, int64_t vw,
+    Value src, Value dst,
+    function_ref<std::pair<Value, Value>(Value)> source) {
+  ImplicitLocOpBuilder &b = k.b;
+  auto loop = scf::ForOp::create(b, tid, k.idx(groups), k.idx(threads));
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(loop.getBody());
+  Value e = loop.getInductionVar();
+  auto [index, valid] = source(e);
+  k.store(k.loadOrZero(src, index, valid, vw), dst,
+          k.mul(e, vw));
+}

@@ -53,7 +53,9 @@ public:
   Value toIndex(Value i32) { return arith::IndexCastOp::create(b, b.getIndexType(), i32); }
 
   /// `buffer[valid ? index : 0]`, or 0 where invalid: reads that never touch
-  /// memory outside the buffer and need no branch (phantom reads).
+  /// memory outside the buffer and need no branch (phantom reads). A vector
+  /// load assumes its own alignment (see vectorAlignment): `index` must be a
+  /// multiple of `width`.
   Value loadOrZero(Value buffer, Value index, Value valid, int64_t width = 1) {
     Value safe = valid ? select(valid, index, idx(0)) : index;
     auto type = cast<MemRefType>(buffer.getType());
@@ -95,9 +97,11 @@ public:
     else
       memref::StoreOp::create(b, v, buffer, ValueRange{index});
   }
-  /// Vector accesses are aligned to their whole size (the templates only
-  /// issue them at multiples of the width). Without this the backends must
-  /// assume element alignment and split them into scalar accesses.
+  /// Vector accesses are aligned to their whole size: the templates only
+  /// issue them at multiples of the width, and every kernel buffer is a
+  /// device allocation of its own (aligned to at least 128 bytes). Without
+  /// this the backends must assume element alignment and split them into
+  /// scalar accesses.
   static llvm::MaybeAlign vectorAlignment(VectorType vt) {
     return llvm::Align(vt.getNumElements() *
                        vt.getElementType().getIntOrFloatBitWidth() / 8);
@@ -142,6 +146,21 @@ gpu::GPUFuncOp createKernel(OpBuilder &builder, gpu::GPUModuleOp module,
                             ArrayRef<std::string> argRoles,
                             ArrayRef<Type> workgroupTypes,
                             ArrayRef<int64_t> grid, int64_t threads);
+
+/// The tile count a variant kernel walks: the count in kernel argument
+/// `countArg`, or 0 where the `dispatch` terms say the dispatch table picks
+/// another variant (device-side dispatch: every variant is launched, all but
+/// one with an empty grid-stride loop).
+Value buildDispatchedCount(KernelBuilder &k, gpu::GPUFuncOp fn,
+                           unsigned countArg, ArrayRef<DispatchTerm> dispatch);
+
+/// Copies `groups` groups of `vw` elements into the workgroup buffer `dst`
+/// (group e at e * vw), `threads` threads from `tid` on cooperating;
+/// `source(e)` gives group e's index in `src`, a multiple of `vw`, and whether
+/// it exists (a missing group is stored as zeros without reading memory).
+void stageToWorkgroup(KernelBuilder &k, Value tid, int64_t threads,
+                      int64_t groups, int64_t vw, Value src, Value dst,
+                      function_ref<std::pair<Value, Value>(Value)> source);
 
 } // namespace spsparse
 } // namespace mlir

@@ -35,9 +35,10 @@ LogicalResult lowerPolyKernel(PolyKernelOp pk, SymbolTable &symbols) {
     return pk.emitOpError("the GPU lowering needs a body that is one masked "
                           "op applied to the polykernel's arguments");
   auto conv = dyn_cast<MaskedConv2DOp>(masked.getOperation());
-  if (!conv)
-    return masked->emitOpError(
-        "has no GPU kernel template yet (only masked_conv2d has)");
+  auto bmm = dyn_cast<MaskedBatchMatmulOp>(masked.getOperation());
+  if (!conv && !bmm)
+    return masked->emitOpError("has no GPU kernel template yet (only "
+                               "masked_conv2d and masked_batch_matmul have)");
 
   MLIRContext *ctx = pk.getContext();
   OpBuilder builder(ctx);
@@ -73,9 +74,10 @@ LogicalResult lowerPolyKernel(PolyKernelOp pk, SymbolTable &symbols) {
   pk->setAttr(SpSparseDialect::kPrologueAttrName,
               ArrayAttr::get(ctx, prologue));
 
-  // Arguments before the variant's own tile list: input, filter, mask,
-  // [bias], output.
-  unsigned tilesArg = conv.getBias() ? 5 : 4;
+  // Both templates take the op's operands in order (input, filter, mask,
+  // [bias] or lhs, rhs, row_mask, [col_mask]), then the output, then the
+  // variant's own tile list.
+  unsigned tilesArg = masked->getNumOperands() + 1;
   SmallVector<PolyKernelVariantOp> earlier;
   for (PolyKernelVariantOp v : pk.getVariants()) {
     std::string ownCount = getCountRole(v.getGranularity());
@@ -100,9 +102,12 @@ LogicalResult lowerPolyKernel(PolyKernelOp pk, SymbolTable &symbols) {
     }
     if (std::optional<ArrayRef<int64_t>> range = v.getTiles())
       terms.push_back({tilesArg + 1, (*range)[0], (*range)[1], false});
-    FailureOr<gpu::GPUFuncOp> fn = buildConvKernel(
-        builder, gpuModule, conv, v.getGranularity(), v.getSchedule(),
-        (pk.getSymName() + "_" + v.getSymName()).str(), terms, extraRoles);
+    std::string name = (pk.getSymName() + "_" + v.getSymName()).str();
+    FailureOr<gpu::GPUFuncOp> fn =
+        conv ? buildConvKernel(builder, gpuModule, conv, v.getGranularity(),
+                               v.getSchedule(), name, terms, extraRoles)
+             : buildBmmKernel(builder, gpuModule, bmm, v.getGranularity(),
+                              v.getSchedule(), name, terms, extraRoles);
     if (failed(fn)) {
       v.emitRemark("while lowering this variant");
       return failure();

@@ -43,7 +43,7 @@ mlir::spsparse::buildTileListKernel(OpBuilder &builder, gpu::GPUModuleOp module,
       builder, module, op->getLoc(), name,
       {getFlatType(maskType.getNumElements(), maskElem), getFlatType(cap, i32),
        getFlatType(1, i32)},
-      {"mask", getTilesRole(g), getCountRole(g)},
+      {space->maskRole.str(), getTilesRole(g), getCountRole(g)},
       {getWorkgroupType(kScanThreads, i32)}, {1}, kScanThreads);
   ImplicitLocOpBuilder b(op->getLoc(), builder);
   b.setInsertionPointToStart(&fn.getBody().front());

@@ -22,11 +22,17 @@ FailureOr<TileSpace> TileSpace::get(MaskedOpInterface op, GranularityAttr g) {
   } else {
     space.batch = result.getDimSize(0);
     space.extent = {result.getDimSize(1)};
+    space.maskRole = "row_mask";
   }
   ArrayRef<int64_t> sizes = g.getSizes();
-  if (sizes.size() < space.extent.size())
-    return op->emitOpError() << "granularity " << g << " needs "
-                             << space.extent.size() << " sizes";
+  // Sizes cover the trailing mask axes; a size for the batch axis as well
+  // would shift them, so only the exact count is accepted (batch tiles have
+  // size 1).
+  if (sizes.size() != space.extent.size())
+    return op->emitOpError()
+           << "granularity " << g << " has " << sizes.size()
+           << " sizes; the GPU lowering needs one per tiled axis ("
+           << space.extent.size() << ")";
   space.sizes.assign(sizes.begin(), sizes.begin() + space.extent.size());
   for (auto [e, s] : llvm::zip(space.extent, space.sizes))
     space.grid.push_back(llvm::divideCeil(e, s));

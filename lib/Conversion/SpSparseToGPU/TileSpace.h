@@ -30,6 +30,10 @@ struct TileSpace {
   SmallVector<int64_t, 2> grid;
   /// Whether the mask has the batch axis (else it is shared by the batch).
   bool maskHasBatch = true;
+  /// The `spsparse.args` role of the mask that defines the tiles: the
+  /// tile-list kernel reads the op's own mask buffer, so the name must be the
+  /// op's operand role ("mask", or "row_mask" of a batch-matmul).
+  StringRef maskRole = "mask";
 
   /// The tile space of `op` at granularity `g`; emits an error on `op` if
   /// the GPU lowering does not handle it.

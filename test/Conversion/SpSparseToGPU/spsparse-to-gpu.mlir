@@ -115,14 +115,3 @@ spsparse.polykernel @pk : (tensor<1x8x5x5xf32>, tensor<8x8x3x3xf32>, tensor<1x5x
       : (tensor<1x8x5x5xf32>, tensor<8x8x3x3xf32>, tensor<1x5x5xi1>) -> tensor<1x8x5x5xf32>
   spsparse.yield %y : tensor<1x8x5x5xf32>
 }
-
-// -----
-
-spsparse.polykernel @pk : (tensor<2x16x64xf32>, tensor<2x64x16xf32>, tensor<2x16xi1>) -> tensor<2x16x16xf32> {
-^bb0(%a: tensor<2x16x64xf32>, %b: tensor<2x64x16xf32>, %r: tensor<2x16xi1>):
-  spsparse.polykernel.variant @a granularity <[8]> schedule <>
-  // expected-error @+1 {{has no GPU kernel template yet (only masked_conv2d has)}}
-  %y = spsparse.masked_batch_matmul %a, %b row_mask %r
-      : (tensor<2x16x64xf32>, tensor<2x64x16xf32>, tensor<2x16xi1>) -> tensor<2x16x16xf32>
-  spsparse.yield %y : tensor<2x16x16xf32>
-}

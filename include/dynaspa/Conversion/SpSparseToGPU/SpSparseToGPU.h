@@ -70,6 +70,20 @@ buildConvKernel(OpBuilder &builder, gpu::GPUModuleOp module,
                 StringRef name, ArrayRef<DispatchTerm> dispatch,
                 ArrayRef<std::string> extraCountRoles);
 
+/// Emits the kernel of one PolyKernel variant of a masked batch-matmul: a
+/// grid-stride loop over the DISTile list (blocks of g rows) that stages
+/// each tile's lhs rows and a block of rhs columns in shared memory,
+/// `reduction_block` of K at a time, and accumulates a register tile per
+/// thread; row and column masks apply at the store. Arguments: lhs, rhs,
+/// row_mask, [col_mask], output, tiles, count, then the counts `dispatch`
+/// reads.
+FailureOr<gpu::GPUFuncOp>
+buildBmmKernel(OpBuilder &builder, gpu::GPUModuleOp module,
+               MaskedBatchMatmulOp op, GranularityAttr g,
+               ScheduleAttr schedule, StringRef name,
+               ArrayRef<DispatchTerm> dispatch,
+               ArrayRef<std::string> extraCountRoles);
+
 } // namespace spsparse
 } // namespace mlir
 

@@ -232,7 +232,10 @@ dynaspa_status_t dynaspa_operator_run(dynaspa_bundle_t *bundle, size_t op,
  * Inputs then outputs in the bundle's order (Operator.inputs / .outputs);
  * their dtypes must be the buffers' device dtypes (dynaspa_operator_get_input;
  * I1 = 1 byte per element), C order, exactly the bundle's shapes: the runtime
- * cannot check raw device memory.
+ * cannot check raw device memory. Kernels of a schedule with vector_width
+ * > 1 load aligned vectors (16 bytes for 4 floats): a CUDA pointer into the
+ * middle of an allocation must keep that alignment (allocations themselves
+ * are at least 256-byte aligned); the runtime does not check it.
  * Scratch buffers (bitmask, tile lists, counts) belong to the runtime and are
  * shared by all launches of the operator: order launches of one operator on
  * one stream (or with events). Output buffers are zero-filled on the stream
