@@ -173,4 +173,25 @@ TEST(ConvProfile, CostGrowsWithActiveTiles) {
   EXPECT_GT(previous, 0);
 }
 
+TEST(ConvProfile, BoundsTheFirstH100Measurements) {
+  // docs/benchmarks/h100-first-e2e-2026-11-24.md: the default schedule at 4x4
+  // tiles with bias took 218.1 us with 70 of 100 tiles active and 251.4 us
+  // with all 100 (the whole op, ~4 us of it outside the variant). The model
+  // is an upper bound on performance, so its time must not exceed these.
+  ConvProblem p = paperConv();
+  p.bias = true;
+  ConvSchedule s; // #spsparse.schedule<>
+  s.tileH = s.tileW = 4;
+  DeviceModel d = h100();
+  for (auto [tiles, measuredUs] : {std::pair{70, 218.1}, {100, 251.4}}) {
+    std::optional<KernelProfile> prof = profileMaskedConv(d, p, s, tiles);
+    ASSERT_TRUE(prof);
+    CostBreakdown c = estimateCost(d, *prof);
+    EXPECT_LE(c.totalNs / 1000, measuredUs) << tiles << " tiles";
+    // 5 shared loads per 4 MACs, at one conflict-free warp load per clock:
+    // the default schedule is bound by shared-memory bandwidth.
+    EXPECT_EQ(c.bound, CostBreakdown::Bound::Shared);
+  }
+}
+
 } // namespace

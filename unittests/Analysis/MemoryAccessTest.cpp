@@ -136,8 +136,8 @@ TEST(BankConflicts, WideAccesses) {
   EXPECT_EQ(f2.phases, 2);
   EXPECT_DOUBLE_EQ(f2.degree(), 1);
   // float4, every lane the same address: 4 phases, 1 pass each.
-  EXPECT_DOUBLE_EQ(
-      analyzeBankConflicts(WarpAccess::strided(0, 0, 16)).degree(), 1);
+  EXPECT_DOUBLE_EQ(analyzeBankConflicts(WarpAccess::strided(0, 0, 16)).degree(),
+                   1);
   // Only the first quarter warp active: one phase.
   EXPECT_EQ(analyzeBankConflicts(WarpAccess::strided(0, 16, 16, 8)).phases, 1);
 }

@@ -69,10 +69,8 @@ TEST(Selection, GreedyTiesGoToLowerIndex) {
 TEST(Selection, ConstructedCasesMatchExhaustive) {
   // Each mask has its own clear winner: with k = V both pick everything;
   // with k < V both pick the winners of the most (equal-weight) masks.
-  TimeMatrix diag = {{1, 50, 50, 50},
-                     {50, 1, 50, 50},
-                     {50, 50, 1, 50},
-                     {50, 50, 50, 1}};
+  TimeMatrix diag = {
+      {1, 50, 50, 50}, {50, 1, 50, 50}, {50, 50, 1, 50}, {50, 50, 50, 1}};
   for (size_t k = 1; k <= 4; ++k) {
     Selection g = selectGreedy(diag, k);
     std::optional<Selection> opt = selectExhaustive(diag, k);

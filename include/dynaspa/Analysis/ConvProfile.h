@@ -1,4 +1,4 @@
-//===- ConvProfile.h - the masked-conv template as the model sees it -*- C++ -*-===//
+//===- ConvProfile.h - the masked-conv template's profile -------*- C++ -*-===//
 //
 // Part of the dynaspa project.
 //

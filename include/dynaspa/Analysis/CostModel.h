@@ -49,12 +49,12 @@ namespace dynaspa::cost {
 /// granularity to 1 (and the reserved bytes to 0) gives eq. 9 exactly.
 struct DeviceModel {
   std::string name;
-  int64_t sms = 0;           ///< SMs (compute units on OpenCL devices).
-  int64_t warpSize = 32;     ///< Lanes per warp (wave / sub-group).
-  int64_t threadsPerSm = 0;  ///< SM_thrd.
-  int64_t sharedPerSm = 0;   ///< SM_shared: bytes blocks can share on one SM.
+  int64_t sms = 0;            ///< SMs (compute units on OpenCL devices).
+  int64_t warpSize = 32;      ///< Lanes per warp (wave / sub-group).
+  int64_t threadsPerSm = 0;   ///< SM_thrd.
+  int64_t sharedPerSm = 0;    ///< SM_shared: bytes blocks can share on one SM.
   int64_t registersPerSm = 0; ///< SM_reg: 32-bit registers.
-  int64_t blocksPerSm = 0;   ///< SM_blk.
+  int64_t blocksPerSm = 0;    ///< SM_blk.
   double globalBandwidth = 0; ///< B_global, GB/s, whole device.
   double sharedBandwidth = 0; ///< B_shared, GB/s, summed over all SMs.
   int64_t transactionBytes = 32; ///< Global transaction (segment) size.
@@ -65,7 +65,7 @@ struct DeviceModel {
   int64_t maxThreadsPerBlock = 1024;
   int64_t maxSharedPerBlock = 48 * 1024; ///< With opt-in, where supported.
   int64_t maxRegistersPerThread = 255;
-  int64_t registerAllocUnit = 256; ///< Registers are given per warp in these.
+  int64_t registerAllocUnit = 256;  ///< Registers are given per warp in these.
   int64_t warpAllocGranularity = 4; ///< Register-limited warps round down to.
   int64_t sharedAllocUnit = 128;    ///< Shared bytes per block round up to.
   int64_t reservedSharedPerBlock = 0; ///< Driver-reserved bytes per block.
@@ -181,8 +181,8 @@ BankConflicts analyzeBankConflicts(const WarpAccess &access, int64_t banks = 32,
 /// What the model needs to know about one kernel variant on one workload.
 /// Per-block quantities are for the busiest block.
 struct KernelProfile {
-  int64_t blocks = 0;             ///< N_blk, blocks that do work.
-  int64_t threadsPerBlock = 0;    ///< N_thrd.
+  int64_t blocks = 0;              ///< N_blk, blocks that do work.
+  int64_t threadsPerBlock = 0;     ///< N_thrd.
   int64_t sharedBytesPerBlock = 0; ///< Shared allocation (occupancy).
   int64_t registersPerThread = 0;
   double globalBytesPerBlock = 0; ///< Bytes the lanes ask for (diagnostic).

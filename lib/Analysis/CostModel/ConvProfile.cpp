@@ -99,16 +99,16 @@ static Plan makePlan(const ConvProblem &p, const ConvSchedule &s) {
 
 std::string dynaspa::cost::verifyConvSchedule(const ConvProblem &p,
                                               const ConvSchedule &s) {
-  for (int64_t v : {p.batch, p.height, p.width, p.inChannels, p.kernelH,
-                    p.kernelW, p.outChannels, p.strideH, p.strideW,
-                    p.dilationH, p.dilationW})
+  for (int64_t v :
+       {p.batch, p.height, p.width, p.inChannels, p.kernelH, p.kernelW,
+        p.outChannels, p.strideH, p.strideW, p.dilationH, p.dilationW})
     if (v <= 0)
       return "convolution sizes, strides and dilations must be positive";
   if (p.getOutHeight() <= 0 || p.getOutWidth() <= 0)
     return "the convolution has an empty output";
   for (int64_t v : {s.tileH, s.tileW, s.channelBlock, s.reductionBlock,
-                    s.threads, s.threadChannels, s.threadPixels,
-                    s.vectorWidth, s.unroll, s.tilesPerBlock, s.splitK})
+                    s.threads, s.threadChannels, s.threadPixels, s.vectorWidth,
+                    s.unroll, s.tilesPerBlock, s.splitK})
     if (v <= 0)
       return "schedule knobs must be positive";
   if (s.blocks < 0 || s.registersPerThread < 0)
@@ -140,6 +140,207 @@ std::string dynaspa::cost::verifyConvSchedule(const ConvProblem &p,
   return "";
 }
 
+namespace {
+/// Byte address a thread of the block touches, or nullopt if it does not.
+using ThreadAddress = std::function<std::optional<int64_t>(int64_t tid)>;
+
+/// Walks the template's warp instructions for one tile group (A3-A5) and
+/// adds each, times how often the busiest block executes it, to a profile.
+class ConvWalker {
+public:
+  ConvWalker(const DeviceModel &device, const ConvProblem &p,
+             const ConvSchedule &s, const Plan &plan, KernelProfile &profile)
+      : device(device), p(p), s(s), plan(plan), builder(device, profile) {
+    // A8: the tile nearest the center of the output.
+    int64_t tilesH = ceilDiv(p.getOutHeight(), s.tileH);
+    int64_t tilesW = ceilDiv(p.getOutWidth(), s.tileW);
+    oh0 = (tilesH / 2) * s.tileH;
+    ow0 = (tilesW / 2) * s.tileW;
+  }
+
+  /// A3: stage the input windows and the filter block of chunk `c0`.
+  void stageChunk(int64_t c0, double count);
+  /// A4: one chunk's shared loads of the register tile.
+  void registerTile(double count);
+  /// A5: mask, bias and output accesses.
+  void epilogue(double count);
+
+private:
+  /// The warp instruction in which warp `warp`'s threads access `address`.
+  WarpAccess warpAccess(int64_t warp, int64_t width,
+                        const ThreadAddress &address) const {
+    int64_t lanes = device.warpSize, first = warp * lanes;
+    return WarpAccess::fromFunction(
+        lanes, width, [&](int64_t lane) -> std::optional<int64_t> {
+          if (first + lane >= s.threads)
+            return std::nullopt;
+          return address(first + lane);
+        });
+  }
+  int64_t numWarps() const { return ceilDiv(s.threads, device.warpSize); }
+
+  /// `for e = tid; e < elements; e += threads`: a vector load of element
+  /// `e` from `global(e)` (an element index, nullopt: phantom) and a store to
+  /// shared e * vector_width.
+  void stage(int64_t elements, double count,
+             const std::function<std::optional<int64_t>(int64_t)> &global);
+
+  /// (row, column) of the i-th pixel of thread `tid`, if inside the output.
+  std::optional<std::pair<int64_t, int64_t>> outputPixel(int64_t tid,
+                                                         int64_t i) const {
+    int64_t inTile = pixel(tid, i) % (s.tileH * s.tileW);
+    int64_t oh = oh0 + inTile / s.tileW, ow = ow0 + inTile % s.tileW;
+    if (oh >= p.getOutHeight() || ow >= p.getOutWidth())
+      return std::nullopt;
+    return std::make_pair(oh, ow);
+  }
+  /// A2: pixel i and channel j of thread `tid`, within the block.
+  int64_t pixel(int64_t tid, int64_t i) const {
+    return tid / plan.channelGroups + i * plan.pixelGroups;
+  }
+  int64_t channel(int64_t tid, int64_t j) const {
+    return tid % plan.channelGroups + j * plan.channelGroups;
+  }
+
+  const DeviceModel &device;
+  const ConvProblem &p;
+  const ConvSchedule &s;
+  const Plan &plan;
+  ProfileBuilder builder;
+  int64_t oh0, ow0;
+};
+} // namespace
+
+void ConvWalker::stage(
+    int64_t elements, double count,
+    const std::function<std::optional<int64_t>(int64_t)> &global) {
+  int64_t vw = s.vectorWidth, eb = p.elementBytes;
+  for (int64_t base = 0; base < elements; base += s.threads) {
+    for (int64_t w = 0; w < numWarps(); ++w) {
+      builder.addGlobal(
+          warpAccess(w, vw * eb,
+                     [&](int64_t tid) -> std::optional<int64_t> {
+                       if (base + tid >= elements)
+                         return std::nullopt;
+                       std::optional<int64_t> index = global(base + tid);
+                       return index ? std::optional(*index * eb) : std::nullopt;
+                     }),
+          count);
+      builder.addShared(warpAccess(w, vw * eb,
+                                   [&](int64_t tid) -> std::optional<int64_t> {
+                                     if (base + tid >= elements)
+                                       return std::nullopt;
+                                     return (base + tid) * vw * eb;
+                                   }),
+                        count);
+    }
+  }
+}
+
+void ConvWalker::stageChunk(int64_t c0, double count) {
+  const int64_t vw = s.vectorWidth, rb = s.reductionBlock;
+  const int64_t rbv = rb / vw, cbv = s.channelBlock / vw;
+  const int64_t windowVectors = plan.ih * plan.iw * rbv;
+  const int64_t rowIn0 = oh0 * p.strideH - p.padTop;
+  const int64_t colIn0 = ow0 * p.strideW - p.padLeft;
+  // Input windows [T][ih][iw][rb] (A6: all T at the representative origin).
+  stage(s.tilesPerBlock * windowVectors, count,
+        [&](int64_t e) -> std::optional<int64_t> {
+          int64_t local = e % windowVectors;
+          int64_t r = (local % rbv) * vw;
+          int64_t col = (local / rbv) % plan.iw;
+          int64_t row = local / (rbv * plan.iw);
+          int64_t h = rowIn0 + row, w = colIn0 + col, ci = c0 + r;
+          if (h < 0 || h >= p.height || w < 0 || w >= p.width ||
+              ci >= p.inChannels)
+            return std::nullopt;
+          return (h * p.width + w) * p.inChannels + ci;
+        });
+  // The filter block [kh][kw][rb][cb] of output-channel block 0.
+  stage(p.kernelH * p.kernelW * rb * cbv, count,
+        [&](int64_t e) -> std::optional<int64_t> {
+          int64_t co = (e % cbv) * vw;
+          int64_t ci = c0 + (e / cbv) % rb;
+          int64_t tap = e / (cbv * rb);
+          if (co >= p.outChannels || ci >= p.inChannels)
+            return std::nullopt;
+          return (tap * p.inChannels + ci) * p.outChannels + co;
+        });
+}
+
+void ConvWalker::registerTile(double count) {
+  // Over the rb channels and the taps every lane's address moves by the same
+  // amount, which leaves bank conflicts unchanged: one instruction per
+  // (warp, i) and (warp, j) stands for rb * kh * kw of them.
+  count *= s.reductionBlock * p.kernelH * p.kernelW;
+  const int64_t eb = p.elementBytes, rb = s.reductionBlock;
+  const int64_t pixelsPerTile = s.tileH * s.tileW;
+  for (int64_t w = 0; w < numWarps(); ++w) {
+    for (int64_t i = 0; i < s.threadPixels; ++i)
+      builder.addShared(
+          warpAccess(w, eb,
+                     [&](int64_t tid) -> std::optional<int64_t> {
+                       int64_t pix = pixel(tid, i);
+                       int64_t tile = pix / pixelsPerTile;
+                       int64_t row = pix % pixelsPerTile / s.tileW;
+                       int64_t col = pix % s.tileW;
+                       return (tile * plan.ih * plan.iw +
+                               row * p.strideH * plan.iw + col * p.strideW) *
+                              rb * eb;
+                     }),
+          count);
+    for (int64_t j = 0; j < s.threadChannels; ++j)
+      builder.addShared(warpAccess(w, eb,
+                                   [&](int64_t tid) -> std::optional<int64_t> {
+                                     return channel(tid, j) * eb;
+                                   }),
+                        count);
+  }
+}
+
+void ConvWalker::epilogue(double count) {
+  const int64_t eb = p.elementBytes, wo = p.getOutWidth();
+  for (int64_t w = 0; w < numWarps(); ++w) {
+    for (int64_t i = 0; i < s.threadPixels; ++i) {
+      builder.addGlobal(warpAccess(w, p.maskElementBytes,
+                                   [&](int64_t tid) -> std::optional<int64_t> {
+                                     auto pos = outputPixel(tid, i);
+                                     if (!pos)
+                                       return std::nullopt;
+                                     return (pos->first * wo + pos->second) *
+                                            p.maskElementBytes;
+                                   }),
+                        count);
+      for (int64_t j = 0; j < s.threadChannels; ++j) {
+        // Output channel of the store, if the pixel and channel exist.
+        auto outChannel = [&](int64_t tid) -> std::optional<int64_t> {
+          if (!outputPixel(tid, i) || channel(tid, j) >= p.outChannels)
+            return std::nullopt;
+          return channel(tid, j);
+        };
+        if (p.bias)
+          builder.addGlobal(
+              warpAccess(w, eb,
+                         [&](int64_t tid) -> std::optional<int64_t> {
+                           auto co = outChannel(tid);
+                           return co ? std::optional(*co * eb) : std::nullopt;
+                         }),
+              count);
+        builder.addGlobal(
+            warpAccess(w, eb,
+                       [&](int64_t tid) -> std::optional<int64_t> {
+                         auto co = outChannel(tid);
+                         if (!co)
+                           return std::nullopt;
+                         auto [oh, ow] = *outputPixel(tid, i);
+                         return ((oh * wo + ow) * p.outChannels + *co) * eb;
+                       }),
+            count);
+      }
+    }
+  }
+}
+
 std::optional<KernelProfile>
 dynaspa::cost::profileMaskedConv(const DeviceModel &device,
                                  const ConvProblem &p, const ConvSchedule &s,
@@ -153,22 +354,19 @@ dynaspa::cost::profileMaskedConv(const DeviceModel &device,
     return std::nullopt;
   }
   const Plan plan = makePlan(p, s);
-  const int64_t eb = p.elementBytes, vw = s.vectorWidth, W = device.warpSize;
-  const int64_t rb = s.reductionBlock, cb = s.channelBlock;
-  const int64_t ho = p.getOutHeight(), wo = p.getOutWidth();
-  const int64_t warps = ceilDiv(s.threads, W);
 
   // A1, A6, A7: the grid and the busiest block's share of the work.
   int64_t groups = ceilDiv(activeTiles, s.tilesPerBlock);
   int64_t gridX = s.blocks > 0 ? std::min(s.blocks, groups) : groups;
   int64_t groupsPerBlock = gridX > 0 ? ceilDiv(groups, gridX) : 0;
-  int64_t chunks = ceilDiv(p.inChannels, rb);
+  int64_t chunks = ceilDiv(p.inChannels, s.reductionBlock);
   int64_t chunksPerBlock = ceilDiv(chunks, s.splitK);
 
   KernelProfile profile;
-  profile.blocks = gridX * ceilDiv(p.outChannels, cb) * s.splitK;
+  profile.blocks = gridX * ceilDiv(p.outChannels, s.channelBlock) * s.splitK;
   profile.threadsPerBlock = s.threads;
   profile.sharedBytesPerBlock = plan.sharedBytes;
+  // A9.
   profile.registersPerThread =
       s.registersPerThread > 0
           ? s.registersPerThread
@@ -176,198 +374,16 @@ dynaspa::cost::profileMaskedConv(const DeviceModel &device,
                               s.threadPixels * s.threadChannels +
                                   s.threadPixels + s.threadChannels + 24);
   profile.warpMacs = static_cast<double>(groupsPerBlock) * chunksPerBlock *
-                     rb * p.kernelH * p.kernelW * s.threadPixels *
+                     s.reductionBlock * p.kernelH * p.kernelW * s.threadPixels *
                      s.threadChannels;
   if (groupsPerBlock == 0)
     return profile;
 
-  // A8: the representative tile, output channel block 0, image 0.
-  int64_t tilesH = ceilDiv(ho, s.tileH), tilesW = ceilDiv(wo, s.tileW);
-  int64_t oh0 = (tilesH / 2) * s.tileH, ow0 = (tilesW / 2) * s.tileW;
-  int64_t rowIn0 = oh0 * p.strideH - p.padTop;
-  int64_t colIn0 = ow0 * p.strideW - p.padLeft;
-  const int64_t co0 = 0;
-
-  ProfileBuilder builder(device, profile);
-  // Everything below is per tile group; the busiest block does
-  // groupsPerBlock of them.
-  const double perGroup = static_cast<double>(groupsPerBlock);
-
-  // A3: `for e = tid; e < groupCount; e += threads`, one warp instruction per
-  // (warp, iteration); `global(e)` is the element's global index or nullopt.
-  auto stage = [&](int64_t groupCount, double count,
-                   const std::function<std::optional<int64_t>(int64_t)> &global) {
-    for (int64_t base = 0; base < groupCount; base += s.threads) {
-      for (int64_t w = 0; w < warps; ++w) {
-        auto element = [&](int64_t lane) -> std::optional<int64_t> {
-          int64_t t = w * W + lane;
-          int64_t e = base + t;
-          if (t >= s.threads || e >= groupCount)
-            return std::nullopt;
-          return e;
-        };
-        builder.addGlobal(
-            WarpAccess::fromFunction(W, vw * eb,
-                                     [&](int64_t lane) -> std::optional<int64_t> {
-                                       std::optional<int64_t> e = element(lane);
-                                       if (!e)
-                                         return std::nullopt;
-                                       std::optional<int64_t> g = global(*e);
-                                       if (!g)
-                                         return std::nullopt;
-                                       return *g * eb;
-                                     }),
-            count);
-        builder.addShared(
-            WarpAccess::fromFunction(W, vw * eb,
-                                     [&](int64_t lane) -> std::optional<int64_t> {
-                                       std::optional<int64_t> e = element(lane);
-                                       if (!e)
-                                         return std::nullopt;
-                                       return *e * vw * eb;
-                                     }),
-            count);
-      }
-    }
-  };
-
-  const int64_t rbv = rb / vw, cbv = cb / vw;
-  const int64_t windowGroups = plan.ih * plan.iw * rbv;
-  for (int64_t chunk = 0; chunk < chunksPerBlock; ++chunk) {
-    int64_t c0 = chunk * rb;
-    // Input windows of the T tiles (A6: all at the representative origin).
-    stage(s.tilesPerBlock * windowGroups, perGroup,
-          [&](int64_t e) -> std::optional<int64_t> {
-            int64_t local = e % windowGroups;
-            int64_t r = (local % rbv) * vw;
-            int64_t col = (local / rbv) % plan.iw;
-            int64_t row = local / (rbv * plan.iw);
-            int64_t h = rowIn0 + row, w = colIn0 + col, ci = c0 + r;
-            if (h < 0 || h >= p.height || w < 0 || w >= p.width ||
-                ci >= p.inChannels)
-              return std::nullopt;
-            return (h * p.width + w) * p.inChannels + ci;
-          });
-    // The filter block [kh][kw][rb][cb].
-    stage(p.kernelH * p.kernelW * rb * cbv, perGroup,
-          [&](int64_t e) -> std::optional<int64_t> {
-            int64_t c = (e % cbv) * vw;
-            int64_t r = (e / cbv) % rb;
-            int64_t kk = e / (cbv * rb);
-            int64_t co = co0 + c, ci = c0 + r;
-            if (co >= p.outChannels || ci >= p.inChannels)
-              return std::nullopt;
-            return (kk * p.inChannels + ci) * p.outChannels + co;
-          });
-  }
-
-  // A4: shared loads of the register tile. Over r and the taps the lanes'
-  // addresses shift by the same amount, which leaves bank conflicts
-  // unchanged, so one instruction per (warp, i) and (warp, j) stands for
-  // rb * kh * kw of them in each chunk.
-  const double inner = perGroup * chunksPerBlock * rb * p.kernelH * p.kernelW;
-  const int64_t pixelsPerTile = s.tileH * s.tileW;
-  for (int64_t w = 0; w < warps; ++w) {
-    auto lanePixel = [&](int64_t lane, int64_t i) -> std::optional<int64_t> {
-      int64_t t = w * W + lane;
-      if (t >= s.threads)
-        return std::nullopt;
-      return t / plan.channelGroups + i * plan.pixelGroups;
-    };
-    for (int64_t i = 0; i < s.threadPixels; ++i) {
-      builder.addShared(
-          WarpAccess::fromFunction(
-              W, eb,
-              [&](int64_t lane) -> std::optional<int64_t> {
-                std::optional<int64_t> pix = lanePixel(lane, i);
-                if (!pix)
-                  return std::nullopt;
-                int64_t tile = *pix / pixelsPerTile;
-                int64_t inTile = *pix % pixelsPerTile;
-                int64_t row = inTile / s.tileW, col = inTile % s.tileW;
-                int64_t word =
-                    tile * plan.ih * plan.iw * rb +
-                    (row * p.strideH * plan.iw + col * p.strideW) * rb;
-                return word * eb;
-              }),
-          inner);
-    }
-    for (int64_t j = 0; j < s.threadChannels; ++j) {
-      builder.addShared(
-          WarpAccess::fromFunction(
-              W, eb,
-              [&](int64_t lane) -> std::optional<int64_t> {
-                int64_t t = w * W + lane;
-                if (t >= s.threads)
-                  return std::nullopt;
-                int64_t channel =
-                    t % plan.channelGroups + j * plan.channelGroups;
-                return (plan.inputElems + channel) * eb;
-              }),
-          inner);
-    }
-  }
-
-  // A5: the epilogue, per tile group. Under split-K every slice writes
-  // (atomically) its partial sums.
-  for (int64_t w = 0; w < warps; ++w) {
-    for (int64_t i = 0; i < s.threadPixels; ++i) {
-      // Output position of lane `lane`'s i-th pixel, if inside the output.
-      auto position =
-          [&](int64_t lane) -> std::optional<std::pair<int64_t, int64_t>> {
-        int64_t t = w * W + lane;
-        if (t >= s.threads)
-          return std::nullopt;
-        int64_t pix = t / plan.channelGroups + i * plan.pixelGroups;
-        int64_t inTile = pix % pixelsPerTile;
-        int64_t oh = oh0 + inTile / s.tileW, ow = ow0 + inTile % s.tileW;
-        if (oh >= ho || ow >= wo)
-          return std::nullopt;
-        return std::make_pair(oh, ow);
-      };
-      builder.addGlobal(
-          WarpAccess::fromFunction(W, p.maskElementBytes,
-                                   [&](int64_t lane) -> std::optional<int64_t> {
-                                     auto pos = position(lane);
-                                     if (!pos)
-                                       return std::nullopt;
-                                     return (pos->first * wo + pos->second) *
-                                            p.maskElementBytes;
-                                   }),
-          perGroup);
-      for (int64_t j = 0; j < s.threadChannels; ++j) {
-        auto channel = [&](int64_t lane) -> std::optional<int64_t> {
-          int64_t t = w * W + lane;
-          int64_t co = co0 + t % plan.channelGroups + j * plan.channelGroups;
-          if (!position(lane) || co >= p.outChannels)
-            return std::nullopt;
-          return co;
-        };
-        if (p.bias)
-          builder.addGlobal(
-              WarpAccess::fromFunction(W, eb,
-                                       [&](int64_t lane) -> std::optional<int64_t> {
-                                         auto co = channel(lane);
-                                         if (!co)
-                                           return std::nullopt;
-                                         return *co * eb;
-                                       }),
-              perGroup);
-        builder.addGlobal(
-            WarpAccess::fromFunction(W, eb,
-                                     [&](int64_t lane) -> std::optional<int64_t> {
-                                       auto co = channel(lane);
-                                       if (!co)
-                                         return std::nullopt;
-                                       auto pos = position(lane);
-                                       return ((pos->first * wo + pos->second) *
-                                                   p.outChannels +
-                                               *co) *
-                                              eb;
-                                     }),
-            perGroup);
-      }
-    }
-  }
+  ConvWalker walker(device, p, s, plan, profile);
+  double perGroup = static_cast<double>(groupsPerBlock);
+  for (int64_t chunk = 0; chunk < chunksPerBlock; ++chunk)
+    walker.stageChunk(chunk * s.reductionBlock, perGroup);
+  walker.registerTile(perGroup * chunksPerBlock);
+  walker.epilogue(perGroup);
   return profile;
 }

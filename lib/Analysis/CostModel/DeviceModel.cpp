@@ -251,8 +251,8 @@ std::string dynaspa::cost::verifyDevice(const DeviceModel &d) {
 // JSON
 //===----------------------------------------------------------------------===//
 
-std::optional<DeviceModel>
-dynaspa::cost::parseDeviceJSON(std::string_view text, std::string &error) {
+std::optional<DeviceModel> dynaspa::cost::parseDeviceJSON(std::string_view text,
+                                                          std::string &error) {
   json root = json::parse(text.begin(), text.end(), /*cb=*/nullptr,
                           /*allow_exceptions=*/false);
   if (root.is_discarded()) {

@@ -114,14 +114,15 @@ void ProfileBuilder::addShared(const WarpAccess &access, double count) {
   BankConflicts bc =
       analyzeBankConflicts(access, device.sharedBanks, device.bankBytes);
   profile.sharedAccessBytesPerBlock += count * access.getRequestedBytes();
-  sharedWavefrontBytes += count * bc.wavefronts *
-                          static_cast<double>(device.sharedBanks * device.bankBytes);
+  sharedWavefrontBytes +=
+      count * bc.wavefronts *
+      static_cast<double>(device.sharedBanks * device.bankBytes);
   // beta_bc: what the bank passes move over what the lanes asked for. Bank
   // conflicts raise it; so do instructions with few active lanes, which also
   // occupy a whole pass.
   if (profile.sharedAccessBytesPerBlock > 0)
-    profile.bankConflict = std::max(
-        1.0, sharedWavefrontBytes / profile.sharedAccessBytesPerBlock);
+    profile.bankConflict =
+        std::max(1.0, sharedWavefrontBytes / profile.sharedAccessBytesPerBlock);
 }
 
 CostBreakdown dynaspa::cost::estimateCost(const DeviceModel &d,
@@ -137,14 +138,15 @@ CostBreakdown dynaspa::cost::estimateCost(const DeviceModel &d,
   double waves = static_cast<double>(c.occupancy.waves);
   double resident = static_cast<double>(
       std::min(c.occupancy.blocksPerSm, ceilDiv(p.blocks, d.sms)));
-  double warpsPerBlock = static_cast<double>(ceilDiv(p.threadsPerBlock, d.warpSize));
+  double warpsPerBlock =
+      static_cast<double>(ceilDiv(p.threadsPerBlock, d.warpSize));
 
   // Eq. 8: every transaction moves `transaction_bytes` over the device bus.
   c.globalNs = d.transactionBytes * p.globalTransactionsPerBlock *
                static_cast<double>(p.blocks) / d.globalBandwidth;
   // Eq. 10, per SM: R blocks' shared traffic per wave.
-  c.sharedNs = waves * resident * p.sharedAccessBytesPerBlock *
-               p.bankConflict / (d.sharedBandwidth / d.sms);
+  c.sharedNs = waves * resident * p.sharedAccessBytesPerBlock * p.bankConflict /
+               (d.sharedBandwidth / d.sms);
   // Eq. 11: alpha * N_ops * N_warp + gamma per wave.
   c.computeNs =
       waves * (d.alpha * p.warpMacs * resident * warpsPerBlock + d.gamma);

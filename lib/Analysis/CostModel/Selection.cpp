@@ -99,9 +99,9 @@ static std::optional<uint64_t> binomial(uint64_t n, uint64_t r,
   return c;
 }
 
-std::optional<Selection>
-dynaspa::cost::selectExhaustive(const TimeMatrix &time, size_t k,
-                                uint64_t maxSubsets) {
+std::optional<Selection> dynaspa::cost::selectExhaustive(const TimeMatrix &time,
+                                                         size_t k,
+                                                         uint64_t maxSubsets) {
   size_t n = time.size();
   size_t r = std::min(k, n);
   Selection s;
