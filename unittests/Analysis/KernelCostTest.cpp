@@ -220,4 +220,32 @@ TEST(KernelCost, BuiltinPeakRates) {
   EXPECT_NEAR(tflops(builtin("adreno-650")), 1.20, 0.01);
 }
 
+TEST(ComputeFit, RecoversAlphaGamma) {
+  // Samples on time = 0.125 * N_ops * N_warp + 2000 with +-1 ns noise.
+  std::vector<ComputeSample> samples;
+  int sign = 1;
+  for (double ops : {1000.0, 1500.0, 2000.0, 2500.0})
+    for (double warps : {8.0, 16.0, 32.0, 64.0}) {
+      samples.push_back({ops, warps, 0.125 * ops * warps + 2000 + sign});
+      sign = -sign;
+    }
+  std::optional<ComputeFit> fit = fitComputeLatency(samples);
+  ASSERT_TRUE(fit);
+  EXPECT_NEAR(fit->alpha, 0.125, 1e-4);
+  EXPECT_NEAR(fit->gamma, 2000, 2);
+  EXPECT_GT(fit->r2, 0.999999);
+}
+
+TEST(ComputeFit, DegenerateAndNegativeIntercept) {
+  EXPECT_FALSE(fitComputeLatency({}));
+  EXPECT_FALSE(fitComputeLatency({{100, 4, 10}, {200, 2, 12}})); // same x
+  // A line through (100, 50) and (200, 150) has intercept -50: refit through
+  // the origin, alpha = (100*50 + 200*150) / (100^2 + 200^2) = 0.7.
+  std::optional<ComputeFit> fit =
+      fitComputeLatency({{100, 1, 50}, {200, 1, 150}});
+  ASSERT_TRUE(fit);
+  EXPECT_DOUBLE_EQ(fit->gamma, 0);
+  EXPECT_DOUBLE_EQ(fit->alpha, 0.7);
+}
+
 } // namespace

@@ -103,6 +103,26 @@ std::optional<DeviceModel> readDeviceFile(const std::string &path,
 bool writeDeviceFile(const std::string &path, const DeviceModel &device,
                      std::string &error);
 
+/// One run of the Fig. 7 microbenchmark: `warpsPerSm` warps on every SM,
+/// each thread doing `macsPerThread` dependent MACs, took `ns`.
+struct ComputeSample {
+  double macsPerThread = 0;
+  double warpsPerSm = 0;
+  double ns = 0;
+};
+/// alpha and gamma of time = alpha * N_ops * N_warp + gamma fitted by least
+/// squares, and the fit's coefficient of determination.
+struct ComputeFit {
+  double alpha = 0;
+  double gamma = 0;
+  double r2 = 0;
+};
+/// Nullopt when the samples do not determine a line (fewer than two
+/// distinct N_ops * N_warp). A negative intercept is clamped to 0 with alpha
+/// refitted through the origin, since verifyDevice requires gamma >= 0.
+std::optional<ComputeFit>
+fitComputeLatency(const std::vector<ComputeSample> &samples);
+
 //===----------------------------------------------------------------------===//
 // Occupancy (eq. 9)
 //===----------------------------------------------------------------------===//

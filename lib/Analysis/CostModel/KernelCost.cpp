@@ -163,3 +163,45 @@ CostBreakdown dynaspa::cost::estimateCost(const DeviceModel &d,
   }
   return c;
 }
+
+std::optional<ComputeFit>
+dynaspa::cost::fitComputeLatency(const std::vector<ComputeSample> &samples) {
+  double n = static_cast<double>(samples.size());
+  if (samples.size() < 2)
+    return std::nullopt;
+  double sx = 0, sy = 0;
+  for (const ComputeSample &s : samples) {
+    sx += s.macsPerThread * s.warpsPerSm;
+    sy += s.ns;
+  }
+  double mx = sx / n, my = sy / n, sxx = 0, sxy = 0, syy = 0;
+  for (const ComputeSample &s : samples) {
+    double dx = s.macsPerThread * s.warpsPerSm - mx, dy = s.ns - my;
+    sxx += dx * dx;
+    sxy += dx * dy;
+    syy += dy * dy;
+  }
+  if (!(sxx > 0))
+    return std::nullopt;
+  ComputeFit fit;
+  fit.alpha = sxy / sxx;
+  fit.gamma = my - fit.alpha * mx;
+  if (fit.gamma < 0) {
+    // Through the origin: alpha = sum(xy) / sum(xx).
+    double xx = 0, xy = 0;
+    for (const ComputeSample &s : samples) {
+      double x = s.macsPerThread * s.warpsPerSm;
+      xx += x * x;
+      xy += x * s.ns;
+    }
+    fit.alpha = xy / xx;
+    fit.gamma = 0;
+  }
+  double residual = 0;
+  for (const ComputeSample &s : samples) {
+    double e = s.ns - (fit.alpha * s.macsPerThread * s.warpsPerSm + fit.gamma);
+    residual += e * e;
+  }
+  fit.r2 = syy > 0 ? 1 - residual / syy : 1;
+  return fit;
+}
