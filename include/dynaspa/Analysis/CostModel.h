@@ -240,7 +240,8 @@ struct CostBreakdown {
   double sharedNs = 0;  ///< eq. 10
   double computeNs = 0; ///< eq. 11
   double totalNs = 0;   ///< eq. 12: the max; +inf if the block cannot run.
-  enum class Bound { Global, Shared, Compute, Infeasible } bound;
+  enum class Bound { Global, Shared, Compute, Infeasible };
+  Bound bound = Bound::Global;
 };
 
 /// Evaluates eqs. 8–12 for `profile` on `device`.
