@@ -15,6 +15,8 @@
 #include "gtest/gtest.h"
 
 #include <cmath>
+#include <fstream>
+#include <sstream>
 
 using namespace dynaspa::cost;
 
@@ -113,6 +115,32 @@ TEST(Occupancy, InvalidBlocks) {
   Occupancy empty = computeOccupancy(h100, 0, 128, 0, 32);
   EXPECT_EQ(empty.blocksPerSm, 16);
   EXPECT_EQ(empty.waves, 0);
+}
+
+/// Every (registers, threads, dynamic shared) point the CUDA runtime's
+/// occupancy API answered on a real H100 (Inputs/h100-occupancy.csv: 6
+/// kernels of 15-201 registers x 10 block sizes x 11 shared sizes).
+TEST(Occupancy, MatchesCudaRuntimeOnH100) {
+  std::ifstream in(std::string(DYNASPA_COSTMODEL_INPUTS) +
+                   "/h100-occupancy.csv");
+  ASSERT_TRUE(in) << "missing " << DYNASPA_COSTMODEL_INPUTS;
+  DeviceModel h100 = builtin("h100-sxm");
+  std::string line;
+  int rows = 0;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#' || line.rfind("regs", 0) == 0)
+      continue;
+    std::istringstream fields(line);
+    int64_t regs, threads, smem, blocks;
+    char comma;
+    fields >> regs >> comma >> threads >> comma >> smem >> comma >> blocks;
+    ASSERT_TRUE(fields) << line;
+    EXPECT_EQ(computeOccupancy(h100, 1, threads, smem, regs).blocksPerSm,
+              std::max<int64_t>(blocks, 0))
+        << line;
+    ++rows;
+  }
+  EXPECT_EQ(rows, 660);
 }
 
 /// A device with unit granularities follows eq. 9's floor ratios exactly.
