@@ -132,9 +132,10 @@ def SpSparse_DeviceAttr : SpSparse_Attr<"Device", "device"> {
     Resources and speeds of one GPU (paper §3.3, eqs. 8–12). Capacities are per
     SM (NVIDIA) or per compute unit (OpenCL): `threads_per_sm`,
     `shared_per_sm` (bytes), `registers_per_sm` (32-bit), `blocks_per_sm`.
-    Bandwidths are in GB/s, `transaction_bytes` is the global-memory
-    transaction size G_trans, and `alpha` (ns per MAC per warp) and `gamma`
-    (ns) are the compute-latency coefficients of the Fig. 7 microbenchmark.
+    Bandwidths are device totals in GB/s, `transaction_bytes` is the
+    global-memory transaction size G_trans, and `alpha` (ns per MAC per warp)
+    and `gamma` (ns) are the compute-latency coefficients of the Fig. 7
+    microbenchmark.
     Published specifications give the capacities; the runtime's calibration
     measures bandwidths, `alpha` and `gamma` on the device.
 
@@ -143,8 +144,13 @@ def SpSparse_DeviceAttr : SpSparse_Attr<"Device", "device"> {
       threads_per_sm = 2048, shared_per_sm = 233472,
       registers_per_sm = 65536, blocks_per_sm = 32,
       global_bandwidth = 2830.0, shared_bandwidth = 33000.0,
-      transaction_bytes = 32, alpha = 0.0039, gamma = 2000.0>
+      transaction_bytes = 32, alpha = 0.126, gamma = 2000.0>
     ```
+
+    `alpha` multiplies N_ops (MACs per thread) times N_warp (warps per SM):
+    an SM issuing 4 warp-wide FMAs per clock at 1.98 GHz has alpha =
+    1 / (4 * 1.98) = 0.126 ns. `include/dynaspa/Analysis/CostModel.h` has
+    the model and built-in devices; `DeviceAttrAdapter.h` converts.
   }];
   let parameters = (ins
     StringRefParameter<"device name">:$name,

@@ -1,0 +1,72 @@
+//===- ConvProfile.h - the masked-conv template's profile -------*- C++ -*-===//
+//
+// Part of the dynaspa project.
+//
+//===----------------------------------------------------------------------===//
+//
+// A KernelProfile for one variant of the masked convolution kernel template
+// (lib/Conversion/SpSparseToGPU/ConvKernel.cpp) on a mask with a given number
+// of active DISTiles. The inputs are plain structs so that the profile can
+// follow the template as it changes without touching MLIR; the assumptions
+// about the template are listed at the top of ConvProfile.cpp.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef DYNASPA_ANALYSIS_CONVPROFILE_H
+#define DYNASPA_ANALYSIS_CONVPROFILE_H
+
+#include "dynaspa/Analysis/CostModel.h"
+
+namespace dynaspa::cost {
+
+/// An NHWC x HWCF convolution (`spsparse.masked_conv2d`, layout nhwc).
+struct ConvProblem {
+  int64_t batch = 1, height = 0, width = 0, inChannels = 0;
+  int64_t kernelH = 1, kernelW = 1, outChannels = 0;
+  int64_t strideH = 1, strideW = 1, dilationH = 1, dilationW = 1;
+  int64_t padTop = 0, padBottom = 0, padLeft = 0, padRight = 0;
+  int64_t elementBytes = 4;     ///< f32 activations, filters and outputs.
+  int64_t maskElementBytes = 1; ///< The device mask (i8).
+  bool bias = false;
+
+  int64_t getOutHeight() const;
+  int64_t getOutWidth() const;
+};
+
+/// The template's knobs: DISTile granularity and `#spsparse.schedule`.
+struct ConvSchedule {
+  int64_t tileH = 1, tileW = 1; ///< Granularity: output rows x columns.
+  int64_t channelBlock = 32;
+  int64_t reductionBlock = 8;
+  int64_t threads = 128;
+  int64_t threadChannels = 4;
+  int64_t threadPixels = 1;
+  int64_t vectorWidth = 1;
+  int64_t unroll = 1;
+  /// Blocks along the tile list (grid-stride); 0: one per tile group.
+  int64_t blocks = 0;
+  /// DISTiles one block computes together (knob being added to the
+  /// template; see the assumptions in ConvProfile.cpp).
+  int64_t tilesPerBlock = 1;
+  /// Blocks that split the input-channel reduction (likewise).
+  int64_t splitK = 1;
+  /// Registers per thread if known from the compiled kernel; 0 estimates.
+  int64_t registersPerThread = 0;
+};
+
+/// Why the template rejects `schedule` for `problem` (mirrors the checks of
+/// ConvKernel.cpp's planConv); empty if it accepts it.
+std::string verifyConvSchedule(const ConvProblem &problem,
+                               const ConvSchedule &schedule);
+
+/// The profile of `schedule` on a mask with `activeTiles` non-empty DISTiles,
+/// or nullopt with `error` set if the template rejects the schedule.
+std::optional<KernelProfile> profileMaskedConv(const DeviceModel &device,
+                                               const ConvProblem &problem,
+                                               const ConvSchedule &schedule,
+                                               int64_t activeTiles,
+                                               std::string *error = nullptr);
+
+} // namespace dynaspa::cost
+
+#endif // DYNASPA_ANALYSIS_CONVPROFILE_H
