@@ -85,15 +85,17 @@ def fit(op, batch, g, cb, threads, tc, tp, tpb, split):
     rb = next(r for r in (8, 4) if shared_bytes(op, g, tpb, cb, r) <= SHARED_LIMIT)
     split = min(split, math.ceil(op.Cin / rb))
     unroll = 4 if op.k == 1 else 1
-    return schedule_string(cb, rb, threads, tc, tp, vw, unroll, tpb, split)
+    return (schedule_string(cb, rb, threads, tc, tp, vw, unroll, tpb, split)
+            + ", double_buffer = true")
 
 
 def default_variants(op, batch):
     """A two-variant PolyKernel for shapes the sweep has not measured, from
     the shape classes that won the H100 sweep (docs/benchmarks/sweep-h100-*):
     small blocks of 2x2 tiles with a 4-way split reduction while few tiles
-    are active, 8 tiles of 4x4 per block for dense masks; at batch > 1 the
-    split is not needed for parallelism."""
+    are active, 8 tiles of 4x4 per block for dense masks, both double
+    buffered (it won every refined comparison); at batch > 1 the split is
+    not needed for parallelism."""
     split = 4 if batch == 1 else 1
     ho, wo = (op.H - 1) // op.stride + 1, (op.W - 1) // op.stride + 1
     tiles2 = batch * math.ceil(ho / 2) * math.ceil(wo / 2)

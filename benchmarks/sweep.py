@@ -43,7 +43,8 @@ def make(a):
         op = suite.OPS_BY_NAME[name]
         for batch in a.batches:
             key = suite.bundle_key(op, batch)
-            cands = schedules.conv_candidates(op, batch, a.limit)
+            cands = (refine(a.refine, key, a.top) if a.refine
+                     else schedules.conv_candidates(op, batch, a.limit))
             funcs, table = [], []
             for i, (g, sched) in enumerate(cands):
                 fn = "%s_c%d" % (key, i)
@@ -65,6 +66,29 @@ def make(a):
     with open(os.path.join(a.out, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1)
     return 0
+
+
+def refine(path, key, top):
+    """The `top` candidates of each density in an earlier sweep, each also
+    with double buffering and with twice the split."""
+    with open(path) as f:
+        res = json.load(f)["results"][key]
+    picked = []
+    for m in res["masks"]:
+        t = m["dynaspa_us"]
+        for i in sorted((i for i in range(len(t)) if t[i]), key=lambda i: t[i])[:top]:
+            if i not in picked:
+                picked.append(i)
+    out = []
+    for i in picked:
+        c = res["candidates"][i]
+        g, sched = tuple(c["granularity"]), c["schedule"]
+        out += [(g, sched), (g, sched + ", double_buffer = true")]
+        split = int(sched.rsplit("split_k = ", 1)[1].split(",")[0])
+        if res["batch"] == 1 and split < 16:
+            out.append((g, sched.replace("split_k = %d" % split, "split_k = %d" % (2 * split))
+                        + ", double_buffer = true"))
+    return out
 
 
 def measure(a):
@@ -183,6 +207,8 @@ def main(argv=None):
     m.add_argument("--ops", nargs="+", default=["conv3x3_40x40x256"])
     m.add_argument("--batches", nargs="+", type=int, default=[1])
     m.add_argument("--limit", type=int, default=48, help="candidates per (op, batch)")
+    m.add_argument("--refine", help="an earlier sweep's JSON: vary its best candidates")
+    m.add_argument("--top", type=int, default=4, help="with --refine: best per density")
     m.add_argument("--out", default=OUT)
     m.add_argument("--chip", default="sm_90")
     m.add_argument("--compiler", default=os.path.join(ROOT, "build", "bin", "dynaspa-compile"))

@@ -169,8 +169,13 @@ SmallVector<Value> fetch(KernelBuilder &k, Value tid, int64_t threads,
   SmallVector<Value> values;
   for (int64_t i = 0; i * threads < st.groups; ++i) {
     Value e = k.add(tid, i * threads);
+    Value inside = k.slt(e, st.groups);
+    // Past the end of the buffer (the last round's tail) the source is not
+    // even asked: it may read shared memory indexed by `e`.
+    if ((i + 1) * threads > st.groups)
+      e = k.select(inside, e, k.idx(0));
     auto [index, valid] = st.source(e, c0);
-    valid = k.land(k.land(valid, live), k.slt(e, st.groups));
+    valid = k.land(k.land(valid, live), inside);
     values.push_back(k.loadOrZero(st.src, index, valid, st.vw));
   }
   return values;
