@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+#===- gpu-e2e.sh - the end-to-end suite on a CUDA GPU ----------------------===#
+#
+# On the GPU machine, after scripts/gpu-e2e-prepare.sh on the build machine
+# (device-out/gpu carried): the runtime's CUDA gtests, every generated kernel
+# of the end-to-end suite against the float64 reference, and
+# compute-sanitizer memcheck and racecheck on the cases that exercise
+# grouping, split-K atomics and double buffering. Exit status 1 on any
+# failure.
+#
+#===----------------------------------------------------------------------===#
+set -uo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+G=${G:-$ROOT/device-out/gpu}
+export LD_LIBRARY_PATH=$G/bin:${LD_LIBRARY_PATH:-}
+status=0
+nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
+echo "== runtime CUDA gtests"
+(cd "$G/rt" && DYNASPA_TEST_PTX=$PWD/masked_bmm.ptx DYNASPA_TEST_CUBIN=$PWD/masked_bmm.sm_90.cubin \
+  ./dynaspa_runtime_tests --gtest_filter='Cuda.*' 2>&1 | tail -3) || status=1
+echo "== generated kernels on CUDA vs float64"
+pass=0; fail=0
+for b in "$G"/e2e/*.dspb; do
+  n=$(basename "$b" .dspb)
+  if r=$("$G/bin/dynaspa-run" "$b" --device cuda --random 3 --mask "$G/e2e/${n}_mask.npy" --check 2>&1); then
+    pass=$((pass + 1)); else fail=$((fail + 1)); status=1; fi
+  echo "$n: $(echo "$r" | grep -E '^check|error' | head -1)"
+done
+echo "e2e: $pass passed, $fail failed"
+for n in split_k2_double_buffer double_buffer_batch2 double_buffer_s2 grouped_1x1_batch2 saliency_40x40; do
+  run=("$G/bin/dynaspa-run" "$G/e2e/$n.dspb" --device cuda --random 3 --mask "$G/e2e/${n}_mask.npy" --check)
+  m=$(compute-sanitizer --tool memcheck --report-api-errors no "${run[@]}" 2>&1 | grep "ERROR SUMMARY")
+  r=$(compute-sanitizer --tool racecheck "${run[@]}" 2>&1 | grep "RACECHECK SUMMARY")
+  echo "$n: memcheck ${m#*= } | racecheck ${r#*= }"
+  [[ $m == *" 0 errors"* && $r == *" 0 hazards"* ]] || status=1
+done
+exit $status
