@@ -128,7 +128,7 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildBmmKernel(
   const BmmPlan &p = *planOr;
 
   MLIRContext *ctx = builder.getContext();
-  Type f32 = Float32Type::get(ctx), i32 = IntegerType::get(ctx, 32);
+  Type f32 = Float32Type::get(ctx);
   int64_t cap = space->getNumTiles();
   SmallVector<Type> argTypes = {
       getFlatType(lhsType.getNumElements(), f32),
@@ -149,19 +149,14 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildBmmKernel(
   }
   argTypes.push_back(getFlatType(outType.getNumElements(), f32));
   roles.push_back("output");
-  argTypes.append({getFlatType(cap, i32), getFlatType(1, i32)});
-  roles.append({getTilesRole(g), getCountRole(g)});
-  for (const std::string &role : extraCountRoles) {
-    argTypes.push_back(getFlatType(1, i32));
-    roles.push_back(role);
-  }
+  appendTileListArgs(argTypes, roles, g, cap, extraCountRoles);
   int64_t blocks = schedule.getBlocks() > 0
                        ? std::min(schedule.getBlocks(), cap)
                        : cap; // One tile per block: the best balance.
   gpu::GPUFuncOp fn = createKernel(
       builder, module, op->getLoc(), name, argTypes, roles,
       {getWorkgroupType(p.lhsFloats, f32), getWorkgroupType(p.rhsFloats, f32)},
-      {blocks, llvm::divideCeil(s.n, p.cb)}, p.threads);
+      {blocks, static_cast<int64_t>(llvm::divideCeil(s.n, p.cb))}, p.threads);
 
   ImplicitLocOpBuilder b(op->getLoc(), builder);
   b.setInsertionPointToStart(&fn.getBody().front());

@@ -247,12 +247,7 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildConvKernel(
   }
   argTypes.push_back(getFlatType(outType.getNumElements(), f32));
   roles.push_back("output");
-  argTypes.append({getFlatType(cap, i32), getFlatType(1, i32)});
-  roles.append({getTilesRole(g), getCountRole(g)});
-  for (const std::string &role : extraCountRoles) {
-    argTypes.push_back(getFlatType(1, i32));
-    roles.push_back(role);
-  }
+  appendTileListArgs(argTypes, roles, g, cap, extraCountRoles);
   // By default one block per group of tiles of a full mask: the best balance.
   int64_t groups = llvm::divideCeil(cap, p.tpb);
   int64_t blocks = schedule.getBlocks() > 0

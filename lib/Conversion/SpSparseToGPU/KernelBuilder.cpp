@@ -57,6 +57,19 @@ gpu::GPUFuncOp mlir::spsparse::createKernel(
   return fn;
 }
 
+void mlir::spsparse::appendTileListArgs(SmallVectorImpl<Type> &argTypes,
+                                        SmallVectorImpl<std::string> &roles,
+                                        GranularityAttr g, int64_t numTiles,
+                                        ArrayRef<std::string> extraCountRoles) {
+  Type i32 = IntegerType::get(g.getContext(), 32);
+  argTypes.append({getFlatType(numTiles, i32), getFlatType(1, i32)});
+  roles.append({getTilesRole(g), getCountRole(g)});
+  for (const std::string &role : extraCountRoles) {
+    argTypes.push_back(getFlatType(1, i32));
+    roles.push_back(role);
+  }
+}
+
 Value mlir::spsparse::buildDispatchedCount(KernelBuilder &k, gpu::GPUFuncOp fn,
                                            unsigned countArg,
                                            ArrayRef<DispatchTerm> dispatch) {

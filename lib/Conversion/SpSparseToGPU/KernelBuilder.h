@@ -147,6 +147,14 @@ gpu::GPUFuncOp createKernel(OpBuilder &builder, gpu::GPUModuleOp module,
                             ArrayRef<Type> workgroupTypes,
                             ArrayRef<int64_t> grid, int64_t threads);
 
+/// Appends the arguments every variant kernel ends with, in the order the
+/// dispatch terms index them: its DISTile list (`numTiles` ids) and count at
+/// granularity `g`, then one count per role in `extraCountRoles` (the counts
+/// of earlier variants at other granularities).
+void appendTileListArgs(SmallVectorImpl<Type> &argTypes,
+                        SmallVectorImpl<std::string> &roles, GranularityAttr g,
+                        int64_t numTiles, ArrayRef<std::string> extraCountRoles);
+
 /// The tile count a variant kernel walks: the count in kernel argument
 /// `countArg`, or 0 where the `dispatch` terms say the dispatch table picks
 /// another variant (device-side dispatch: every variant is launched, all but
