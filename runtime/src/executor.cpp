@@ -117,12 +117,25 @@ Status OperatorExecutor::prepare() {
   std::set<uint32_t> user(op_.outputs()->begin(), op_.outputs()->end());
   if (op_.inputs())
     user.insert(op_.inputs()->begin(), op_.inputs()->end());
-  for (uint32_t i = 0; i < buffers_.size(); ++i)
-    if (!user.count(i))
-      if (Status s = backend_.allocate(bufferBytes(*op_.buffers()->Get(i)),
-                                       &buffers_[i]);
-          !s)
-        return s;
+  // Scratch starts zeroed: the tile-list kernels keep their cross-block
+  // counters in it and leave them at zero for the next run.
+  bool scratch = false;
+  for (uint32_t i = 0; i < buffers_.size(); ++i) {
+    if (user.count(i))
+      continue;
+    if (Status s = backend_.allocate(bufferBytes(*op_.buffers()->Get(i)),
+                                     &buffers_[i]);
+        !s)
+      return s;
+    if (Status s = backend_.fillZero(buffers_[i], buffers_[i].bytes,
+                                     backend_.ownQueue());
+        !s)
+      return s;
+    scratch = true;
+  }
+  if (scratch)
+    if (Status s = backend_.synchronize(); !s)
+      return s;
   // Outputs are cleared even if zero_fill forgot one: variants never write
   // inactive tiles, so a stale output would leak the previous result.
   std::vector<uint32_t> fills;
