@@ -319,8 +319,8 @@ TEST_F(Executor, CapturingAnUnpreparedLaunchIsRefused) {
 TEST_F(Executor, BenchmarkTakesMedianAndMinOverRounds) {
   make(true);
   backend_.count = 3;
-  // Rounds alternate: full graph, overhead graph.
-  backend_.times = {5.0, 2.0, 1.0, 2.0, 3.0, 4.0};
+  // Each round times the full graph, the zero fill, the overhead graph.
+  backend_.times = {5.0, 7.0, 2.0, 1.0, 8.0, 2.0, 3.0, 9.0, 4.0};
   dynaspa_benchmark_options_t options = {2, 7, 3};
   dynaspa_benchmark_result_t r = {};
   ASSERT_TRUE(executor_->benchmark(options, &r));
@@ -328,13 +328,14 @@ TEST_F(Executor, BenchmarkTakesMedianAndMinOverRounds) {
   EXPECT_DOUBLE_EQ(r.min_us, 1.0);
   EXPECT_DOUBLE_EQ(r.overhead_us, 2.0);
   EXPECT_DOUBLE_EQ(r.overhead_min_us, 2.0);
+  EXPECT_DOUBLE_EQ(r.zero_fill_us, 8.0);
   EXPECT_EQ(r.variant, 1);
   EXPECT_EQ(r.tile_count, 3);
   EXPECT_EQ(r.host_selected, 0);
   EXPECT_STREQ(r.method, "cuda-graph");
   const auto &log = backend_.log;
-  EXPECT_EQ(grep(log, "replay").size(), 4u); // Warmup of both graphs.
-  EXPECT_EQ(grep(log, "time 7").size(), 6u);
+  EXPECT_EQ(grep(log, "replay").size(), 6u); // Warmup of the three graphs.
+  EXPECT_EQ(grep(log, "time 7").size(), 9u);
   // The full graph holds zero fill, prologue and both variants.
   int begin = first(log, "capture begin"), end = first(log, "capture end");
   int launchesInside = 0;
@@ -342,6 +343,18 @@ TEST_F(Executor, BenchmarkTakesMedianAndMinOverRounds) {
     launchesInside += log[i].rfind("launch", 0) == 0;
   EXPECT_EQ(launchesInside, 3);
   EXPECT_NE(log[begin + 1].find("q7"), std::string::npos);
+  // The overhead graph holds the prologue's kernel and the count's fill,
+  // the zero-fill graph the output's fill alone.
+  std::vector<std::string> rest(log.begin() + end + 1, log.end());
+  int second = first(rest, "capture begin"), secondEnd = first(rest, "capture end");
+  std::vector<std::string> overhead(rest.begin() + second, rest.begin() + secondEnd);
+  EXPECT_EQ(grep(overhead, "launch").size(), 1u);
+  EXPECT_EQ(grep(overhead, "fill").size(), 1u);
+  std::vector<std::string> after(rest.begin() + secondEnd + 1, rest.end());
+  int third = first(after, "capture begin"), thirdEnd = first(after, "capture end");
+  std::vector<std::string> zero(after.begin() + third, after.begin() + thirdEnd);
+  EXPECT_TRUE(grep(zero, "launch").empty());
+  EXPECT_EQ(grep(zero, "fill").size(), 1u);
 }
 
 TEST_F(Executor, BenchmarkOfHostSelectedOperatorTimesTheChosenVariant) {
@@ -352,7 +365,8 @@ TEST_F(Executor, BenchmarkOfHostSelectedOperatorTimesTheChosenVariant) {
   EXPECT_EQ(r.host_selected, 1);
   EXPECT_EQ(r.variant, 0);
   std::vector<std::string> launches = grep(backend_.log, "launch");
-  // Prologue to choose; then the graphs: (prologue, rows), (prologue).
+  // Prologue to choose; then the graphs: (prologue, rows), (prologue),
+  // (fills only).
   ASSERT_EQ(launches.size(), 4u);
   EXPECT_EQ(launches[2].rfind("launch masked_bmm_rows ", 0), 0u);
   dynaspa_benchmark_options_t bad = {0, 0, 1};

@@ -256,6 +256,7 @@ int runOperator(const Options &o, const BundleFile &file, uint32_t opIndex) {
                              {"min_us", r.min_us},
                              {"overhead_us", r.overhead_us},
                              {"overhead_min_us", r.overhead_min_us},
+                             {"zero_fill_us", r.zero_fill_us},
                              {"variant", r.variant},
                              {"variant_name", variantName(op, r.variant)},
                              {"tile_count", r.tile_count},
@@ -299,7 +300,8 @@ int runOperator(const Options &o, const BundleFile &file, uint32_t opIndex) {
                 << o.reps << " reps x " << o.rounds << " rounds, " << o.warmup
                 << " warmup): median " << b["median_us"].get<double>()
                 << " us, min " << b["min_us"].get<double>() << " us; overhead "
-                << "(zero fill + prologue) " << b["overhead_us"].get<double>()
+                << "(bitmask + tile lists) " << b["overhead_us"].get<double>()
+                << " us; zero fill " << b["zero_fill_us"].get<double>()
                 << " us; variant " << b["variant"].get<int>() << " '"
                 << b["variant_name"].get<std::string>() << "', tile count "
                 << b["tile_count"].get<int64_t>()

@@ -240,10 +240,11 @@ Modes (a run always happens unless --inspect):
                         of zero fill + prologue + variants replayed R times
                         back to back between events, time/R, median and min
                         over N rounds; OpenCL: R back-to-back enqueues timed
-                        by the host clock to clFinish. Also times zero fill +
-                        prologue alone (the runtime's overhead). Prints
-                        median/min us, overhead us, the chosen variant and
-                        its tile count
+                        by the host clock to clFinish. Also times the
+                        prologue alone (bitmask and tile lists: the runtime's
+                        overhead) and the output's zero fill alone. Prints
+                        median/min us, overhead us, zero fill us, the chosen
+                        variant and its tile count
     --reps R            replays per round (default 100)
     --rounds N          rounds (default 10)
     --warmup W          untimed replays first (default 10)

@@ -122,7 +122,9 @@ typedef struct dynaspa_benchmark_result {
   /* Zero fill + prologue + variants. */
   double median_us;
   double min_us;
-  /* The same for zero fill + prologue alone: the runtime's overhead. */
+  /* The same for the prologue without the outputs' zero fill (bitmask and
+   * DISTile lists; the variant kernels select themselves): the runtime's
+   * overhead. */
   double overhead_us;
   double overhead_min_us;
   /* The variant (and its tile count) that applied to the inputs timed. */
@@ -134,6 +136,9 @@ typedef struct dynaspa_benchmark_result {
   int32_t host_selected;
   /* How it was timed, a static string: "cuda-graph" or "opencl-host-clock". */
   const char *method;
+  /* Median time of zeroing the outputs alone (part of median_us, not of the
+   * overhead: it is as large as the output whatever the mask). */
+  double zero_fill_us;
 } dynaspa_benchmark_result_t;
 
 /* A static string naming `status`, e.g. "DYNASPA_BAD_BUNDLE". */
