@@ -19,6 +19,7 @@
 
 #include <cstring>
 #include <deque>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,8 @@ public:
   std::deque<double> times;
   /// The byte count of every fillZero, in call order.
   std::vector<size_t> fillBytes;
+  /// The size of every allocation by handle (kept when the log is cleared).
+  std::map<uint64_t, size_t> sizes;
 
   dynaspa_device_kind_t kind() const override { return DYNASPA_DEVICE_CUDA; }
   const std::string &deviceName() const override { return name_; }
@@ -49,6 +52,7 @@ public:
   Status allocate(size_t bytes, DeviceBuffer *out) override {
     out->handle = nextHandle_++;
     out->bytes = bytes;
+    sizes[out->handle] = bytes;
     log.push_back("alloc " + std::to_string(out->handle) + " " +
                   std::to_string(bytes));
     return Status::ok();

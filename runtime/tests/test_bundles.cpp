@@ -219,4 +219,44 @@ fb::BundleT makeMaskedBmmBundle(const BmmOptions &o) {
   return b;
 }
 
+fb::BundleT makeMaskedBmmChainBundle(const std::vector<BmmOptions> &ops) {
+  fb::BundleT b = makeMaskedBmmBundle(ops.at(0));
+  b.operators.clear();
+  for (size_t i = 0; i < ops.size(); ++i) {
+    fb::BundleT one = makeMaskedBmmBundle(ops[i]);
+    one.operators[0]->name = "bmm" + std::to_string(i);
+    b.operators.push_back(std::move(one.operators[0]));
+  }
+  return b;
+}
+
+ChainData makeChainData(const std::vector<BmmOptions> &ops,
+                        const std::vector<std::vector<float>> &rowMasks) {
+  ChainData d;
+  const BmmOptions &o0 = ops.at(0);
+  d.input.resize(static_cast<size_t>(o0.batch * o0.m * o0.k));
+  for (size_t i = 0; i < d.input.size(); ++i)
+    d.input[i] = static_cast<float>(i % 7) * 0.25f - 0.75f;
+  NdArray x = fromVector(d.input, {o0.batch, o0.m, o0.k});
+  for (size_t op = 0; op < ops.size(); ++op) {
+    const BmmOptions &o = ops[op];
+    std::vector<float> rhs(static_cast<size_t>(o.batch * o.k * o.n));
+    // Different per operator, so that a swapped binding shows.
+    for (size_t i = 0; i < rhs.size(); ++i)
+      rhs[i] = static_cast<float>((i + 3 * op) % 5) * 0.5f - 0.5f;
+    d.rhs.push_back(rhs);
+    d.masks.emplace_back(rowMasks.at(op).begin(),
+                         rowMasks.at(op).begin() + o.m);
+    NdArray y;
+    EXPECT_TRUE(referenceBatchMatmul(x, fromVector(rhs, {o.batch, o.k, o.n}),
+                                     fromVector(d.masks.back(), {o.m}), nullptr,
+                                     &y));
+    x = std::move(y); // F64: the next product starts from exact values.
+  }
+  d.want.resize(static_cast<size_t>(x.numel()));
+  for (int64_t i = 0; i < x.numel(); ++i)
+    d.want[static_cast<size_t>(i)] = static_cast<float>(x.get(i));
+  return d;
+}
+
 } // namespace dynaspa::runtime::testing

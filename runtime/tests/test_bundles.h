@@ -66,6 +66,23 @@ struct BmmData {
 };
 BmmData makeBmmData(const BmmOptions &o, const std::vector<float> &rowMask);
 
+/// Operators 0..n-1 of one bundle, operator i being makeMaskedBmmBundle's
+/// for `ops[i]`, named "bmm<i>" (module and binaries from ops[0]). Chain
+/// them by giving operator i+1 k = operator i's n.
+fb::BundleT makeMaskedBmmChainBundle(const std::vector<BmmOptions> &ops);
+
+/// Deterministic inputs of a chain of such operators: the network input
+/// (lhs of operator 0), every operator's rhs and row mask (f32 0/1), and the
+/// float64 reference of the whole chain (each product computed in float64
+/// from the previous one), rounded to f32.
+struct ChainData {
+  std::vector<float> input;
+  std::vector<std::vector<float>> rhs, masks;
+  std::vector<float> want;
+};
+ChainData makeChainData(const std::vector<BmmOptions> &ops,
+                        const std::vector<std::vector<float>> &rowMasks);
+
 /// A valid bundle with an OpenCL C module (no device needed to verify).
 inline fb::BundleT makeDefaultBundle() {
   BmmOptions options;
