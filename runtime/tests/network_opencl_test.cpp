@@ -25,7 +25,6 @@
 #define CL_USE_DEPRECATED_OPENCL_1_2_APIS
 #include <CL/cl.h>
 
-#include <array>
 #include <cmath>
 
 namespace dynaspa::runtime::testing {
@@ -72,66 +71,14 @@ protected:
         << dynaspa_context_last_error(ctx_);
   }
 
-  /// The flat input array of `d` (input 0 of operators after the first
-  /// empty); `shapes_` keeps the shapes alive.
-  std::vector<dynaspa_host_tensor_t> flatInputs(ChainData &d) {
-    shapes_.clear();
-    shapes_.reserve(3 * ops_.size());
-    std::vector<dynaspa_host_tensor_t> in;
-    for (size_t k = 0; k < ops_.size(); ++k) {
-      const BmmOptions &o = ops_[k];
-      shapes_.push_back({o.batch, o.m, o.k});
-      shapes_.push_back({o.batch, o.k, o.n});
-      shapes_.push_back({o.m, 0, 0});
-      in.push_back({k == 0 ? d.input.data() : nullptr, DYNASPA_F32, 3,
-                    shapes_[3 * k].data()});
-      in.push_back(
-          {d.rhs[k].data(), DYNASPA_F32, 3, shapes_[3 * k + 1].data()});
-      in.push_back(
-          {d.masks[k].data(), DYNASPA_F32, 1, shapes_[3 * k + 2].data()});
-    }
-    return in;
-  }
-
   std::vector<float> runNetwork(ChainData &d,
                                 std::vector<dynaspa_run_stats_t> *stats) {
-    std::vector<dynaspa_host_tensor_t> in = flatInputs(d);
-    const BmmOptions &o = ops_.back();
-    // Poisoned: masked-off outputs must come back as exact zeros.
-    std::vector<float> out(static_cast<size_t>(o.batch * o.m * o.n), 1234.0f);
-    int64_t outShape[] = {o.batch, o.m, o.n};
-    dynaspa_host_tensor_t output = {out.data(), DYNASPA_F32, 3, outShape};
-    if (stats)
-      stats->assign(ops_.size(), dynaspa_run_stats_t());
-    EXPECT_EQ(dynaspa_network_run(net_, in.data(), in.size(), &output,
-                                  stats ? stats->data() : nullptr),
-              DYNASPA_OK)
-        << dynaspa_context_last_error(ctx_);
-    return out;
+    return runChainNetwork(ctx_, net_, ops_, d, stats);
   }
 
-  /// The same chain with dynaspa_operator_run, operator by operator.
   std::vector<float> runOneByOne(ChainData &d,
                                  std::vector<dynaspa_run_stats_t> *stats) {
-    std::vector<float> x = d.input;
-    stats->clear();
-    for (size_t k = 0; k < ops_.size(); ++k) {
-      const BmmOptions &o = ops_[k];
-      int64_t aShape[] = {o.batch, o.m, o.k}, bShape[] = {o.batch, o.k, o.n},
-              mShape[] = {o.m}, cShape[] = {o.batch, o.m, o.n};
-      std::vector<float> y(static_cast<size_t>(o.batch * o.m * o.n), -1.0f);
-      dynaspa_host_tensor_t in[] = {
-          {x.data(), DYNASPA_F32, 3, aShape},
-          {d.rhs[k].data(), DYNASPA_F32, 3, bShape},
-          {d.masks[k].data(), DYNASPA_F32, 1, mShape}};
-      dynaspa_host_tensor_t out[] = {{y.data(), DYNASPA_F32, 3, cShape}};
-      dynaspa_run_stats_t s = {};
-      EXPECT_EQ(dynaspa_operator_run(bundle_, k, in, 3, out, 1, &s), DYNASPA_OK)
-          << dynaspa_context_last_error(ctx_);
-      stats->push_back(s);
-      x = std::move(y);
-    }
-    return x;
+    return runChainOneByOne(ctx_, bundle_, ops_, d, stats);
   }
 
   static void expectNearReference(const std::vector<float> &got,
@@ -152,7 +99,6 @@ protected:
   dynaspa_bundle_t *bundle_ = nullptr;
   dynaspa_network_t *net_ = nullptr;
   std::vector<BmmOptions> ops_;
-  std::vector<std::array<int64_t, 3>> shapes_;
 };
 
 TEST_F(OpenCLNetwork, ChainMatchesOneByOneAndTheReference) {

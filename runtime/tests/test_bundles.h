@@ -83,6 +83,22 @@ struct ChainData {
 ChainData makeChainData(const std::vector<BmmOptions> &ops,
                         const std::vector<std::vector<float>> &rowMasks);
 
+/// dynaspa_network_run of a network of `ops` (in order) on `d`, with a
+/// poisoned output; gtest-checks the status. `stats`: nullptr, or resized
+/// to one entry per operator.
+std::vector<float> runChainNetwork(dynaspa_context_t *context,
+                                   dynaspa_network_t *network,
+                                   const std::vector<BmmOptions> &ops,
+                                   ChainData &d,
+                                   std::vector<dynaspa_run_stats_t> *stats);
+/// The same chain operator by operator with dynaspa_operator_run
+/// (operator k of `bundle` is ops[k]); `stats` gets one entry per operator.
+std::vector<float> runChainOneByOne(dynaspa_context_t *context,
+                                    dynaspa_bundle_t *bundle,
+                                    const std::vector<BmmOptions> &ops,
+                                    ChainData &d,
+                                    std::vector<dynaspa_run_stats_t> *stats);
+
 /// A valid bundle with an OpenCL C module (no device needed to verify).
 inline fb::BundleT makeDefaultBundle() {
   BmmOptions options;
