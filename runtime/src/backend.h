@@ -121,10 +121,11 @@ public:
   /// timing one (CUDA: CU_EVENT_DISABLE_TIMING); destroy it with
   /// destroyEvent. recordEventOn marks the point after the work enqueued so
   /// far on `queue`; waitEvent makes work enqueued later on `queue` wait for
-  /// the last such point of `event`. Neither blocks the host, and on CUDA
-  /// both are legal while `queue` is being captured: a record on a capturing
-  /// stream and a wait for it on another stream fork that stream into the
-  /// capture, and a wait of the capturing stream joins it back.
+  /// the last such point of `event` (OpenCL also flushes `queue` on a
+  /// record, as waits across queues require). Neither blocks the host, and on
+  /// CUDA both are legal while `queue` is being captured: a record on a
+  /// capturing stream and a wait for it on another stream fork that stream into
+  /// the capture, and a wait of the capturing stream joins it back.
   virtual Status createSyncEvent(EventHandle *out) = 0;
   virtual Status recordEventOn(EventHandle event, QueueHandle queue) = 0;
   virtual Status waitEvent(QueueHandle queue, EventHandle event) = 0;

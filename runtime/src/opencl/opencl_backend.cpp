@@ -201,7 +201,7 @@ public:
   }
 
   Status recordEvent(EventHandle event) override {
-    return recordEventOn(event, queue_);
+    return enqueueMarker(static_cast<ClEvent *>(event), queue_);
   }
 
   Status elapsedMs(EventHandle start, EventHandle end, float *ms) override;
@@ -210,15 +210,13 @@ public:
   Status createSyncEvent(EventHandle *out) override { return createEvent(out); }
 
   Status recordEventOn(EventHandle event, QueueHandle queue) override {
-    auto *e = static_cast<ClEvent *>(event);
-    // A barrier that waits for the previous marker holds its own reference.
-    if (e->event)
-      clReleaseEvent(e->event);
-    e->event = nullptr;
-    cl_int err =
-        clEnqueueMarkerWithWaitList(clQueue(queue), 0, nullptr, &e->event);
-    return err == CL_SUCCESS ? Status::ok()
-                             : clError("clEnqueueMarkerWithWaitList", err);
+    if (Status s = enqueueMarker(static_cast<ClEvent *>(event), queue); !s)
+      return s;
+    // Another queue will wait for this marker: OpenCL only guarantees
+    // progress across queues for commands already submitted, so a wait on
+    // an unflushed queue may never end on some drivers.
+    cl_int err = clFlush(clQueue(queue));
+    return err == CL_SUCCESS ? Status::ok() : clError("clFlush", err);
   }
 
   Status waitEvent(QueueHandle queue, EventHandle event) override {
@@ -286,6 +284,16 @@ private:
   }
   static cl_command_queue clQueue(QueueHandle q) {
     return static_cast<cl_command_queue>(q);
+  }
+  Status enqueueMarker(ClEvent *e, QueueHandle queue) {
+    // A barrier that waits for the previous marker holds its own reference.
+    if (e->event)
+      clReleaseEvent(e->event);
+    e->event = nullptr;
+    cl_int err =
+        clEnqueueMarkerWithWaitList(clQueue(queue), 0, nullptr, &e->event);
+    return err == CL_SUCCESS ? Status::ok()
+                             : clError("clEnqueueMarkerWithWaitList", err);
   }
   Status build(const fb::Binary &binary, cl_program *out, std::string *log);
 
