@@ -228,13 +228,11 @@ Status NetworkExecutor::fillOutput(const Step &step, QueueHandle queue) {
 Status NetworkExecutor::enqueue(QueueHandle queue, Selection selection,
                                 bool sideQueue, dynaspa_run_stats_t *stats) {
   size_t n = steps_.size();
-  if (stats && timing_.size() < 3 * n) {
-    while (timing_.size() < 3 * n) {
-      EventHandle e = nullptr;
-      if (Status s = backend_.createEvent(&e); !s)
-        return s;
-      timing_.push_back(e);
-    }
+  while (stats && timing_.size() < 3 * n) {
+    EventHandle e = nullptr;
+    if (Status s = backend_.createEvent(&e); !s)
+      return s;
+    timing_.push_back(e);
   }
   if (sideQueue) {
     // Fork: the side queue starts after everything already on `queue` (a
