@@ -205,9 +205,13 @@ Status OperatorExecutor::prepareHostBuffers() {
 }
 
 Status OperatorExecutor::execute(const std::vector<Command> &commands,
-                                 const Bindings &bindings, QueueHandle queue) {
+                                 const Bindings &bindings, QueueHandle queue,
+                                 const std::vector<uint32_t> *skipFills) {
   for (const Command &c : commands) {
     if (c.kind == Command::Kind::ZeroFill) {
+      if (skipFills && std::find(skipFills->begin(), skipFills->end(),
+                                 c.buffer) != skipFills->end())
+        continue;
       const DeviceBuffer &b = bindings[c.buffer];
       if (Status s = backend_.fillZero(b, b.bytes, queue); !s)
         return s;
@@ -231,6 +235,31 @@ Status OperatorExecutor::executeAll(const Bindings &bindings, QueueHandle queue,
                                     int32_t variant) {
   if (Status s = execute(prologue_, bindings, queue); !s)
     return s;
+  if (variant >= 0)
+    return execute(variants_[variant].commands, bindings, queue);
+  for (const VariantPlan &plan : variants_)
+    if (Status s = execute(plan.commands, bindings, queue); !s)
+      return s;
+  return Status::ok();
+}
+
+Status
+OperatorExecutor::enqueuePrologue(const Bindings &bindings, QueueHandle queue,
+                                  const std::vector<uint32_t> &preZeroed) {
+  if (!prepared_)
+    return invalidArgument("operator '" + op_.name()->str() +
+                           "' is not prepared");
+  return execute(prologue_, bindings, queue, &preZeroed);
+}
+
+Status OperatorExecutor::enqueueVariants(const Bindings &bindings,
+                                         QueueHandle queue, int32_t variant) {
+  if (!prepared_)
+    return invalidArgument("operator '" + op_.name()->str() +
+                           "' is not prepared");
+  if (variant >= 0 && static_cast<size_t>(variant) >= variants_.size())
+    return invalidArgument("operator '" + op_.name()->str() +
+                           "' has no variant " + std::to_string(variant));
   if (variant >= 0)
     return execute(variants_[variant].commands, bindings, queue);
   for (const VariantPlan &plan : variants_)
