@@ -80,14 +80,21 @@ def refine(path, key, top):
             if i not in picked:
                 picked.append(i)
     out = []
+    db = ", double_buffer = true"
+
+    def add(g, sched):
+        if (g, sched) not in out:
+            out.append((g, sched))
     for i in picked:
         c = res["candidates"][i]
-        g, sched = tuple(c["granularity"]), c["schedule"]
-        out += [(g, sched), (g, sched + ", double_buffer = true")]
+        g, sched = tuple(c["granularity"]), c["schedule"].replace(db, "")
+        add(g, sched)
+        add(g, sched + db)
         split = int(sched.rsplit("split_k = ", 1)[1].split(",")[0])
-        if res["batch"] == 1 and split < 16:
-            out.append((g, sched.replace("split_k = %d" % split, "split_k = %d" % (2 * split))
-                        + ", double_buffer = true"))
+        rb = int(sched.split("reduction_block = ", 1)[1].split(",")[0])
+        chunks = math.ceil(suite.OPS_BY_NAME[res["op"]].Cin / rb)
+        if res["batch"] == 1 and split < 16 and 2 * split <= chunks:
+            add(g, sched.replace("split_k = %d" % split, "split_k = %d" % (2 * split)) + db)
     return out
 
 
@@ -199,7 +206,13 @@ def choose(a):
             alone = geomean([m["dynaspa_us"][best] for m in masks])
             pair = geomean([min(m["dynaspa_us"][best], m["dynaspa_us"][dense]) + extra
                             for m in masks])
-            if dense != best and pair < alone:
+            # The PolyKernel must also hold a good dense variant (issue 6:
+            # a full mask at >= 0.85x cuDNN): keep the pair when the sparse
+            # choice alone misses that and the dense one does better.
+            cudnn_full = geomean([m["cudnn_fp32_us"] for m in full])
+            weak_dense = score(best, full) > cudnn_full / 0.85
+            if dense != best and (pair < alone or
+                                  (weak_dense and score(dense, full) < score(best, full))):
                 # The sparse choice serves counts up to 70% of its tiles; the
                 # dense one the rest (a crude split until dynaspa-tune).
                 g = cands[best]["granularity"]
