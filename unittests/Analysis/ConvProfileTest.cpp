@@ -241,6 +241,38 @@ TEST(ConvProfile, DoubleBufferRegisters) {
             std::string::npos);
 }
 
+TEST(ConvProfile, CriticalPath) {
+  // schedule4x8 without double buffering: per chunk the staging loops run
+  // ceil(480 / 256) + ceil(2304 / 256) = 11 iterations, each waiting for its
+  // load; 32 chunks, plus the tile id and one mask byte per thread.
+  DeviceModel d = h100();
+  std::optional<KernelProfile> plain =
+      profileMaskedConv(d, paperConv(), schedule4x8(), 50);
+  ASSERT_TRUE(plain);
+  EXPECT_DOUBLE_EQ(plain->serialRoundTrips, 1 + 1 + 32 * 11);
+  EXPECT_DOUBLE_EQ(plain->barriers, 1 + 2 * 32);
+  EXPECT_DOUBLE_EQ(plain->overlappedRoundTrips, 0);
+  // Register tile: 8 channels x 9 taps x (1 input + 1 filter load + 4 FMAs)
+  // per chunk, next to the staging and epilogue instructions.
+  EXPECT_GT(plain->warpInstructions, plain->warpMacs);
+  EXPECT_GE(plain->warpInstructions, 32 * 8 * 9 * 6);
+  // Double buffered: one wait for the first prefetch; each chunk's loads fly
+  // during the previous chunk's register tile.
+  ConvSchedule s = schedule4x8();
+  s.doubleBuffer = true;
+  std::optional<KernelProfile> db = profileMaskedConv(d, paperConv(), s, 50);
+  ASSERT_TRUE(db);
+  EXPECT_DOUBLE_EQ(db->serialRoundTrips, 1 + 1 + 1);
+  EXPECT_DOUBLE_EQ(db->overlappedRoundTrips, 32);
+  EXPECT_DOUBLE_EQ(db->overlappedInstructions, 32 * 8 * 9 * 6);
+  EXPECT_DOUBLE_EQ(db->barriers, 2 + 2 * 32);
+  // With a memory latency the prefetch pays off at batch-1 grid sizes.
+  DeviceModel slow = d;
+  slow.memoryLatencyNs = 400;
+  EXPECT_LT(estimateCost(slow, *db).latencyNs,
+            estimateCost(slow, *plain).latencyNs);
+}
+
 TEST(ConvProfile, MirrorsTemplateChecks) {
   auto rejects = [](ConvSchedule s, const char *message) {
     std::string error;

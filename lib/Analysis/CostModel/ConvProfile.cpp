@@ -49,6 +49,21 @@
 //     so a group of a dense region is a run of neighbours). Border tiles
 //     read less (phantom reads); interior tiles are the upper bound.
 //  A9 Registers (when ptxas has not said): see estimateConvRegisters.
+//  A10 The busiest block's critical path, for the latency bound (waits and
+//     instruction counts read off the PTX of the swept kernels, sm_90):
+//     per group the decode waits for the tile ids (1 barrier, 2 with
+//     double_buffer, ~40 instructions). Without double_buffer, per chunk:
+//     2 barriers; the staging loops are not unrolled and each iteration
+//     waits for its load before storing it, so ceil(input vectors /
+//     threads) + ceil(filter vectors / threads) waits, ~30 and ~21
+//     instructions an iteration. With double_buffer: one wait for the first
+//     prefetch; per chunk 2 barriers, the put (~4 instructions a vector)
+//     and the next fetch (~27 and ~18 a vector, all loads in flight), whose
+//     wait overlaps this chunk's register tile. The register tile: per
+//     channel and tap, thread_pixels + thread_channels / run loads and
+//     thread_pixels x thread_channels FMAs. Epilogue per pixel: a wait for
+//     the mask byte, ~30 instructions, per run ~8 plus the store (run
+//     atomics with split_k).
 //
 //===----------------------------------------------------------------------===//
 
@@ -532,6 +547,37 @@ std::optional<KernelProfile> dynaspa::cost::profileMaskedConv(
                      s.threadChannels;
   if (groupsPerBlock == 0)
     return profile;
+
+  // A10: the critical path.
+  const double group = static_cast<double>(groupsPerBlock);
+  const double chunks = static_cast<double>(plan.chunksPerSplit);
+  const double inIters = ceilDiv(plan.inputVectors, s.threads);
+  const double wIters = ceilDiv(plan.filterVectors, s.threads);
+  const double runs = static_cast<double>(s.threadChannels / plan.run);
+  const double tileStep =
+      static_cast<double>(s.reductionBlock) * p.kernelH * p.kernelW *
+      (s.threadPixels + runs + s.threadPixels * s.threadChannels);
+  const double epilogue =
+      s.threadPixels * (30 + runs * (8 + (s.splitK > 1 ? plan.run : 1)));
+  double instructions = 40 + epilogue, serial = 1 + s.threadPixels,
+         barriers = 1, overlapped = 0, overlappedInstructions = 0;
+  if (s.doubleBuffer) {
+    serial += 1;
+    barriers += 1 + 2 * chunks;
+    instructions += chunks * (inIters * (4 + 27) + wIters * (4 + 18));
+    overlapped = chunks;
+    overlappedInstructions = chunks * tileStep;
+  } else {
+    serial += chunks * (inIters + wIters);
+    barriers += 2 * chunks;
+    instructions += chunks * (inIters * 30 + wIters * 21);
+  }
+  instructions += chunks * tileStep;
+  profile.warpInstructions = group * instructions;
+  profile.serialRoundTrips = group * serial;
+  profile.overlappedRoundTrips = group * overlapped;
+  profile.overlappedInstructions = group * overlappedInstructions;
+  profile.barriers = group * barriers;
 
   ConvWalker walker(device, p, s, plan, profile);
   double perGroup = static_cast<double>(groupsPerBlock);
