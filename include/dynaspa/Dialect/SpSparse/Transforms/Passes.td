@@ -61,6 +61,10 @@ def SpSparseOutlinePolyKernels
     uses.
 
     Variants come from, in order of precedence:
+    0. with `records`, the tuning record whose operator signature (op name,
+       operand and result types, strides, dilations, padding, layout) equals
+       the op's: its chosen variants (docs/tuning/records.md). An op no
+       record matches gets a warning and the rules below;
     1. the op's `spsparse.variants` attribute (an array of
        `{granularity = #spsparse.granularity<..>, schedule = #spsparse.schedule<..>,
        tiles = array<i64: lo, hi>}`, in dispatch order, the last without
@@ -83,7 +87,10 @@ def SpSparseOutlinePolyKernels
                "DISTile size of the single variant for ops without attributes">,
     Option<"schedule", "schedule", "std::string", "\"\"",
            "Schedule of that variant, as the body of a #spsparse.schedule "
-           "(e.g. '<channel_block=64, threads=256>')">
+           "(e.g. '<channel_block=64, threads=256>')">,
+    Option<"records", "records", "std::string", "\"\"",
+           "Tuning-record JSON file whose chosen variants outline the ops "
+           "it has records for">
   ];
 }
 
