@@ -215,6 +215,12 @@ def evaluate(a):
             sched = parse_schedule(c["schedule"])
             for mi, m in enumerate(masks):
                 tiles, frac, cap = stats.tiles(op, batch, m["target_density"], g)
+                if a.tiles == "estimate":
+                    # What spsparse-prune-schedules assumes without masks
+                    # (estimateActiveTileFraction in ScheduleRanking.h).
+                    d = m["target_density"]
+                    f = 1 - (1 - d) ** ((1 + math.sqrt(g[0] * g[1])) / 2)
+                    tiles, frac = math.ceil(f * cap), min(1.0, d / f) if f else 1.0
                 q = {"conv": conv_json(op, batch), "granularity": list(g),
                      "schedule": sched, "active_tiles": tiles, "pixel_fraction": frac,
                      "operator": {"output_bytes": 4 * batch * op.Cout * math.prod(suite.out_size(op)),
@@ -531,6 +537,9 @@ def main(argv=None):
     e.add_argument("--masks", default=os.path.join(ROOT, "..", "shared", "masks"))
     e.add_argument("--device", default=DEVICE, help="device JSON ('' = built-in h100-sxm)")
     e.add_argument("--registers", choices=("ptxas", "estimate"), default="ptxas")
+    e.add_argument("--tiles", choices=("masks", "estimate"), default="masks",
+                   help="active tiles from the measured masks, or the pruning "
+                   "pass's clustered-mask estimate")
     e.add_argument("--k", type=int, default=6)
     e.add_argument("--out", default=os.path.join(TUNING, "h100-eval.json"))
     e.add_argument("--plot", default=os.path.join(TUNING, "h100-model-vs-measured.png"))
