@@ -156,6 +156,11 @@ def measure(a):
     return 0
 
 
+# Spacing of consecutive kernels inside a CUDA graph on the H100 (measured,
+# docs/benchmarks/h100.md: the launch floor section).
+KERNEL_SLOT_US = 2.3
+
+
 def geomean(xs):
     return math.exp(sum(math.log(x) for x in xs) / len(xs))
 
@@ -183,7 +188,18 @@ def choose(a):
                      "schedule": cands[best]["schedule"]}]
         if full:
             dense = min(range(len(cands)), key=lambda i: score(i, full))
-            if dense != best and score(dense, full) < 0.95 * score(best, full):
+            # A second variant is launched on every run (device-side
+            # dispatch: the unchosen kernel exits at once) and, at another
+            # granularity, adds a tile-list kernel: each costs about one
+            # kernel slot in a CUDA graph. Keep the pair only where its
+            # best-case time over all masks, with that cost, beats the
+            # sparse choice alone.
+            extra = KERNEL_SLOT_US * (1 + (cands[dense]["granularity"]
+                                            != cands[best]["granularity"]))
+            alone = geomean([m["dynaspa_us"][best] for m in masks])
+            pair = geomean([min(m["dynaspa_us"][best], m["dynaspa_us"][dense]) + extra
+                            for m in masks])
+            if dense != best and pair < alone:
                 # The sparse choice serves counts up to 70% of its tiles; the
                 # dense one the rest (a crude split until dynaspa-tune).
                 g = cands[best]["granularity"]

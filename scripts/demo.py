@@ -257,8 +257,9 @@ def demo(args):
                  "" if label == "sparse" else ", all-ones mask"))
     speedup = bench["dense"]["median_us"] / bench["sparse"]["median_us"]
     print("     speedup dense/sparse: %.2fx" % speedup)
-    print("     runtime overhead (zero fill + tile-list prologue): median %.1f us"
-          % bench["sparse"]["overhead_us"])
+    print("     runtime overhead (bitmask + tile list): median %.1f us;"
+          " zero fill of the output: %.1f us"
+          % (bench["sparse"]["overhead_us"], bench["sparse"]["zero_fill_us"]))
     if kind == "opencl":
         print("   note: %s: the speedup reflects the work skipped, not GPU performance"
               % words)

@@ -18,16 +18,28 @@ nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
 echo "== runtime CUDA gtests"
 (cd "$G/rt" && DYNASPA_TEST_PTX=$PWD/masked_bmm.ptx DYNASPA_TEST_CUBIN=$PWD/masked_bmm.sm_90.cubin \
   ./dynaspa_runtime_tests --gtest_filter='Cuda.*' 2>&1 | tail -3) || status=1
-echo "== generated kernels on CUDA vs float64"
+echo "== generated kernels on CUDA vs float64, then replayed"
+# A run checked against float64, then graph replays: the DISTile count after
+# them must still be the mask's (the multi-block tile-list kernels reset
+# their counters themselves), from <case>_tiles.json where one variant fixes
+# the granularity.
+verdict='import json, sys
+r = json.load(sys.stdin); want = json.load(open(sys.argv[1]))["tiles"]
+c = r.get("check", {}); err = c.get("max_rel_err"); first = r["run"]["tile_count"]; after = r["benchmark"]["tile_count"]
+ok = c.get("ok") and first == after and want in (None, first)
+print(("ok" if ok else "FAILED") + f" max rel err {err}, tiles {first} then {after} (mask {want})")
+sys.exit(0 if ok else 1)'
 pass=0; fail=0
 for b in "$G"/e2e/*.dspb; do
   n=$(basename "$b" .dspb)
-  if r=$("$G/bin/dynaspa-run" "$b" --device cuda --random 3 --mask "$G/e2e/${n}_mask.npy" --check 2>&1); then
+  if r=$("$G/bin/dynaspa-run" "$b" --device cuda --random 3 --mask "$G/e2e/${n}_mask.npy" --check \
+         --json --benchmark --reps 20 --rounds 3 --warmup 2 | python3 -c "$verdict" "$G/e2e/${n}_tiles.json" 2>&1); then
     pass=$((pass + 1)); else fail=$((fail + 1)); status=1; fi
-  echo "$n: $(echo "$r" | grep -E '^check|error' | head -1)"
+  echo "$n: $r"
 done
 echo "e2e: $pass passed, $fail failed"
-for n in split_k2_double_buffer double_buffer_batch2 double_buffer_s2 grouped_1x1_batch2 saliency_40x40; do
+for n in split_k2_double_buffer double_buffer_batch2 double_buffer_s2 grouped_1x1_batch2 saliency_40x40 \
+         multiblock_1x1_tiles_batch2 multiblock_2x2_saliency; do
   run=("$G/bin/dynaspa-run" "$G/e2e/$n.dspb" --device cuda --random 3 --mask "$G/e2e/${n}_mask.npy" --check)
   m=$(compute-sanitizer --tool memcheck --report-api-errors no "${run[@]}" 2>&1 | grep "ERROR SUMMARY")
   r=$(compute-sanitizer --tool racecheck "${run[@]}" 2>&1 | grep "RACECHECK SUMMARY")

@@ -86,12 +86,11 @@ void dynaspa::buildOpenCLPipeline(OpPassManager &pm,
   target.spirvCapabilities = {"Kernel", "Addresses", "Int64", "Int8"};
   target.clientApi = "OpenCL";
   pm.addPass(createGpuSPIRVAttachTarget(target));
-  std::unique_ptr<Pass> toSPIRV = createConvertGPUToSPIRVPass();
+  // Upstream's convert-gpu-to-spirv plus global integer atomics.
+  spsparse::SpSparseConvertKernelsToSPIRVOptions toSPIRV;
   // Physical64 addressing (OpenCL on 64-bit hosts) needs 64-bit indices.
-  // The option has no C++ form; a valid literal cannot fail to parse.
-  (void)toSPIRV->initializeOptions("use-64bit-index=true",
-                                   [](const Twine &) { return failure(); });
-  pm.addPass(std::move(toSPIRV));
+  toSPIRV.use64bitIndex = true;
+  pm.addPass(spsparse::createSpSparseConvertKernelsToSPIRV(toSPIRV));
   OpPassManager &spirvModule =
       pm.nest<gpu::GPUModuleOp>().nest<spirv::ModuleOp>();
   spirvModule.addPass(spirv::createSPIRVLowerABIAttributesPass());

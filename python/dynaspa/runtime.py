@@ -68,7 +68,8 @@ class BenchmarkResult(ctypes.Structure):
     _fields_ = [("median_us", ctypes.c_double), ("min_us", ctypes.c_double),
                 ("overhead_us", ctypes.c_double), ("overhead_min_us", ctypes.c_double),
                 ("variant", ctypes.c_int32), ("tile_count", ctypes.c_int64),
-                ("host_selected", ctypes.c_int32), ("method", ctypes.c_char_p)]
+                ("host_selected", ctypes.c_int32), ("method", ctypes.c_char_p),
+                ("zero_fill_us", ctypes.c_double)]
 
 
 # name -> (restype, argtypes); every function returns dynaspa_status_t unless noted.
@@ -350,7 +351,8 @@ class Operator:
     def benchmark(self, warmup=10, reps=100, rounds=10):
         """The runtime's own timing (``dynaspa_operator_benchmark``) of the
         inputs of the last ``run``: a dict of median_us, min_us, overhead_us,
-        overhead_min_us, variant, tile_count, host_selected, method."""
+        overhead_min_us, variant, tile_count, host_selected, method,
+        zero_fill_us."""
         opts = BenchmarkOptions(warmup, reps, rounds)
         r = BenchmarkResult()
         self._call("dynaspa_operator_benchmark", self.bundle.handle, self.index,

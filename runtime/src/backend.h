@@ -116,6 +116,25 @@ public:
   virtual Status elapsedMs(EventHandle start, EventHandle end, float *ms) = 0;
   virtual Status synchronize() = 0;
 
+  /// Cross-queue ordering, for work split over two queues (the network
+  /// executor's zero fills on a side queue). A sync event is cheaper than a
+  /// timing one (CUDA: CU_EVENT_DISABLE_TIMING); destroy it with
+  /// destroyEvent. recordEventOn marks the point after the work enqueued so
+  /// far on `queue`; waitEvent makes work enqueued later on `queue` wait for
+  /// the last such point of `event` (OpenCL also flushes `queue` on a
+  /// record, as waits across queues require). Neither blocks the host, and on
+  /// CUDA both are legal while `queue` is being captured: a record on a
+  /// capturing stream and a wait for it on another stream fork that stream into
+  /// the capture, and a wait of the capturing stream joins it back.
+  virtual Status createSyncEvent(EventHandle *out) = 0;
+  virtual Status recordEventOn(EventHandle event, QueueHandle queue) = 0;
+  virtual Status waitEvent(QueueHandle queue, EventHandle event) = 0;
+  /// A second queue on the same device and context as ownQueue(): CUDA a
+  /// non-blocking stream, OpenCL an in-order queue. Work on it overlaps the
+  /// other queues' unless ordered with events.
+  virtual Status createQueue(QueueHandle *out) = 0;
+  virtual void destroyQueue(QueueHandle queue) = 0;
+
   /// Records the work `enqueue` puts on the own queue into a graph, without
   /// running it. `enqueue` must outlive the graph (OpenCL keeps calling it).
   virtual Status captureGraph(const EnqueueFn &enqueue, GraphHandle *out) = 0;

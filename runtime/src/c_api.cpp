@@ -16,6 +16,7 @@
 #include "backend.h"
 #include "c_enum.h"
 #include "executor.h"
+#include "network.h"
 
 #include <cstring>
 #include <fstream>
@@ -41,6 +42,13 @@ struct dynaspa_bundle {
   /// Created on first use, one per operator. Declared after `modules` so
   /// they are destroyed (and free their buffers) first.
   std::vector<std::unique_ptr<OperatorExecutor>> executors;
+  /// Networks use the executors: the bundle refuses to go first.
+  size_t liveNetworks = 0;
+};
+
+struct dynaspa_network {
+  dynaspa_bundle *bundle = nullptr;
+  std::unique_ptr<NetworkExecutor> executor;
 };
 
 namespace {
@@ -280,6 +288,10 @@ dynaspa_status_t dynaspa_bundle_load_bytes(dynaspa_context_t *context,
 dynaspa_status_t dynaspa_bundle_destroy(dynaspa_bundle_t *bundle) {
   if (!bundle)
     return DYNASPA_OK;
+  if (bundle->liveNetworks)
+    return report(bundle->context,
+                  invalidArgument(std::to_string(bundle->liveNetworks) +
+                                  " networks still use this bundle"));
   --bundle->context->liveBundles;
   delete bundle;
   return DYNASPA_OK;
@@ -414,6 +426,93 @@ dynaspa_operator_benchmark(dynaspa_bundle_t *bundle, size_t op,
       return s;
     dynaspa_benchmark_options_t defaults = {10, 100, 10};
     return executor->benchmark(options ? *options : defaults, result);
+  });
+}
+
+dynaspa_status_t dynaspa_network_create(dynaspa_bundle_t *bundle,
+                                        const size_t *ops, size_t num_ops,
+                                        dynaspa_network_t **out_network) {
+  if (!bundle)
+    return report(nullptr, invalidArgument(kNullArgument));
+  return guarded(bundle->context, [&]() -> Status {
+    if (!out_network || (!ops && num_ops))
+      return invalidArgument(kNullArgument);
+    *out_network = nullptr;
+    std::vector<OperatorExecutor *> executors;
+    for (size_t k = 0; k < num_ops; ++k) {
+      OperatorExecutor *executor = nullptr;
+      if (Status s = getExecutor(bundle, ops[k], &executor); !s)
+        return Status(s.code(), "network operator " + std::to_string(k) + ": " +
+                                    s.message());
+      executors.push_back(executor);
+    }
+    auto network = std::make_unique<dynaspa_network>();
+    network->bundle = bundle;
+    if (Status s =
+            NetworkExecutor::create(*bundle->context->backend,
+                                    std::move(executors), &network->executor);
+        !s)
+      return s;
+    ++bundle->liveNetworks;
+    *out_network = network.release();
+    return Status::ok();
+  });
+}
+
+dynaspa_status_t dynaspa_network_destroy(dynaspa_network_t *network) {
+  if (!network)
+    return DYNASPA_OK;
+  --network->bundle->liveNetworks;
+  delete network;
+  return DYNASPA_OK;
+}
+
+dynaspa_status_t dynaspa_network_get_info(const dynaspa_network_t *network,
+                                          dynaspa_network_info_t *out_info) {
+  if (!network || !out_info)
+    return report(nullptr, invalidArgument(kNullArgument));
+  *out_info = network->executor->info();
+  return DYNASPA_OK;
+}
+
+dynaspa_status_t dynaspa_network_prepare(dynaspa_network_t *network) {
+  if (!network)
+    return report(nullptr, invalidArgument(kNullArgument));
+  return guarded(network->bundle->context,
+                 [&]() { return network->executor->prepare(); });
+}
+
+dynaspa_status_t dynaspa_network_run(dynaspa_network_t *network,
+                                     const dynaspa_host_tensor_t *inputs,
+                                     size_t num_inputs,
+                                     const dynaspa_host_tensor_t *output,
+                                     dynaspa_run_stats_t *stats) {
+  if (!network)
+    return report(nullptr, invalidArgument(kNullArgument));
+  return guarded(network->bundle->context, [&]() {
+    return network->executor->run(inputs, num_inputs, output, stats);
+  });
+}
+
+dynaspa_status_t dynaspa_network_launch(dynaspa_network_t *network,
+                                        void *const *inputs, size_t num_inputs,
+                                        void *output, void *stream) {
+  if (!network)
+    return report(nullptr, invalidArgument(kNullArgument));
+  return guarded(network->bundle->context, [&]() {
+    return network->executor->launch(inputs, num_inputs, output, stream);
+  });
+}
+
+dynaspa_status_t
+dynaspa_network_benchmark(dynaspa_network_t *network,
+                          const dynaspa_benchmark_options_t *options,
+                          dynaspa_network_benchmark_result_t *result) {
+  if (!network || !result)
+    return report(nullptr, invalidArgument(kNullArgument));
+  return guarded(network->bundle->context, [&]() {
+    dynaspa_benchmark_options_t defaults = {10, 100, 10};
+    return network->executor->benchmark(options ? *options : defaults, result);
   });
 }
 

@@ -109,22 +109,41 @@ public:
   Status benchmark(const dynaspa_benchmark_options_t &options,
                    dynaspa_benchmark_result_t *result);
 
+  // For NetworkExecutor (network.h), which binds the user tensors to its own
+  // rotating buffers and zero-fills outputs ahead of time on a side queue.
+
+  const bundle::Operator &op() const { return op_; }
+  /// Indexed like Operator.buffers: the scratch buffers once prepared; the
+  /// user tensor entries are not the caller's and must be overridden.
+  const Bindings &bindings() const { return buffers_; }
+  /// Zero fill + prologue with `bindings` on `queue`, without the zero fill
+  /// of the buffers in `preZeroed` (outputs already cleared on that queue's
+  /// behalf). Needs prepare().
+  Status enqueuePrologue(const Bindings &bindings, QueueHandle queue,
+                         const std::vector<uint32_t> &preZeroed);
+  /// Variant `variant`, or every variant in order for -1.
+  Status enqueueVariants(const Bindings &bindings, QueueHandle queue,
+                         int32_t variant);
+  /// Reads the tile counts (blocking, own queue) and applies the dispatch
+  /// rule.
+  Status selectVariant(int32_t *variant, int64_t *tileCount);
+  Status checkHostTensor(const dynaspa_host_tensor_t &host, uint32_t buffer,
+                         const std::string &what) const;
+
 private:
   Status buildLaunch(const bundle::Launch &launch, Command *out);
   /// Allocates (and zeroes) the runtime's copies of the user tensors, which
   /// only run() and benchmark() use; launch() binds the caller's instead.
   Status prepareHostBuffers();
   Status checkCounts(size_t numInputs, size_t numOutputs) const;
-  Status checkHostTensor(const dynaspa_host_tensor_t &host, uint32_t buffer,
-                         const std::string &what) const;
+  /// Enqueues `commands`, skipping the zero fill of buffers in `skipFills`.
   Status execute(const std::vector<Command> &commands, const Bindings &bindings,
-                 QueueHandle queue);
+                 QueueHandle queue,
+                 const std::vector<uint32_t> *skipFills = nullptr);
   /// Zero fill + prologue, then variant `variant`, or every variant in order
   /// for -1 (self-dispatching operators).
   Status executeAll(const Bindings &bindings, QueueHandle queue,
                     int32_t variant);
-  /// Reads the tile counts (blocking) and applies the dispatch rule.
-  Status selectVariant(int32_t *variant, int64_t *tileCount);
   Status timed(dynaspa_run_stats_t *stats, int32_t *variant,
                int64_t *tileCount);
 

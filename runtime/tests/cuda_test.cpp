@@ -22,6 +22,9 @@
 
 #include <dlfcn.h>
 
+#include <algorithm>
+#include <cmath>
+
 namespace dynaspa::runtime::testing {
 namespace {
 
@@ -39,6 +42,7 @@ protected:
       GTEST_SKIP() << "nvcc was not found when the tests were built";
   }
   void TearDown() override {
+    EXPECT_EQ(dynaspa_network_destroy(net_), DYNASPA_OK);
     EXPECT_EQ(dynaspa_bundle_destroy(bundle_), DYNASPA_OK);
     EXPECT_EQ(dynaspa_context_destroy(ctx_), DYNASPA_OK);
   }
@@ -57,8 +61,45 @@ protected:
     return {format, std::move(data)};
   }
 
+  /// A bundle of `ops` (PTX) and a network of all of them in order.
+  void loadChain(std::vector<BmmOptions> &ops) {
+    for (BmmOptions &o : ops)
+      o.binaries = {binary(fb::Format::PTX, maskedBmmPtx())};
+    std::vector<uint8_t> bytes = serializeBundle(makeMaskedBmmChainBundle(ops));
+    ASSERT_EQ(
+        dynaspa_bundle_load_bytes(ctx_, bytes.data(), bytes.size(), &bundle_),
+        DYNASPA_OK)
+        << dynaspa_context_last_error(ctx_);
+    std::vector<size_t> order;
+    for (size_t i = 0; i < ops.size(); ++i)
+      order.push_back(i);
+    ASSERT_EQ(
+        dynaspa_network_create(bundle_, order.data(), order.size(), &net_),
+        DYNASPA_OK)
+        << dynaspa_context_last_error(ctx_);
+  }
+
+  /// Chain operators [batch,m,w_i] x [batch,w_i,w_i+1].
+  static std::vector<BmmOptions> chain(const std::vector<int64_t> &widths,
+                                       bool selfDispatch, int64_t batch = 2,
+                                       int64_t m = 5) {
+    std::vector<BmmOptions> ops;
+    for (size_t i = 0; i + 1 < widths.size(); ++i) {
+      BmmOptions o;
+      o.batch = batch;
+      o.m = m;
+      o.k = widths[i];
+      o.n = widths[i + 1];
+      o.rowsVariantMaxTiles = m / 2;
+      o.selfDispatch = selfDispatch;
+      ops.push_back(o);
+    }
+    return ops;
+  }
+
   dynaspa_context_t *ctx_ = nullptr;
   dynaspa_bundle_t *bundle_ = nullptr;
+  dynaspa_network_t *net_ = nullptr;
   std::string device_;
 };
 
@@ -292,6 +333,167 @@ TEST_F(Cuda, LaunchOnCallerMemoryIsCapturableIntoAGraph) {
     cu.cuMemFree(p);
   cu.cuStreamDestroy(stream);
   cu.cuDevicePrimaryCtxRelease(device);
+}
+
+TEST_F(Cuda, NetworkMatchesOneByOneAndTheReference) {
+  for (bool selfDispatch : {false, true}) {
+    SCOPED_TRACE(selfDispatch ? "self-dispatching" : "host-selected");
+    EXPECT_EQ(dynaspa_network_destroy(net_), DYNASPA_OK);
+    EXPECT_EQ(dynaspa_bundle_destroy(bundle_), DYNASPA_OK);
+    net_ = nullptr;
+    bundle_ = nullptr;
+    std::vector<BmmOptions> ops = chain({3, 6, 2, 5, 4}, selfDispatch);
+    loadChain(ops);
+    // Operators 0 and 1 dense-ish, 2 and 3 sparser: buffer 1 held operator
+    // 0's output when operator 3 writes its sparse rows into it.
+    ChainData d = makeChainData(
+        ops,
+        {{1, 1, 1, 1, 1}, {1, 0, 1, 1, 1}, {0, 1, 0, 0, 1}, {1, 0, 0, 0, 1}});
+    std::vector<dynaspa_run_stats_t> netStats, opStats;
+    std::vector<float> got = runChainNetwork(ctx_, net_, ops, d, &netStats);
+    EXPECT_EQ(got, runChainOneByOne(ctx_, bundle_, ops, d, &opStats));
+    ASSERT_EQ(got.size(), d.want.size());
+    for (size_t i = 0; i < got.size(); ++i) {
+      EXPECT_NEAR(got[i], d.want[i], 1e-4) << "element " << i;
+      if (d.want[i] == 0.0f) {
+        EXPECT_EQ(got[i], 0.0f) << "element " << i;
+      }
+    }
+    for (size_t k = 0; k < ops.size(); ++k) {
+      EXPECT_EQ(netStats[k].variant, opStats[k].variant) << k;
+      EXPECT_EQ(netStats[k].tile_count, opStats[k].tile_count) << k;
+      EXPECT_GT(netStats[k].variant_ms, 0.0f) << k;
+    }
+  }
+}
+
+TEST_F(Cuda, NetworkLaunchIsCapturableIntoAGraph) {
+  CallerDriver driver;
+  ASSERT_TRUE(driver.load());
+  CudaSymbols &cu = driver.cu;
+  std::vector<BmmOptions> ops = chain({4, 3, 4, 4, 4}, true);
+  loadChain(ops);
+  ChainData d = makeChainData(
+      ops,
+      {{1, 1, 1, 1, 1}, {1, 1, 0, 1, 1}, {0, 1, 1, 0, 1}, {1, 0, 0, 1, 0}});
+  std::vector<dynaspa_run_stats_t> stats;
+  std::vector<float> want = runChainNetwork(ctx_, net_, ops, d, nullptr);
+  EXPECT_EQ(want, runChainOneByOne(ctx_, bundle_, ops, d, &stats));
+
+  CUdevice device = 0;
+  CUcontext primary = nullptr;
+  ASSERT_EQ(cu.cuDeviceGet(&device, 0), CUDA_SUCCESS);
+  ASSERT_EQ(cu.cuDevicePrimaryCtxRetain(&primary, device), CUDA_SUCCESS);
+  ASSERT_EQ(cu.cuCtxSetCurrent(primary), CUDA_SUCCESS);
+  CUstream stream = nullptr;
+  ASSERT_EQ(cu.cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING), CUDA_SUCCESS);
+  std::vector<CUdeviceptr> ptrs;
+  auto upload = [&](const void *host, size_t bytes) -> void * {
+    CUdeviceptr p = 0;
+    EXPECT_EQ(cu.cuMemAlloc(&p, bytes), CUDA_SUCCESS);
+    EXPECT_EQ(cu.cuMemcpyHtoDAsync(p, host, bytes, stream), CUDA_SUCCESS);
+    ptrs.push_back(p);
+    return reinterpret_cast<void *>(p);
+  };
+  std::vector<std::vector<uint8_t>> masks;
+  std::vector<void *> in;
+  for (size_t k = 0; k < ops.size(); ++k) {
+    in.push_back(k ? nullptr : upload(d.input.data(), d.input.size() * 4));
+    in.push_back(upload(d.rhs[k].data(), d.rhs[k].size() * 4));
+    masks.emplace_back(d.masks[k].begin(), d.masks[k].end());
+    in.push_back(upload(masks.back().data(), masks.back().size()));
+  }
+  std::vector<float> poison(want.size(), 1234.0f);
+  void *out = upload(poison.data(), poison.size() * 4);
+  auto outPtr = reinterpret_cast<CUdeviceptr>(out);
+
+  // A fresh network is not prepared: capture is refused and stays intact.
+  dynaspa_network_t *fresh = nullptr;
+  std::vector<size_t> order = {0, 1, 2, 3};
+  ASSERT_EQ(dynaspa_network_create(bundle_, order.data(), 4, &fresh),
+            DYNASPA_OK);
+  ASSERT_EQ(cu.cuStreamBeginCapture(stream, CU_STREAM_CAPTURE_MODE_GLOBAL),
+            CUDA_SUCCESS);
+  EXPECT_EQ(dynaspa_network_launch(fresh, in.data(), in.size(), out, stream),
+            DYNASPA_INVALID_ARGUMENT);
+  CUgraph graph = nullptr;
+  ASSERT_EQ(cu.cuStreamEndCapture(stream, &graph), CUDA_SUCCESS);
+  if (graph)
+    cu.cuGraphDestroy(graph);
+  EXPECT_EQ(dynaspa_network_destroy(fresh), DYNASPA_OK);
+
+  // Eager, then captured (the side stream forks and joins inside the
+  // capture) and replayed twice, poisoned in between.
+  ASSERT_EQ(dynaspa_network_launch(net_, in.data(), in.size(), out, stream),
+            DYNASPA_OK)
+      << dynaspa_context_last_error(ctx_);
+  std::vector<float> got(want.size(), -1.0f);
+  ASSERT_EQ(cu.cuMemcpyDtoHAsync(got.data(), outPtr, got.size() * 4, stream),
+            CUDA_SUCCESS);
+  ASSERT_EQ(cu.cuStreamSynchronize(stream), CUDA_SUCCESS);
+  EXPECT_EQ(got, want);
+  ASSERT_EQ(cu.cuStreamBeginCapture(stream, CU_STREAM_CAPTURE_MODE_GLOBAL),
+            CUDA_SUCCESS);
+  EXPECT_EQ(dynaspa_network_launch(net_, in.data(), in.size(), out, stream),
+            DYNASPA_OK)
+      << dynaspa_context_last_error(ctx_);
+  ASSERT_EQ(cu.cuStreamEndCapture(stream, &graph), CUDA_SUCCESS);
+  CUgraphExec exec = nullptr;
+  ASSERT_EQ(cu.cuGraphInstantiateWithFlags(&exec, graph, 0), CUDA_SUCCESS);
+  for (int rep = 0; rep < 2; ++rep) {
+    ASSERT_EQ(
+        cu.cuMemcpyHtoDAsync(outPtr, poison.data(), poison.size() * 4, stream),
+        CUDA_SUCCESS);
+    ASSERT_EQ(cu.cuGraphLaunch(exec, stream), CUDA_SUCCESS);
+    got.assign(want.size(), -1.0f);
+    ASSERT_EQ(cu.cuMemcpyDtoHAsync(got.data(), outPtr, got.size() * 4, stream),
+              CUDA_SUCCESS);
+    ASSERT_EQ(cu.cuStreamSynchronize(stream), CUDA_SUCCESS);
+    EXPECT_EQ(got, want) << "replay " << rep;
+  }
+  CUcontext current = nullptr;
+  EXPECT_EQ(cu.cuCtxGetCurrent(&current), CUDA_SUCCESS);
+  EXPECT_EQ(current, primary);
+  cu.cuGraphExecDestroy(exec);
+  cu.cuGraphDestroy(graph);
+  for (CUdeviceptr p : ptrs)
+    cu.cuMemFree(p);
+  cu.cuStreamDestroy(stream);
+  cu.cuDevicePrimaryCtxRelease(device);
+}
+
+TEST_F(Cuda, NetworkBenchmarkUsesGraphs) {
+  // Attention-like sizes, so that the fills are not free: 6 x 197 rows.
+  std::vector<BmmOptions> ops = chain({64, 64, 64, 64, 64}, true, 6, 197);
+  loadChain(ops);
+  std::vector<std::vector<float>> masks;
+  for (size_t k = 0; k < ops.size(); ++k) {
+    std::vector<float> m(197);
+    for (size_t i = 0; i < m.size(); ++i)
+      m[i] = (i + k) % (k + 2) == 0 ? 1.0f : 0.0f;
+    masks.push_back(m);
+  }
+  ChainData d = makeChainData(ops, masks);
+  std::vector<float> before = runChainNetwork(ctx_, net_, ops, d, nullptr);
+  // Four products of 64 terms grow the values: compare relative to the
+  // largest, as dynaspa-run --check does.
+  double maxRef = 1.0;
+  for (float w : d.want)
+    maxRef = std::max(maxRef, std::fabs(static_cast<double>(w)));
+  for (size_t i = 0; i < before.size(); ++i)
+    ASSERT_LE(std::fabs(before[i] - d.want[i]) / maxRef, 1e-4)
+        << "element " << i;
+  dynaspa_benchmark_options_t options = {3, 20, 5};
+  dynaspa_network_benchmark_result_t r = {};
+  ASSERT_EQ(dynaspa_network_benchmark(net_, &options, &r), DYNASPA_OK)
+      << dynaspa_context_last_error(ctx_);
+  EXPECT_STREQ(r.method, "cuda-graph");
+  EXPECT_GT(r.median_us, 0.0);
+  EXPECT_GT(r.serial_median_us, 0.0);
+  EXPECT_LE(r.min_us, r.median_us);
+  RecordProperty("median_us", std::to_string(r.median_us));
+  RecordProperty("serial_median_us", std::to_string(r.serial_median_us));
+  EXPECT_EQ(runChainNetwork(ctx_, net_, ops, d, nullptr), before);
 }
 
 } // namespace

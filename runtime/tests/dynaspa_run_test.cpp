@@ -95,6 +95,49 @@ protected:
     writeF32("mask_f32.npy", {0, 0.5f, 0, 0, 0}, {1, 5});
     writePng("mask.png", {0, 255, 7, 0, 0}, 5, 1);
     spit(path("not.png"), {'n', 'o', 'p', 'e'});
+
+    // A network: [2,5,3] -> [2,5,4] -> [2,5,4] -> [2,5,3].
+    std::vector<BmmOptions> chain = chainOps();
+    spit(path("chain.dspb"), serializeBundle(makeMaskedBmmChainBundle(chain)));
+    ChainData c = makeChainData(chain, chainMasks());
+    writeF32("chain_in.npy", c.input, {2, 5, 3});
+    for (size_t k = 0; k < chain.size(); ++k) {
+      writeF32("chain_rhs" + std::to_string(k) + ".npy", c.rhs[k],
+               {2, chain[k].k, chain[k].n});
+      std::vector<uint8_t> m(c.masks[k].begin(), c.masks[k].end());
+      writeU8("chain_mask" + std::to_string(k) + ".npy", m, {5});
+    }
+  }
+
+  static std::vector<BmmOptions> chainOps() {
+    std::vector<BmmOptions> ops;
+    const int64_t widths[] = {3, 4, 4, 3};
+    for (int i = 0; i < 3; ++i) {
+      BmmOptions o;
+      o.k = widths[i];
+      o.n = widths[i + 1];
+      o.selfDispatch = true;
+      o.binaries.emplace_back(fb::Format::OPENCL_C, maskedBmmSource());
+      ops.push_back(o);
+    }
+    return ops;
+  }
+
+  static std::vector<std::vector<float>> chainMasks() {
+    return {{1, 1, 1, 1, 1}, {1, 0, 1, 1, 1}, {0, 1, 1, 0, 0}};
+  }
+
+  /// The chain's operators and files, masks one per operator.
+  static std::string chainArgs() {
+    std::string args = q("chain.dspb") +
+                       " --device opencl --op bmm0 --op bmm1 --op bmm2"
+                       " --input " +
+                       q("chain_in.npy");
+    for (int k = 0; k < 3; ++k)
+      args += " --input " + q("chain_rhs" + std::to_string(k) + ".npy");
+    for (int k = 0; k < 3; ++k)
+      args += " --mask " + q("chain_mask" + std::to_string(k) + ".npy");
+    return args;
   }
 
   static void TearDownTestSuite() {
@@ -364,6 +407,78 @@ TEST_F(DynaspaRun, Benchmark) {
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("host-selected operator"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("median"), std::string::npos) << r.out;
+}
+
+TEST_F(DynaspaRun, NetworkRunsChecksAndWritesTheOutput) {
+  REQUIRE_OPENCL();
+  Result r = run(chainArgs() + " --check -o " + q("chain_out.npy"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  for (const char *text :
+       {"network of 3 operators: 3 buffers of 160 bytes (one per tensor "
+        "would take 560)",
+        "[1] operator [1] bmm1 (BatchMatmul, self-dispatching): variant 1 "
+        "'dense', tile count 4",
+        "[2] operator [2] bmm2", "tile count 2",
+        "input lhs [2,5,4]: the previous operator's output",
+        "masked-off outputs exactly zero; vs the operators one by one: "
+        "identical: ok"})
+    EXPECT_NE(r.out.find(text), std::string::npos) << text << "\n" << r.out;
+  NdArray out;
+  ASSERT_TRUE(readNpy(path("chain_out.npy"), DYNASPA_F32, &out));
+  EXPECT_EQ(out.shape, (std::vector<int64_t>{2, 5, 3}));
+  ChainData c = makeChainData(chainOps(), chainMasks());
+  for (int64_t i = 0; i < out.numel(); ++i)
+    EXPECT_NEAR(out.get(i), c.want[static_cast<size_t>(i)], 1e-5) << i;
+}
+
+TEST_F(DynaspaRun, NetworkJsonRandomAndOneMaskForAll) {
+  REQUIRE_OPENCL();
+  Result r = run(q("chain.dspb") +
+                 " --device opencl --json --check "
+                 "--random 3 --op 0 --op 1 --op bmm2 "
+                 "--mask " +
+                 q("mask.npy") + " --benchmark --reps 2 --rounds 2");
+  ASSERT_EQ(r.code, 0) << r.err;
+  json j = json::parse(r.out);
+  EXPECT_EQ(j["network"]["num_buffers"], 3);
+  EXPECT_EQ(j["network"]["buffer_bytes"], 160);
+  EXPECT_EQ(j["network"]["unplanned_bytes"], 560);
+  ASSERT_EQ(j["operators"].size(), 3u);
+  for (const json &op : j["operators"])
+    EXPECT_EQ(op["run"]["tile_count"], 4) << op; // mask.npy: 4 active rows.
+  EXPECT_EQ(j["operators"][0]["inputs"][0]["source"], "random N(0,1) (seed 3)");
+  EXPECT_EQ(j["operators"][1]["inputs"][0]["source"],
+            "the previous operator's output");
+  EXPECT_EQ(j["operators"][1]["inputs"][1]["source"], "random N(0,1) (seed 4)");
+  EXPECT_EQ(j["operators"][2]["inputs"][2]["source"], path("mask.npy"));
+  EXPECT_EQ(j["check"]["ok"], true);
+  EXPECT_EQ(j["check"]["one_by_one"]["identical"], true);
+  EXPECT_EQ(j["benchmark"]["method"], "opencl-host-clock");
+  EXPECT_GT(j["benchmark"]["median_us"].get<double>(), 0.0);
+  EXPECT_GT(j["benchmark"]["serial_median_us"].get<double>(), 0.0);
+}
+
+TEST_F(DynaspaRun, NetworkErrors) {
+  expectError(run(q("chain.dspb") + " --op 0 --op 1 --op 2 --mask " +
+                  q("mask.npy") + " --mask " + q("mask.npy")),
+              2,
+              "give one --mask for all operators or one per --op (3), got 2");
+  expectError(run(q("chain.dspb") + " --inspect --op 0 --op 1"), 2,
+              "--inspect describes one --op");
+  expectError(run(q("chain.dspb") + " --random 1 --op 0 --op 7"), 1,
+              "--op 7 out of range");
+  REQUIRE_OPENCL();
+  expectError(run(q("chain.dspb") + " --device opencl --random 1 --op bmm0 "
+                                    "--op bmm0"),
+              1,
+              "operator 1 ('bmm0') input 0 [2,5,3] F32 cannot take the output "
+              "[2,5,4] F32 of operator 0 ('bmm0')");
+  expectError(run(chainArgs() + " --input " + q("lhs.npy")), 1,
+              "the chain takes 4 data inputs");
+  expectError(run(q("chain.dspb") + " --device opencl --op 0 --op 1 --mask " +
+                  q("mask.npy") + " --input " + q("chain_in.npy") +
+                  " --input " + q("chain_in.npy")),
+              1, "operator 0 of the chain: ");
 }
 
 TEST_F(DynaspaRun, NoUsableDeviceIsAnError) {

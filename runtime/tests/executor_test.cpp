@@ -14,6 +14,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "executor.h"
+#include "recording_backend.h"
 #include "test_bundles.h"
 
 #include <gtest/gtest.h>
@@ -23,143 +24,6 @@
 
 namespace dynaspa::runtime::testing {
 namespace {
-
-/// Logs calls as strings; handles are small integers so tests can name them.
-class RecordingBackend final : public Backend {
-public:
-  std::vector<std::string> log;
-  /// What a download of a count buffer returns.
-  int32_t count = 0;
-  bool capturing = false;
-  /// timeGraph's answers, in call order.
-  std::deque<double> times;
-
-  dynaspa_device_kind_t kind() const override { return DYNASPA_DEVICE_CUDA; }
-  const std::string &deviceName() const override { return name_; }
-  QueueHandle ownQueue() const override { return queue(1); }
-  QueueHandle callerQueue(void *stream) const override { return stream; }
-  void *nativeContext() const override { return nullptr; }
-  Status isCapturing(QueueHandle, bool *out) override {
-    *out = capturing;
-    return Status::ok();
-  }
-
-  Status allocate(size_t bytes, DeviceBuffer *out) override {
-    out->handle = nextHandle_++;
-    out->bytes = bytes;
-    log.push_back("alloc " + std::to_string(out->handle));
-    return Status::ok();
-  }
-  void release(DeviceBuffer) override {}
-  Status upload(DeviceBuffer dst, const void *, size_t) override {
-    log.push_back("upload " + std::to_string(dst.handle));
-    return Status::ok();
-  }
-  Status download(DeviceBuffer src, void *dst, size_t bytes) override {
-    log.push_back("download " + std::to_string(src.handle));
-    if (bytes == sizeof(int32_t))
-      std::memcpy(dst, &count, sizeof(count));
-    else
-      std::memset(dst, 0, bytes);
-    return Status::ok();
-  }
-  Status fillZero(DeviceBuffer b, size_t, QueueHandle q) override {
-    log.push_back("fill " + std::to_string(b.handle) + " q" + queueName(q));
-    return Status::ok();
-  }
-  Status loadModule(const bundle::Module &, ModuleHandle *out) override {
-    *out = this;
-    return Status::ok();
-  }
-  void unloadModule(ModuleHandle) override {}
-  Status getKernel(ModuleHandle, const std::string &name,
-                   KernelHandle *out) override {
-    names_.push_back(name);
-    *out = &names_.back();
-    return Status::ok();
-  }
-  void releaseKernel(KernelHandle) override {}
-  Status launch(KernelHandle kernel, const LaunchDims &,
-                const std::vector<KernelArg> &args, QueueHandle q) override {
-    std::string line = "launch " + *static_cast<std::string *>(kernel);
-    for (const KernelArg &a : args)
-      if (a.kind == bundle::ArgKind::Buffer)
-        line += " " + std::to_string(a.buffer.handle);
-    log.push_back(line + " q" + queueName(q));
-    return Status::ok();
-  }
-  Status createEvent(EventHandle *out) override {
-    *out = this;
-    return Status::ok();
-  }
-  void destroyEvent(EventHandle) override {}
-  Status recordEvent(EventHandle) override { return Status::ok(); }
-  Status elapsedMs(EventHandle, EventHandle, float *ms) override {
-    *ms = 1.0f;
-    return Status::ok();
-  }
-  Status synchronize() override {
-    log.push_back("sync");
-    return Status::ok();
-  }
-  Status captureGraph(const EnqueueFn &enqueue, GraphHandle *out) override {
-    log.push_back("capture begin");
-    Status s = enqueue(queue(7));
-    log.push_back("capture end");
-    *out = new EnqueueFn(enqueue);
-    return s;
-  }
-  void destroyGraph(GraphHandle g) override {
-    delete static_cast<EnqueueFn *>(g);
-  }
-  Status launchGraph(GraphHandle) override {
-    log.push_back("replay");
-    return Status::ok();
-  }
-  Status timeGraph(GraphHandle, int reps, double *us) override {
-    log.push_back("time " + std::to_string(reps));
-    *us = times.empty() ? 1.0 : times.front();
-    if (!times.empty())
-      times.pop_front();
-    return Status::ok();
-  }
-
-  static QueueHandle queue(uintptr_t n) {
-    return reinterpret_cast<QueueHandle>(n);
-  }
-
-private:
-  static std::string queueName(QueueHandle q) {
-    return std::to_string(reinterpret_cast<uintptr_t>(q));
-  }
-  std::string name_ = "recording";
-  uint64_t nextHandle_ = 1;
-  std::deque<std::string> names_;
-};
-
-/// Log lines that start with `prefix`.
-std::vector<std::string> grep(const std::vector<std::string> &log,
-                              const std::string &prefix) {
-  std::vector<std::string> out;
-  for (const std::string &line : log)
-    if (line.rfind(prefix, 0) == 0)
-      out.push_back(line);
-  return out;
-}
-
-/// Index of the first/last line starting with `prefix`, or -1.
-int first(const std::vector<std::string> &log, const std::string &prefix) {
-  for (size_t i = 0; i < log.size(); ++i)
-    if (log[i].rfind(prefix, 0) == 0)
-      return static_cast<int>(i);
-  return -1;
-}
-int last(const std::vector<std::string> &log, const std::string &prefix) {
-  for (size_t i = log.size(); i-- > 0;)
-    if (log[i].rfind(prefix, 0) == 0)
-      return static_cast<int>(i);
-  return -1;
-}
 
 class Executor : public ::testing::Test {
 protected:
@@ -237,6 +101,16 @@ TEST_F(Executor, HostSelectedRunReadsTheCountThenLaunchesOneVariant) {
 
 TEST_F(Executor, LaunchBindsCallerMemoryOnTheCallerQueueWithoutBlocking) {
   make(true);
+  // Preparing allocates the scratch count buffer and zeroes it once (the
+  // tile-list kernels keep self-resetting counters there), waiting for that
+  // on the runtime's own queue, never the caller's.
+  ASSERT_TRUE(executor_->prepare());
+  EXPECT_EQ(grep(backend_.log, "alloc").size(), 1u);
+  std::vector<std::string> zeroed = grep(backend_.log, "fill");
+  ASSERT_EQ(zeroed.size(), 1u);
+  EXPECT_EQ(zeroed[0], "fill 1 q1");
+  EXPECT_EQ(grep(backend_.log, "sync").size(), 1u);
+  backend_.log.clear();
   // Handles far from the fake allocator's small integers.
   void *inputs[] = {reinterpret_cast<void *>(0xA00),
                     reinterpret_cast<void *>(0xB00),
@@ -245,8 +119,8 @@ TEST_F(Executor, LaunchBindsCallerMemoryOnTheCallerQueueWithoutBlocking) {
   ASSERT_TRUE(
       executor_->launch(inputs, 3, outputs, 1, RecordingBackend::queue(5)));
   const auto &log = backend_.log;
-  // Only the scratch count buffer is allocated; nothing waits or copies.
-  EXPECT_EQ(grep(log, "alloc").size(), 1u);
+  // Nothing is allocated, waits or copies.
+  EXPECT_TRUE(grep(log, "alloc").empty());
   EXPECT_TRUE(grep(log, "sync").empty());
   EXPECT_TRUE(grep(log, "download").empty());
   EXPECT_TRUE(grep(log, "upload").empty());
@@ -309,8 +183,8 @@ TEST_F(Executor, CapturingAnUnpreparedLaunchIsRefused) {
 TEST_F(Executor, BenchmarkTakesMedianAndMinOverRounds) {
   make(true);
   backend_.count = 3;
-  // Rounds alternate: full graph, overhead graph.
-  backend_.times = {5.0, 2.0, 1.0, 2.0, 3.0, 4.0};
+  // Each round times the full graph, the zero fill, the overhead graph.
+  backend_.times = {5.0, 7.0, 2.0, 1.0, 8.0, 2.0, 3.0, 9.0, 4.0};
   dynaspa_benchmark_options_t options = {2, 7, 3};
   dynaspa_benchmark_result_t r = {};
   ASSERT_TRUE(executor_->benchmark(options, &r));
@@ -318,13 +192,14 @@ TEST_F(Executor, BenchmarkTakesMedianAndMinOverRounds) {
   EXPECT_DOUBLE_EQ(r.min_us, 1.0);
   EXPECT_DOUBLE_EQ(r.overhead_us, 2.0);
   EXPECT_DOUBLE_EQ(r.overhead_min_us, 2.0);
+  EXPECT_DOUBLE_EQ(r.zero_fill_us, 8.0);
   EXPECT_EQ(r.variant, 1);
   EXPECT_EQ(r.tile_count, 3);
   EXPECT_EQ(r.host_selected, 0);
   EXPECT_STREQ(r.method, "cuda-graph");
   const auto &log = backend_.log;
-  EXPECT_EQ(grep(log, "replay").size(), 4u); // Warmup of both graphs.
-  EXPECT_EQ(grep(log, "time 7").size(), 6u);
+  EXPECT_EQ(grep(log, "replay").size(), 6u); // Warmup of the three graphs.
+  EXPECT_EQ(grep(log, "time 7").size(), 9u);
   // The full graph holds zero fill, prologue and both variants.
   int begin = first(log, "capture begin"), end = first(log, "capture end");
   int launchesInside = 0;
@@ -332,6 +207,18 @@ TEST_F(Executor, BenchmarkTakesMedianAndMinOverRounds) {
     launchesInside += log[i].rfind("launch", 0) == 0;
   EXPECT_EQ(launchesInside, 3);
   EXPECT_NE(log[begin + 1].find("q7"), std::string::npos);
+  // The overhead graph holds the prologue's kernel and the count's fill,
+  // the zero-fill graph the output's fill alone.
+  std::vector<std::string> rest(log.begin() + end + 1, log.end());
+  int second = first(rest, "capture begin"), secondEnd = first(rest, "capture end");
+  std::vector<std::string> overhead(rest.begin() + second, rest.begin() + secondEnd);
+  EXPECT_EQ(grep(overhead, "launch").size(), 1u);
+  EXPECT_EQ(grep(overhead, "fill").size(), 1u);
+  std::vector<std::string> after(rest.begin() + secondEnd + 1, rest.end());
+  int third = first(after, "capture begin"), thirdEnd = first(after, "capture end");
+  std::vector<std::string> zero(after.begin() + third, after.begin() + thirdEnd);
+  EXPECT_TRUE(grep(zero, "launch").empty());
+  EXPECT_EQ(grep(zero, "fill").size(), 1u);
 }
 
 TEST_F(Executor, BenchmarkOfHostSelectedOperatorTimesTheChosenVariant) {
@@ -342,7 +229,8 @@ TEST_F(Executor, BenchmarkOfHostSelectedOperatorTimesTheChosenVariant) {
   EXPECT_EQ(r.host_selected, 1);
   EXPECT_EQ(r.variant, 0);
   std::vector<std::string> launches = grep(backend_.log, "launch");
-  // Prologue to choose; then the graphs: (prologue, rows), (prologue).
+  // Prologue to choose; then the graphs: (prologue, rows), (prologue),
+  // (fills only).
   ASSERT_EQ(launches.size(), 4u);
   EXPECT_EQ(launches[2].rfind("launch masked_bmm_rows ", 0), 0u);
   dynaspa_benchmark_options_t bad = {0, 0, 1};

@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -217,6 +218,104 @@ fb::BundleT makeMaskedBmmBundle(const BmmOptions &o) {
 
   b.operators.push_back(std::move(op));
   return b;
+}
+
+fb::BundleT makeMaskedBmmChainBundle(const std::vector<BmmOptions> &ops) {
+  fb::BundleT b = makeMaskedBmmBundle(ops.at(0));
+  b.operators.clear();
+  for (size_t i = 0; i < ops.size(); ++i) {
+    fb::BundleT one = makeMaskedBmmBundle(ops[i]);
+    one.operators[0]->name = "bmm" + std::to_string(i);
+    b.operators.push_back(std::move(one.operators[0]));
+  }
+  return b;
+}
+
+ChainData makeChainData(const std::vector<BmmOptions> &ops,
+                        const std::vector<std::vector<float>> &rowMasks) {
+  ChainData d;
+  const BmmOptions &o0 = ops.at(0);
+  d.input.resize(static_cast<size_t>(o0.batch * o0.m * o0.k));
+  for (size_t i = 0; i < d.input.size(); ++i)
+    d.input[i] = static_cast<float>(i % 7) * 0.25f - 0.75f;
+  NdArray x = fromVector(d.input, {o0.batch, o0.m, o0.k});
+  for (size_t op = 0; op < ops.size(); ++op) {
+    const BmmOptions &o = ops[op];
+    std::vector<float> rhs(static_cast<size_t>(o.batch * o.k * o.n));
+    // Different per operator, so that a swapped binding shows.
+    for (size_t i = 0; i < rhs.size(); ++i)
+      rhs[i] = static_cast<float>((i + 3 * op) % 5) * 0.5f - 0.5f;
+    d.rhs.push_back(rhs);
+    d.masks.emplace_back(rowMasks.at(op).begin(),
+                         rowMasks.at(op).begin() + o.m);
+    NdArray y;
+    EXPECT_TRUE(referenceBatchMatmul(x, fromVector(rhs, {o.batch, o.k, o.n}),
+                                     fromVector(d.masks.back(), {o.m}), nullptr,
+                                     &y));
+    x = std::move(y); // F64: the next product starts from exact values.
+  }
+  d.want.resize(static_cast<size_t>(x.numel()));
+  for (int64_t i = 0; i < x.numel(); ++i)
+    d.want[static_cast<size_t>(i)] = static_cast<float>(x.get(i));
+  return d;
+}
+
+std::vector<float> runChainNetwork(dynaspa_context_t *context,
+                                   dynaspa_network_t *network,
+                                   const std::vector<BmmOptions> &ops,
+                                   ChainData &d,
+                                   std::vector<dynaspa_run_stats_t> *stats) {
+  std::vector<std::array<int64_t, 3>> shapes;
+  shapes.reserve(3 * ops.size());
+  std::vector<dynaspa_host_tensor_t> in;
+  for (size_t k = 0; k < ops.size(); ++k) {
+    const BmmOptions &o = ops[k];
+    shapes.push_back({o.batch, o.m, o.k});
+    shapes.push_back({o.batch, o.k, o.n});
+    shapes.push_back({o.m, 0, 0});
+    // Input 0 of every operator after the first is the previous output.
+    in.push_back({k == 0 ? d.input.data() : nullptr, DYNASPA_F32, 3,
+                  shapes[3 * k].data()});
+    in.push_back({d.rhs[k].data(), DYNASPA_F32, 3, shapes[3 * k + 1].data()});
+    in.push_back({d.masks[k].data(), DYNASPA_F32, 1, shapes[3 * k + 2].data()});
+  }
+  const BmmOptions &o = ops.back();
+  // Poisoned: masked-off outputs must come back as exact zeros.
+  std::vector<float> out(static_cast<size_t>(o.batch * o.m * o.n), 1234.0f);
+  int64_t outShape[] = {o.batch, o.m, o.n};
+  dynaspa_host_tensor_t output = {out.data(), DYNASPA_F32, 3, outShape};
+  if (stats)
+    stats->assign(ops.size(), dynaspa_run_stats_t());
+  EXPECT_EQ(dynaspa_network_run(network, in.data(), in.size(), &output,
+                                stats ? stats->data() : nullptr),
+            DYNASPA_OK)
+      << dynaspa_context_last_error(context);
+  return out;
+}
+
+std::vector<float> runChainOneByOne(dynaspa_context_t *context,
+                                    dynaspa_bundle_t *bundle,
+                                    const std::vector<BmmOptions> &ops,
+                                    ChainData &d,
+                                    std::vector<dynaspa_run_stats_t> *stats) {
+  std::vector<float> x = d.input;
+  stats->clear();
+  for (size_t k = 0; k < ops.size(); ++k) {
+    const BmmOptions &o = ops[k];
+    int64_t aShape[] = {o.batch, o.m, o.k}, bShape[] = {o.batch, o.k, o.n},
+            mShape[] = {o.m}, cShape[] = {o.batch, o.m, o.n};
+    std::vector<float> y(static_cast<size_t>(o.batch * o.m * o.n), -1.0f);
+    dynaspa_host_tensor_t in[] = {{x.data(), DYNASPA_F32, 3, aShape},
+                                  {d.rhs[k].data(), DYNASPA_F32, 3, bShape},
+                                  {d.masks[k].data(), DYNASPA_F32, 1, mShape}};
+    dynaspa_host_tensor_t out[] = {{y.data(), DYNASPA_F32, 3, cShape}};
+    dynaspa_run_stats_t s = {};
+    EXPECT_EQ(dynaspa_operator_run(bundle, k, in, 3, out, 1, &s), DYNASPA_OK)
+        << dynaspa_context_last_error(context);
+    stats->push_back(s);
+    x = std::move(y);
+  }
+  return x;
 }
 
 } // namespace dynaspa::runtime::testing

@@ -66,6 +66,39 @@ struct BmmData {
 };
 BmmData makeBmmData(const BmmOptions &o, const std::vector<float> &rowMask);
 
+/// Operators 0..n-1 of one bundle, operator i being makeMaskedBmmBundle's
+/// for `ops[i]`, named "bmm<i>" (module and binaries from ops[0]). Chain
+/// them by giving operator i+1 k = operator i's n.
+fb::BundleT makeMaskedBmmChainBundle(const std::vector<BmmOptions> &ops);
+
+/// Deterministic inputs of a chain of such operators: the network input
+/// (lhs of operator 0), every operator's rhs and row mask (f32 0/1), and the
+/// float64 reference of the whole chain (each product computed in float64
+/// from the previous one), rounded to f32.
+struct ChainData {
+  std::vector<float> input;
+  std::vector<std::vector<float>> rhs, masks;
+  std::vector<float> want;
+};
+ChainData makeChainData(const std::vector<BmmOptions> &ops,
+                        const std::vector<std::vector<float>> &rowMasks);
+
+/// dynaspa_network_run of a network of `ops` (in order) on `d`, with a
+/// poisoned output; gtest-checks the status. `stats`: nullptr, or resized
+/// to one entry per operator.
+std::vector<float> runChainNetwork(dynaspa_context_t *context,
+                                   dynaspa_network_t *network,
+                                   const std::vector<BmmOptions> &ops,
+                                   ChainData &d,
+                                   std::vector<dynaspa_run_stats_t> *stats);
+/// The same chain operator by operator with dynaspa_operator_run
+/// (operator k of `bundle` is ops[k]); `stats` gets one entry per operator.
+std::vector<float> runChainOneByOne(dynaspa_context_t *context,
+                                    dynaspa_bundle_t *bundle,
+                                    const std::vector<BmmOptions> &ops,
+                                    ChainData &d,
+                                    std::vector<dynaspa_run_stats_t> *stats);
+
 /// A valid bundle with an OpenCL C module (no device needed to verify).
 inline fb::BundleT makeDefaultBundle() {
   BmmOptions options;

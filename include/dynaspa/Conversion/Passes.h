@@ -10,6 +10,7 @@
 #include "dynaspa/Conversion/SpSparseToGPU/SpSparseToGPU.h"
 #include "dynaspa/Conversion/SpSparseToLinalg/SpSparseToLinalg.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"

@@ -80,6 +80,7 @@ def ConvertSpSparseToGPU
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
     "::mlir::gpu::GPUDialect",
+    "::mlir::LLVM::LLVMDialect",
     "::mlir::memref::MemRefDialect",
     "::mlir::scf::SCFDialect",
     "::mlir::vector::VectorDialect"
@@ -111,6 +112,35 @@ def SpSparseLegalizeKernelsForSPIRV
     "::mlir::memref::MemRefDialect",
     "::mlir::spirv::SPIRVDialect"
   ];
+}
+
+def SpSparseConvertKernelsToSPIRV
+    : Pass<"spsparse-convert-kernels-to-spirv", "::mlir::ModuleOp"> {
+  let summary = "Convert dynaspa's GPU kernels to OpenCL SPIR-V";
+  let description = [{
+    Upstream's `convert-gpu-to-spirv` for the Kernel capability (OpenCL),
+    with the same pattern sets, plus integer atomic addition on global
+    (CrossWorkgroup) memory, which upstream lowers only for the Vulkan
+    storage classes: `memref.atomic_rmw addi` on a global buffer becomes
+    `spirv.AtomicIAdd` at device scope with acquire-release semantics over
+    cross-workgroup memory. `llvm.fence` (the kernels' one target-specific
+    op: the GPU dialect has no fence; the kernels use it only to order those
+    atomics) is dropped, since each such atomic is a global-memory fence in
+    SPIR-V by its semantics. The tile-list kernel of a tile space larger than
+    one block claims its list ranges that way.
+
+    Each `gpu.module` needs a `#spirv.target_env` target with the Kernel
+    capability (`gpu-spirv-attach-target`); the converted `spirv.module` is
+    placed inside it and its kernels become empty declarations, as upstream
+    does for OpenCL.
+  }];
+  let options = [
+    Option<"use64bitIndex", "use-64bit-index", "bool",
+           /*default=*/"false",
+           "Use 64-bit integers for index types (Physical64 addressing)">,
+  ];
+  let dependentDialects = ["::mlir::spirv::SPIRVDialect",
+                           "::mlir::func::FuncDialect"];
 }
 
 #endif // DYNASPA_CONVERSION_PASSES_TD

@@ -62,10 +62,10 @@ void mlir::spsparse::appendTileListArgs(SmallVectorImpl<Type> &argTypes,
                                         GranularityAttr g, int64_t numTiles,
                                         ArrayRef<std::string> extraCountRoles) {
   Type i32 = IntegerType::get(g.getContext(), 32);
-  argTypes.append({getFlatType(numTiles, i32), getFlatType(1, i32)});
+  argTypes.append({getFlatType(numTiles, i32), getFlatType(kCountSlots, i32)});
   roles.append({getTilesRole(g), getCountRole(g)});
   for (const std::string &role : extraCountRoles) {
-    argTypes.push_back(getFlatType(1, i32));
+    argTypes.push_back(getFlatType(kCountSlots, i32));
     roles.push_back(role);
   }
 }
@@ -76,7 +76,8 @@ Value mlir::spsparse::buildDispatchedCount(KernelBuilder &k, gpu::GPUFuncOp fn,
   ImplicitLocOpBuilder &b = k.b;
   auto load = [&](unsigned arg) {
     return k.toIndex(
-        memref::LoadOp::create(b, fn.getArgument(arg), ValueRange{k.idx(0)}));
+        memref::LoadOp::create(b, fn.getArgument(arg),
+                               ValueRange{k.idx(kCountSlot)}));
   };
   Value count = load(countArg);
   Value chosen;

@@ -27,6 +27,12 @@ namespace spsparse {
 /// Workgroup memory is memory space 3 on both GPU targets.
 constexpr unsigned kWorkgroupMemorySpace = 3;
 
+/// The i32 slots of a tile count buffer: the count the variant kernels read,
+/// then two counters the multi-block tile-list kernel uses and leaves at zero
+/// (see TileListKernel.cpp).
+constexpr int64_t kCountSlot = 0, kClaimSlot = 1, kDoneSlot = 2,
+                  kCountSlots = 3;
+
 class KernelBuilder {
 public:
   explicit KernelBuilder(ImplicitLocOpBuilder &b) : b(b) {}

@@ -9,6 +9,9 @@
 using namespace mlir;
 using namespace mlir::spsparse;
 
+/// Longest innermost tile row whose mask loads are unrolled.
+static constexpr int64_t kMaxUnrolledMaskRow = 32;
+
 FailureOr<TileSpace> TileSpace::get(MaskedOpInterface op, GranularityAttr g) {
   TileSpace space;
   auto result = cast<RankedTensorType>(op->getResult(0).getType());
@@ -74,7 +77,9 @@ Value TileSpace::buildTileIsActive(KernelBuilder &k, Value mask,
   Value n;
   SmallVector<Value, 2> origin;
   decode(k, tile, n, origin);
-  // One loop per tiled axis, ORing the in-bounds mask values.
+  // One loop per tiled axis, ORing the in-bounds mask values. The innermost
+  // axis is unrolled when short, so that a thread's mask loads are
+  // independent and in flight together rather than one loop trip each.
   SmallVector<Value, 2> pos;
   std::function<Value(unsigned, Value)> loop = [&](unsigned axis,
                                                    Value any) -> Value {
@@ -82,6 +87,14 @@ Value TileSpace::buildTileIsActive(KernelBuilder &k, Value mask,
       Value inBounds = isInBounds(k, pos);
       Value v = k.loadOrZero(mask, getMaskIndex(k, n, pos), inBounds);
       return arith::OrIOp::create(b, any, k.isNonZero(v));
+    }
+    if (axis + 1 == sizes.size() && sizes[axis] <= kMaxUnrolledMaskRow) {
+      for (int64_t i = 0; i < sizes[axis]; ++i) {
+        pos.push_back(k.add(origin[axis], i));
+        any = loop(axis + 1, any);
+        pos.pop_back();
+      }
+      return any;
     }
     auto forOp = scf::ForOp::create(b, k.idx(0), k.idx(sizes[axis]), k.idx(1),
                                     ValueRange{any});

@@ -12,7 +12,8 @@
 //
 // The runtime's own work (dynaspa_operator_run, benchmarks) goes on one
 // non-blocking stream, copies too, so that ordering is explicit and the same
-// stream can be captured into a CUDA graph. Modules prefer a cubin built for
+// stream can be captured into a CUDA graph. Networks add a side stream for
+// their zero fills, ordered with events (a fork/join that capture records). Modules prefer a cubin built for
 // the device's exact sm_XY, then PTX for the highest sm_XY not above the
 // device (the driver JIT-compiles it), trying the next candidate when one
 // fails to load.
@@ -219,6 +220,58 @@ public:
       return bound.status();
     return check(syms_.cuEventRecord(static_cast<CUevent>(event), stream_),
                  "cuEventRecord");
+  }
+
+  Status createSyncEvent(EventHandle *out) override {
+    ScopedContext bound(*this);
+    if (!bound)
+      return bound.status();
+    CUevent e = nullptr;
+    if (Status s = check(syms_.cuEventCreate(&e, CU_EVENT_DISABLE_TIMING),
+                         "cuEventCreate");
+        !s)
+      return s;
+    *out = e;
+    return Status::ok();
+  }
+
+  Status recordEventOn(EventHandle event, QueueHandle queue) override {
+    ScopedContext bound(*this);
+    if (!bound)
+      return bound.status();
+    return check(
+        syms_.cuEventRecord(static_cast<CUevent>(event), stream(queue)),
+        "cuEventRecord");
+  }
+
+  Status waitEvent(QueueHandle queue, EventHandle event) override {
+    ScopedContext bound(*this);
+    if (!bound)
+      return bound.status();
+    return check(syms_.cuStreamWaitEvent(stream(queue),
+                                         static_cast<CUevent>(event), 0),
+                 "cuStreamWaitEvent");
+  }
+
+  Status createQueue(QueueHandle *out) override {
+    ScopedContext bound(*this);
+    if (!bound)
+      return bound.status();
+    // Non-blocking, like the own stream: no implicit ordering with the
+    // legacy default stream, only the events the caller places.
+    CUstream s = nullptr;
+    if (Status st = check(syms_.cuStreamCreate(&s, CU_STREAM_NON_BLOCKING),
+                          "cuStreamCreate");
+        !st)
+      return st;
+    *out = s;
+    return Status::ok();
+  }
+
+  void destroyQueue(QueueHandle queue) override {
+    ScopedContext bound(*this);
+    if (queue && bound)
+      syms_.cuStreamDestroy(stream(queue));
   }
 
   Status elapsedMs(EventHandle start, EventHandle end, float *ms) override {

@@ -41,6 +41,7 @@
   SYM(cuStreamCreate)                                                          \
   SYM(cuStreamDestroy)                                                         \
   SYM(cuStreamSynchronize)                                                     \
+  SYM(cuStreamWaitEvent)                                                       \
   SYM(cuStreamIsCapturing)                                                     \
   SYM(cuStreamBeginCapture)                                                    \
   SYM(cuStreamEndCapture)                                                      \

@@ -5,7 +5,9 @@
 //===----------------------------------------------------------------------===//
 //
 // One in-order, profiling-enabled queue on the first GPU (else CPU) device;
-// dynaspa_operator_launch may name another queue of the same context.
+// dynaspa_operator_launch may name another queue of the same context, and
+// networks make a second one for their zero fills (ordered with markers and
+// barriers on the queues' events).
 // OpenCL has no graphs: a "captured graph" is the enqueue function itself,
 // replayed by calling it, and timeGraph measures host wall clock around
 // back-to-back enqueues and clFinish (what a caller of clEnqueue* sees; on a
@@ -199,16 +201,49 @@ public:
   }
 
   Status recordEvent(EventHandle event) override {
-    auto *e = static_cast<ClEvent *>(event);
-    if (e->event)
-      clReleaseEvent(e->event);
-    e->event = nullptr;
-    cl_int err = clEnqueueMarkerWithWaitList(queue_, 0, nullptr, &e->event);
-    return err == CL_SUCCESS ? Status::ok()
-                             : clError("clEnqueueMarkerWithWaitList", err);
+    return enqueueMarker(static_cast<ClEvent *>(event), queue_);
   }
 
   Status elapsedMs(EventHandle start, EventHandle end, float *ms) override;
+
+  // A sync event is a timing one here: markers cost the same either way.
+  Status createSyncEvent(EventHandle *out) override { return createEvent(out); }
+
+  Status recordEventOn(EventHandle event, QueueHandle queue) override {
+    if (Status s = enqueueMarker(static_cast<ClEvent *>(event), queue); !s)
+      return s;
+    // Another queue will wait for this marker: OpenCL only guarantees
+    // progress across queues for commands already submitted, so a wait on
+    // an unflushed queue may never end on some drivers.
+    cl_int err = clFlush(clQueue(queue));
+    return err == CL_SUCCESS ? Status::ok() : clError("clFlush", err);
+  }
+
+  Status waitEvent(QueueHandle queue, EventHandle event) override {
+    auto *e = static_cast<ClEvent *>(event);
+    if (!e->event)
+      return invalidArgument("waitEvent: event not recorded");
+    // On an in-order queue a barrier with a wait list holds back everything
+    // enqueued after it until the event completes.
+    cl_int err =
+        clEnqueueBarrierWithWaitList(clQueue(queue), 1, &e->event, nullptr);
+    return err == CL_SUCCESS ? Status::ok()
+                             : clError("clEnqueueBarrierWithWaitList", err);
+  }
+
+  Status createQueue(QueueHandle *out) override {
+    cl_int err;
+    cl_command_queue q = clCreateCommandQueue(context_, device_, 0, &err);
+    if (err != CL_SUCCESS)
+      return clError("clCreateCommandQueue", err);
+    *out = q;
+    return Status::ok();
+  }
+
+  void destroyQueue(QueueHandle queue) override {
+    if (queue)
+      clReleaseCommandQueue(clQueue(queue));
+  }
 
   Status synchronize() override {
     cl_int err = clFinish(queue_);
@@ -249,6 +284,16 @@ private:
   }
   static cl_command_queue clQueue(QueueHandle q) {
     return static_cast<cl_command_queue>(q);
+  }
+  Status enqueueMarker(ClEvent *e, QueueHandle queue) {
+    // A barrier that waits for the previous marker holds its own reference.
+    if (e->event)
+      clReleaseEvent(e->event);
+    e->event = nullptr;
+    cl_int err =
+        clEnqueueMarkerWithWaitList(clQueue(queue), 0, nullptr, &e->event);
+    return err == CL_SUCCESS ? Status::ok()
+                             : clError("clEnqueueMarkerWithWaitList", err);
   }
   Status build(const fb::Binary &binary, cl_program *out, std::string *log);
 

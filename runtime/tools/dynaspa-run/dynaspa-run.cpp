@@ -4,10 +4,11 @@
 //
 //===----------------------------------------------------------------------===//
 //
-// The command-line face of the runtime: loads a bundle, runs one operator on
-// .npy/.png inputs, optionally checks it against the float64 reference,
-// times it (dynaspa_operator_benchmark) or only describes the bundle. See
-// helpText() in options.cpp for the interface.
+// The command-line face of the runtime: loads a bundle, runs one operator
+// (or a chain of them as a network) on .npy/.png inputs, optionally checks
+// it against the float64 reference, times it (dynaspa_operator_benchmark /
+// dynaspa_network_benchmark) or only describes the bundle. See helpText()
+// in options.cpp for the interface.
 //
 // The bundle is read and verified here before any device is opened, so a
 // bad file is reported the same way on a machine without a GPU. Every
@@ -256,6 +257,7 @@ int runOperator(const Options &o, const BundleFile &file, uint32_t opIndex) {
                              {"min_us", r.min_us},
                              {"overhead_us", r.overhead_us},
                              {"overhead_min_us", r.overhead_min_us},
+                             {"zero_fill_us", r.zero_fill_us},
                              {"variant", r.variant},
                              {"variant_name", variantName(op, r.variant)},
                              {"tile_count", r.tile_count},
@@ -299,7 +301,8 @@ int runOperator(const Options &o, const BundleFile &file, uint32_t opIndex) {
                 << o.reps << " reps x " << o.rounds << " rounds, " << o.warmup
                 << " warmup): median " << b["median_us"].get<double>()
                 << " us, min " << b["min_us"].get<double>() << " us; overhead "
-                << "(zero fill + prologue) " << b["overhead_us"].get<double>()
+                << "(bitmask + tile lists) " << b["overhead_us"].get<double>()
+                << " us; zero fill " << b["zero_fill_us"].get<double>()
                 << " us; variant " << b["variant"].get<int>() << " '"
                 << b["variant_name"].get<std::string>() << "', tile count "
                 << b["tile_count"].get<int64_t>()
@@ -321,6 +324,253 @@ int runOperator(const Options &o, const BundleFile &file, uint32_t opIndex) {
   return kOk;
 }
 
+/// Several --op: a network. Inputs are split over the operators (see
+/// --help), run through dynaspa_network_run, checked against the float64
+/// chain and the operators run one by one, and timed with
+/// dynaspa_network_benchmark.
+int runChain(const Options &o, const BundleFile &file,
+             const std::vector<uint32_t> &opIndices) {
+  size_t n = opIndices.size();
+  auto opAt = [&](size_t k) -> const fb::Operator & {
+    return *file.root->operators()->Get(opIndices[k]);
+  };
+  std::vector<HostInputs> inputs(n);
+  size_t nextFile = 0;
+  for (size_t k = 0; k < n; ++k) {
+    const fb::Operator &op = opAt(k);
+    Options ok = o;
+    size_t wanted = op.inputs()->size() - (k ? 2 : 1);
+    size_t take = std::min(wanted, o.inputs.size() - nextFile);
+    ok.inputs.assign(o.inputs.begin() + static_cast<ptrdiff_t>(nextFile),
+                     o.inputs.begin() +
+                         static_cast<ptrdiff_t>(nextFile + take));
+    nextFile += take;
+    ok.mask = o.masks.size() > 1 ? o.masks[k] : o.mask;
+    if (o.randomSeed)
+      ok.randomSeed = *o.randomSeed + k;
+    if (Status s = loadInputs(ok, op, &inputs[k], k > 0); !s)
+      return fail("operator " + std::to_string(k) +
+                  " of the chain: " + s.message());
+  }
+  if (nextFile < o.inputs.size())
+    return fail("the chain takes " + std::to_string(nextFile) +
+                " data inputs (every operator's but the chained input 0), "
+                "got " +
+                std::to_string(o.inputs.size()) + " --input");
+  const fb::Tensor &outT =
+      *opAt(n - 1).buffers()->Get(opAt(n - 1).outputs()->Get(0));
+  std::vector<int64_t> outShape(outT.shape()->begin(), outT.shape()->end());
+
+  runtime::Context context;
+  if (Status s =
+          runtime::Context::create(pickDevice(*file.root, o.device), &context);
+      !s)
+    return fail(s.message().rfind("no usable device", 0) == 0
+                    ? s.message()
+                    : "no usable device: " + s.message());
+  int code = kOk;
+  json report;
+  NdArray output = NdArray::zeros(DYNASPA_F32, outShape);
+  {
+    // The network goes before the bundle, the bundle before the context.
+    runtime::Bundle bundle;
+    if (Status s = context.loadBytes(file.data(), file.size, &bundle); !s)
+      return fail(o.bundle + ": " + s.message());
+    runtime::Network network;
+    std::vector<size_t> chain(opIndices.begin(), opIndices.end());
+    if (Status s = runtime::Network::create(bundle, chain, &network); !s)
+      return fail(s.message());
+    std::vector<dynaspa_host_tensor_t> flat;
+    for (size_t k = 0; k < n; ++k)
+      for (NdArray &a : inputs[k].arrays)
+        flat.push_back({a.bytes.empty() ? nullptr : a.bytes.data(), DYNASPA_F32,
+                        static_cast<int32_t>(a.shape.size()), a.shape.data()});
+    std::vector<dynaspa_run_stats_t> stats(n);
+    if (Status s = network.run(flat,
+                               {output.bytes.data(), DYNASPA_F32,
+                                static_cast<int32_t>(outShape.size()),
+                                outShape.data()},
+                               stats.data());
+        !s)
+      return fail(s.message());
+
+    dynaspa_network_info_t info = network.info();
+    report["device"] = context.deviceName();
+    report["network"] = {{"num_ops", n},
+                         {"num_buffers", info.num_buffers},
+                         {"buffer_bytes", info.buffer_bytes},
+                         {"unplanned_bytes", info.unplanned_bytes}};
+    json ops = json::array();
+    for (size_t k = 0; k < n; ++k) {
+      const fb::Operator &op = opAt(k);
+      json in = json::array();
+      for (size_t i = 0; i < inputs[k].arrays.size(); ++i) {
+        const fb::Tensor &t =
+            *op.buffers()->Get(op.inputs()->Get(static_cast<uint32_t>(i)));
+        in.push_back({{"name", t.name() ? t.name()->str() : std::string()},
+                      {"shape", std::vector<int64_t>(t.shape()->begin(),
+                                                     t.shape()->end())},
+                      {"source", inputs[k].sources[i]}});
+      }
+      ops.push_back({{"index", opIndices[k]},
+                     {"name", op.name()->str()},
+                     {"kind", fb::EnumNameOpKind(op.kind())},
+                     {"self_dispatch", op.self_dispatch()},
+                     {"inputs", in},
+                     {"run",
+                      {{"variant", stats[k].variant},
+                       {"variant_name", variantName(op, stats[k].variant)},
+                       {"tile_count", stats[k].tile_count},
+                       {"prologue_ms", stats[k].prologue_ms},
+                       {"variant_ms", stats[k].variant_ms}}}});
+    }
+    report["operators"] = ops;
+
+    if (!o.output.empty()) {
+      if (Status s = runtime::writeNpy(o.output, output); !s)
+        return fail(o.output + ": " + s.message());
+      report["output"] = o.output;
+    }
+    if (o.check) {
+      // The float64 chain: each reference starts from the previous one's
+      // exact result.
+      NdArray want;
+      for (size_t k = 0; k < n; ++k) {
+        std::vector<NdArray> in = inputs[k].arrays;
+        if (k > 0)
+          in[0] = want;
+        if (Status s = reference(opAt(k), in, &want); !s)
+          return fail("reference of operator " + std::to_string(k) + ": " +
+                      s.message());
+      }
+      json check = compare(output, want);
+      // The operators one by one through dynaspa_operator_run, each on the
+      // previous one's f32 output.
+      NdArray x;
+      for (size_t k = 0; k < n; ++k) {
+        const fb::Operator &op = opAt(k);
+        const fb::Tensor &t = *op.buffers()->Get(op.outputs()->Get(0));
+        NdArray y =
+            NdArray::zeros(DYNASPA_F32, std::vector<int64_t>(t.shape()->begin(),
+                                                             t.shape()->end()));
+        std::vector<dynaspa_host_tensor_t> in;
+        for (size_t i = 0; i < inputs[k].arrays.size(); ++i) {
+          NdArray &a = i == 0 && k > 0 ? x : inputs[k].arrays[i];
+          in.push_back({a.bytes.data(), DYNASPA_F32,
+                        static_cast<int32_t>(a.shape.size()), a.shape.data()});
+        }
+        if (Status s = bundle.run(
+                opIndices[k], in,
+                {{y.bytes.data(), DYNASPA_F32,
+                  static_cast<int32_t>(y.shape.size()), y.shape.data()}});
+            !s)
+          return fail("operator " + std::to_string(k) +
+                      " run alone: " + s.message());
+        x = std::move(y);
+      }
+      json alone = compare(output, x);
+      check["one_by_one"] = {
+          {"max_abs_diff", alone["max_abs_err"]},
+          {"identical", alone["max_abs_err"] == 0.0},
+          {"ok", alone["max_rel_err"].get<double>() <= kTolerance}};
+      check["ok"] = check["ok"].get<bool>() && check["one_by_one"]["ok"];
+      report["check"] = check;
+      if (!check["ok"].get<bool>())
+        code = kCheckFailed;
+    }
+    if (o.benchmark) {
+      dynaspa_benchmark_options_t bo = {o.warmup, o.reps, o.rounds};
+      dynaspa_network_benchmark_result_t r = {};
+      if (Status s = network.benchmark(&bo, &r); !s)
+        return fail("benchmark: " + s.message());
+      report["benchmark"] = {{"method", r.method},
+                             {"reps", o.reps},
+                             {"rounds", o.rounds},
+                             {"warmup", o.warmup},
+                             {"median_us", r.median_us},
+                             {"min_us", r.min_us},
+                             {"serial_median_us", r.serial_median_us},
+                             {"serial_min_us", r.serial_min_us},
+                             {"host_selected", r.host_selected != 0}};
+    }
+  }
+
+  if (o.json) {
+    std::cout << report.dump(2, ' ', false, json::error_handler_t::replace)
+              << "\n";
+  } else {
+    const json &net = report["network"];
+    std::cout << "device: " << report["device"].get<std::string>() << "\n"
+              << "network of " << n
+              << " operators: " << net["num_buffers"].get<size_t>()
+              << " buffers of " << net["buffer_bytes"].get<size_t>()
+              << " bytes (one per tensor would take "
+              << net["unplanned_bytes"].get<size_t>() << ")\n";
+    for (size_t k = 0; k < n; ++k) {
+      const json &op = report["operators"][k];
+      const json &r = op["run"];
+      std::cout << "[" << k << "] operator [" << op["index"].get<uint32_t>()
+                << "] " << op["name"].get<std::string>() << " ("
+                << op["kind"].get<std::string>()
+                << (op["self_dispatch"].get<bool>() ? ", self-dispatching" : "")
+                << "): variant " << r["variant"].get<int>() << " '"
+                << r["variant_name"].get<std::string>() << "', tile count "
+                << r["tile_count"].get<int64_t>() << ", prologue "
+                << r["prologue_ms"].get<double>() << " ms, variants "
+                << r["variant_ms"].get<double>() << " ms\n";
+      for (const json &i : op["inputs"])
+        std::cout << "  input " << i["name"].get<std::string>() << " "
+                  << shapeString(i["shape"].get<std::vector<int64_t>>()) << ": "
+                  << i["source"].get<std::string>() << "\n";
+    }
+    if (report.contains("output"))
+      std::cout << "output: " << shapeString(outShape) << " -> " << o.output
+                << "\n";
+    if (report.contains("check")) {
+      const json &c = report["check"];
+      const json &a = c["one_by_one"];
+      std::cout << "check: max abs err " << c["max_abs_err"].get<double>()
+                << ", max rel err " << c["max_rel_err"].get<double>()
+                << " (tolerance " << kTolerance << "), masked-off outputs "
+                << (c["zeros_exact"].get<bool>() ? "exactly zero"
+                                                 : "NOT all zero")
+                << "; vs the operators one by one: "
+                << (a["identical"].get<bool>()
+                        ? std::string("identical")
+                        : "max abs diff " +
+                              std::to_string(a["max_abs_diff"].get<double>()))
+                << ": " << (c["ok"].get<bool>() ? "ok" : "FAILED") << "\n";
+    }
+    if (report.contains("benchmark")) {
+      const json &b = report["benchmark"];
+      std::cout << "benchmark (" << b["method"].get<std::string>() << ", "
+                << o.reps << " reps x " << o.rounds << " rounds, " << o.warmup
+                << " warmup): median " << b["median_us"].get<double>()
+                << " us, min " << b["min_us"].get<double>()
+                << " us; zero fills serialized on the main queue: median "
+                << b["serial_median_us"].get<double>() << " us, min "
+                << b["serial_min_us"].get<double>() << " us"
+                << (b["host_selected"].get<bool>()
+                        ? " (host-selected operators: variants chosen once "
+                          "before timing)"
+                        : "")
+                << "\n";
+    }
+  }
+  if (code == kCheckFailed)
+    return fail(
+        "check failed: max rel err " +
+            std::to_string(report["check"]["max_rel_err"].get<double>()) +
+            (report["check"]["zeros_exact"].get<bool>()
+                 ? ""
+                 : ", masked-off outputs not zero") +
+            (report["check"]["one_by_one"]["ok"].get<bool>()
+                 ? ""
+                 : ", differs from the operators run one by one"),
+        kCheckFailed);
+  return kOk;
+}
+
 int runTool(const std::vector<std::string> &args) {
   Options o;
   if (Status s = parseOptions(args, &o); !s)
@@ -335,6 +585,16 @@ int runTool(const std::vector<std::string> &args) {
   uint32_t op = 0;
   if (Status s = findOperator(*file.root, o.op, &op); !s)
     return fail(s.message());
+  if (o.ops.size() > 1) {
+    std::vector<uint32_t> chain;
+    for (const std::string &spec : o.ops) {
+      uint32_t index = 0;
+      if (Status s = findOperator(*file.root, spec, &index); !s)
+        return fail(s.message());
+      chain.push_back(index);
+    }
+    return runChain(o, file, chain);
+  }
   if (o.inspect) {
     std::optional<uint32_t> only;
     if (!o.op.empty())

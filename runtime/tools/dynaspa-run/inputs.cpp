@@ -204,9 +204,10 @@ Status readPngMask(const std::string &path, NdArray *out) {
 #endif
 }
 
-Status loadInputs(const Options &o, const fb::Operator &op, HostInputs *out) {
+Status loadInputs(const Options &o, const fb::Operator &op, HostInputs *out,
+                  bool chained) {
   uint32_t numInputs = op.inputs()->size();
-  uint32_t numData = numInputs - 1;
+  uint32_t numData = numInputs - (chained ? 2 : 1);
   if (o.inputs.size() > numData)
     return invalidArgument("operator '" + op.name()->str() + "' takes " +
                            std::to_string(numData) +
@@ -214,7 +215,7 @@ Status loadInputs(const Options &o, const fb::Operator &op, HostInputs *out) {
                            std::to_string(o.inputs.size()) + " --input");
   if (o.inputs.size() < numData && !o.randomSeed) {
     std::string names;
-    for (uint32_t i = 0; i < numInputs; ++i)
+    for (uint32_t i = chained ? 1 : 0; i < numInputs; ++i)
       if (i != kMaskInput)
         names += (names.empty() ? "" : ", ") +
                  tensorName(*op.buffers()->Get(op.inputs()->Get(i)), i) + " " +
@@ -234,7 +235,9 @@ Status loadInputs(const Options &o, const fb::Operator &op, HostInputs *out) {
     const fb::Tensor &t = *op.buffers()->Get(op.inputs()->Get(i));
     NdArray a;
     std::string source;
-    if (i == kMaskInput && !o.mask.empty()) {
+    if (chained && i == 0) {
+      source = "the previous operator's output";
+    } else if (i == kMaskInput && !o.mask.empty()) {
       if (Status s = loadMask(o, t, &a, &source); !s)
         return s;
     } else if (i != kMaskInput && nextFile < o.inputs.size()) {

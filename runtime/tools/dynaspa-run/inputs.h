@@ -34,8 +34,11 @@ struct HostInputs {
   std::vector<std::string> sources;
 };
 
+/// `chained`: input 0 comes from the previous operator of a network; it is
+/// neither read nor counted among the data inputs, and its array is left
+/// empty.
 runtime::Status loadInputs(const Options &options, const bundle::Operator &op,
-                           HostInputs *out);
+                           HostInputs *out, bool chained = false);
 
 /// Reads an 8-bit gray [H,W] U8 array from a PNG (colour converted to gray).
 runtime::Status readPngMask(const std::string &path, runtime::NdArray *out);

@@ -63,7 +63,7 @@ const std::vector<Flag> &flags() {
   static const std::vector<Flag> table = {
       {"--op",
        [](O &o, S v) {
-         o.op = v;
+         o.ops.push_back(v);
          return Status::ok();
        },
        nullptr},
@@ -75,7 +75,7 @@ const std::vector<Flag> &flags() {
        nullptr},
       {"--mask",
        [](O &o, S v) {
-         o.mask = v;
+         o.masks.push_back(v);
          return Status::ok();
        },
        nullptr},
@@ -185,6 +185,10 @@ Status parseOptions(const std::vector<std::string> &args, Options *out) {
     benchmarkKnobs |=
         name == "--reps" || name == "--rounds" || name == "--warmup";
   }
+  if (!o.ops.empty())
+    o.op = o.ops.front();
+  if (!o.masks.empty())
+    o.mask = o.masks.front();
   if (o.help) {
     *out = o;
     return Status::ok();
@@ -195,6 +199,13 @@ Status parseOptions(const std::vector<std::string> &args, Options *out) {
     return invalidArgument("--reps, --rounds and --warmup need --benchmark");
   if (o.maskIndex && o.mask.empty())
     return invalidArgument("--mask-index needs --mask");
+  if (o.masks.size() > 1 && o.masks.size() != o.ops.size())
+    return invalidArgument(
+        "give one --mask for all operators or one per --op (" +
+        std::to_string(o.ops.size()) + "), got " +
+        std::to_string(o.masks.size()));
+  if (o.inspect && o.ops.size() > 1)
+    return invalidArgument("--inspect describes one --op or the whole bundle");
   if (o.inspect && (!o.inputs.empty() || !o.mask.empty() || !o.output.empty() ||
                     o.randomSeed || o.check || o.benchmark))
     return invalidArgument("--inspect only reads the bundle; it takes only "
@@ -210,7 +221,8 @@ Runs one operator of a dynaspa bundle (written by dynaspa-opt) on a CUDA or
 OpenCL device through the dynaspa runtime, or describes the bundle.
 
 Operator and data:
-  --op NAME|INDEX       the operator to run (default: operator 0)
+  --op NAME|INDEX       the operator to run (default: operator 0); repeat to
+                        run a chain as a network (see Networks below)
   --input FILE.npy      a data input, float32, exactly the operator's shape;
                         repeat in the operator's input order, leaving out the
                         mask: conv2d (input, filter[, bias]), batch_matmul
@@ -240,10 +252,11 @@ Modes (a run always happens unless --inspect):
                         of zero fill + prologue + variants replayed R times
                         back to back between events, time/R, median and min
                         over N rounds; OpenCL: R back-to-back enqueues timed
-                        by the host clock to clFinish. Also times zero fill +
-                        prologue alone (the runtime's overhead). Prints
-                        median/min us, overhead us, the chosen variant and
-                        its tile count
+                        by the host clock to clFinish. Also times the
+                        prologue alone (bitmask and tile lists: the runtime's
+                        overhead) and the output's zero fill alone. Prints
+                        median/min us, overhead us, zero fill us, the chosen
+                        variant and its tile count
     --reps R            replays per round (default 100)
     --rounds N          rounds (default 10)
     --warmup W          untimed replays first (default 10)
@@ -252,6 +265,20 @@ Modes (a run always happens unless --inspect):
                         launch configurations) without a device
   --json                machine-readable output on stdout
   -h, --help            this text
+
+Networks (two or more --op):
+  The operators run in the given order, each output feeding input 0 of the
+  next (conv2d: input; batch_matmul: lhs), on the runtime's triple-buffer
+  plan: three activation buffers, the next output zero-filled on a side
+  queue while the current operator runs. --input lists the data inputs in
+  chain order: all of the first operator's, then each later operator's
+  without its input 0. --mask: one for every operator or one per --op
+  (--mask-index applies to each). --random SEED fills operator k's missing
+  inputs from seed SEED + k. --check compares the result with the float64
+  reference of the whole chain and with the operators run one by one;
+  --benchmark times the network (the --benchmark text above, for the whole
+  chain) and the same chain with the zero fills serialized on the main
+  queue; -o writes the last operator's output.
 
 Exit status: 0 success; 1 error (unreadable, truncated, corrupted or
 wrong-version bundle, wrong shape or dtype, mask size mismatch, no usable

@@ -25,10 +25,15 @@ namespace dynaspa::run {
 
 struct Options {
   std::string bundle;
-  /// An operator name or index; empty: operator 0.
+  /// An operator name or index; empty: operator 0. The first of `ops`.
   std::string op;
+  /// Every --op in order; two or more run as a network (a chain).
+  std::vector<std::string> ops;
   std::vector<std::string> inputs;
+  /// The first of `masks` (the one mask of a single operator).
   std::string mask;
+  /// Every --mask: one for all operators of a chain, or one per operator.
+  std::vector<std::string> masks;
   std::optional<int64_t> maskIndex;
   std::string output;
   dynaspa_device_kind_t device = DYNASPA_DEVICE_AUTO;

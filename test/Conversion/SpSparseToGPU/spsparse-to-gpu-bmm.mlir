@@ -10,12 +10,12 @@
 // CHECK: variant @a granularity <[8]> {{.*}} tiles [0, 3] kernel @qk_kernels::@qk_a
 // CHECK: variant @b granularity <[16]> {{.*}} kernel @qk_kernels::@qk_b
 // CHECK: gpu.module @qk_kernels
-// CHECK: gpu.func @qk_tiles_8(%{{.*}}: memref<80xi8>, %{{.*}}: memref<10xi32>, %{{.*}}: memref<1xi32>)
+// CHECK: gpu.func @qk_tiles_8(%{{.*}}: memref<80xi8>, %{{.*}}: memref<10xi32>, %{{.*}}: memref<3xi32>)
 // CHECK-SAME: spsparse.args = ["row_mask", "tiles:8", "count:8"]
-// CHECK: gpu.func @qk_tiles_16(%{{.*}}: memref<80xi8>, %{{.*}}: memref<6xi32>, %{{.*}}: memref<1xi32>)
+// CHECK: gpu.func @qk_tiles_16(%{{.*}}: memref<80xi8>, %{{.*}}: memref<6xi32>, %{{.*}}: memref<3xi32>)
 // CHECK-SAME: spsparse.args = ["row_mask", "tiles:16", "count:16"]
 // Staged lhs rows (8 tokens x 4 of K) and rhs block (4 of K x 16 columns).
-// CHECK: gpu.func @qk_a(%[[LHS:.*]]: memref<640xf32>, %[[RHS:.*]]: memref<640xf32>, %{{.*}}: memref<80xi8>, %[[COL:.*]]: memref<80xi8>, %[[OUT:.*]]: memref<3200xf32>, %{{.*}}: memref<10xi32>, %[[COUNT:.*]]: memref<1xi32>) workgroup(%[[SA:.*]] : memref<32xf32, 3>, %[[SB:.*]] : memref<64xf32, 3>) kernel
+// CHECK: gpu.func @qk_a(%[[LHS:.*]]: memref<640xf32>, %[[RHS:.*]]: memref<640xf32>, %{{.*}}: memref<80xi8>, %[[COL:.*]]: memref<80xi8>, %[[OUT:.*]]: memref<3200xf32>, %{{.*}}: memref<10xi32>, %[[COUNT:.*]]: memref<3xi32>) workgroup(%[[SA:.*]] : memref<32xf32, 3>, %[[SB:.*]] : memref<64xf32, 3>) kernel
 // CHECK-SAME: known_block_size = array<i32: 32, 1, 1>
 // CHECK-SAME: spsparse.args = ["lhs", "rhs", "row_mask", "col_mask", "output", "tiles:8", "count:8"]
 // CHECK-SAME: spsparse.launch = {block = array<i64: 32, 1, 1>, grid = array<i64: 10, 3, 1>}
@@ -40,7 +40,7 @@
 // stores where row and column are both active.
 // CHECK: memref.load %[[COL]][%{{.*}}] : memref<80xi8>
 // CHECK-COUNT-4: memref.store %{{.*}}, %[[OUT]][%{{.*}}] : memref<3200xf32>
-// CHECK: gpu.func @qk_b({{.*}}%{{.*}}: memref<6xi32>, %{{.*}}: memref<1xi32>, %{{.*}}: memref<1xi32>) workgroup(%{{.*}} : memref<128xf32, 3>, %{{.*}} : memref<256xf32, 3>) kernel
+// CHECK: gpu.func @qk_b({{.*}}%{{.*}}: memref<6xi32>, %{{.*}}: memref<3xi32>, %{{.*}}: memref<3xi32>) workgroup(%{{.*}} : memref<128xf32, 3>, %{{.*}} : memref<256xf32, 3>) kernel
 // CHECK-SAME: spsparse.args = ["lhs", "rhs", "row_mask", "col_mask", "output", "tiles:16", "count:16", "count:8"]
 // CHECK-SAME: spsparse.launch = {block = array<i64: 128, 1, 1>, grid = array<i64: 6, 2, 1>}
 spsparse.polykernel @qk : (tensor<2x40x8xf32>, tensor<2x8x40xf32>, tensor<2x40xi1>, tensor<2x40xi1>) -> tensor<2x40x40xf32> {
@@ -58,8 +58,8 @@ spsparse.polykernel @qk : (tensor<2x40x8xf32>, tensor<2x8x40xf32>, tensor<2x40xi
 // multiple of 16, so each head has 13 tiles (78 in all) and the last one has
 // 11 phantom rows, read as 0 and never written. No column mask argument.
 // CHECK-LABEL: spsparse.polykernel @av
-// CHECK: gpu.func @av_tiles_16(%{{.*}}: memref<1182xi8>, %{{.*}}: memref<78xi32>, %{{.*}}: memref<1xi32>)
-// CHECK: gpu.func @av_v0(%[[LHS:.*]]: memref<232854xf32>, %{{.*}}: memref<75648xf32>, %[[ROW:.*]]: memref<1182xi8>, %[[OUT:.*]]: memref<75648xf32>, %{{.*}}: memref<78xi32>, %{{.*}}: memref<1xi32>) workgroup(%{{.*}} : memref<128xf32, 3>, %{{.*}} : memref<256xf32, 3>) kernel
+// CHECK: gpu.func @av_tiles_16(%{{.*}}: memref<1182xi8>, %{{.*}}: memref<78xi32>, %{{.*}}: memref<3xi32>)
+// CHECK: gpu.func @av_v0(%[[LHS:.*]]: memref<232854xf32>, %{{.*}}: memref<75648xf32>, %[[ROW:.*]]: memref<1182xi8>, %[[OUT:.*]]: memref<75648xf32>, %{{.*}}: memref<78xi32>, %{{.*}}: memref<3xi32>) workgroup(%{{.*}} : memref<128xf32, 3>, %{{.*}} : memref<256xf32, 3>) kernel
 // CHECK-SAME: spsparse.args = ["lhs", "rhs", "row_mask", "output", "tiles:16", "count:16"]
 // CHECK-SAME: spsparse.launch = {block = array<i64: 128, 1, 1>, grid = array<i64: 78, 2, 1>}
 // Staging lhs, a chunk of 8 of K at a time: the row must exist (< 197) and
@@ -97,7 +97,7 @@ spsparse.polykernel @av : (tensor<6x197x197xf32>, tensor<6x197x64xf32>, tensor<6
 // and along N (rhs), 16-byte aligned (indices are multiples of 4), and an
 // unrolled reduction loop.
 // CHECK-LABEL: spsparse.polykernel @shared_masks
-// CHECK: gpu.func @shared_masks_tiles_16(%{{.*}}: memref<40xi8>, %{{.*}}: memref<9xi32>, %{{.*}}: memref<1xi32>)
+// CHECK: gpu.func @shared_masks_tiles_16(%{{.*}}: memref<40xi8>, %{{.*}}: memref<9xi32>, %{{.*}}: memref<3xi32>)
 // CHECK: gpu.func @shared_masks_v0(%[[LHS:.*]]: memref<960xf32>, %[[RHS:.*]]: memref<960xf32>, %{{.*}}: memref<40xi8>, %{{.*}}: memref<40xi8>, %{{.*}}: memref<4800xf32>
 // CHECK-SAME: spsparse.args = ["lhs", "rhs", "row_mask", "col_mask", "output", "tiles:16", "count:16"]
 // CHECK: vector.load %[[LHS]][%{{.*}}] {alignment = 16 : i64} : memref<960xf32>, vector<4xf32>

@@ -8,20 +8,20 @@
 // CHECK: variant @a granularity <[2, 2]> {{.*}} tiles [0, 4] kernel @pk_kernels::@pk_a
 // CHECK: variant @b granularity <[4, 4]> {{.*}} kernel @pk_kernels::@pk_b
 // CHECK: gpu.module @pk_kernels
-// CHECK: gpu.func @pk_tiles_2x2(%{{.*}}: memref<25xi8>, %{{.*}}: memref<9xi32>, %{{.*}}: memref<1xi32>) workgroup(%[[SCAN:.*]] : memref<256xi32, 3>) kernel
+// CHECK: gpu.func @pk_tiles_2x2(%{{.*}}: memref<25xi8>, %{{.*}}: memref<9xi32>, %{{.*}}: memref<3xi32>) workgroup(%[[SCAN:.*]] : memref<257xi32, 3>) kernel
 // CHECK-SAME: spsparse.args = ["mask", "tiles:2x2", "count:2x2"]
 // CHECK-SAME: spsparse.launch = {block = array<i64: 256, 1, 1>, grid = array<i64: 1, 1, 1>}
 // The block-wide scan: log2(256) = 8 steps.
 // CHECK-COUNT-8: arith.addi %{{.*}}, %{{.*}} : i32
-// CHECK: gpu.func @pk_tiles_4x4(%{{.*}}: memref<25xi8>, %{{.*}}: memref<4xi32>, %{{.*}}: memref<1xi32>)
+// CHECK: gpu.func @pk_tiles_4x4(%{{.*}}: memref<25xi8>, %{{.*}}: memref<4xi32>, %{{.*}}: memref<3xi32>)
 // Staged input window (2x2 tile + 3x3 halo = 4x4, 4 channels), filter
 // block (3x3x4x8) and the decoded tile (5 fields) in workgroup memory.
-// CHECK: gpu.func @pk_a(%{{.*}}: memref<200xf32>, %{{.*}}: memref<576xf32>, %{{.*}}: memref<25xi8>, %{{.*}}: memref<200xf32>, %{{.*}}: memref<9xi32>, %{{.*}}: memref<1xi32>) workgroup(%{{.*}} : memref<64xf32, 3>, %{{.*}} : memref<288xf32, 3>, %{{.*}} : memref<5xi32, 3>) kernel
+// CHECK: gpu.func @pk_a(%{{.*}}: memref<200xf32>, %{{.*}}: memref<576xf32>, %{{.*}}: memref<25xi8>, %{{.*}}: memref<200xf32>, %{{.*}}: memref<9xi32>, %{{.*}}: memref<3xi32>) workgroup(%{{.*}} : memref<64xf32, 3>, %{{.*}} : memref<288xf32, 3>, %{{.*}} : memref<5xi32, 3>) kernel
 // CHECK-SAME: known_block_size = array<i32: 32, 1, 1>
 // CHECK-SAME: spsparse.args = ["input", "filter", "mask", "output", "tiles:2x2", "count:2x2"]
 // CHECK-SAME: spsparse.launch = {block = array<i64: 32, 1, 1>, grid = array<i64: 9, 1, 1>}
 // CHECK: gpu.barrier
-// CHECK: gpu.func @pk_b({{.*}}%{{.*}}: memref<4xi32>, %{{.*}}: memref<1xi32>, %{{.*}}: memref<1xi32>) workgroup(%{{.*}} : memref<288xf32, 3>, %{{.*}} : memref<576xf32, 3>, %{{.*}} : memref<5xi32, 3>) kernel
+// CHECK: gpu.func @pk_b({{.*}}%{{.*}}: memref<4xi32>, %{{.*}}: memref<3xi32>, %{{.*}}: memref<3xi32>) workgroup(%{{.*}} : memref<288xf32, 3>, %{{.*}} : memref<576xf32, 3>, %{{.*}} : memref<5xi32, 3>) kernel
 // CHECK-SAME: spsparse.args = ["input", "filter", "mask", "output", "tiles:4x4", "count:4x4", "count:2x2"]
 // Vector loads of 4 channels when staging.
 // CHECK: vector.load %{{.*}} : memref<200xf32>, vector<4xf32>
@@ -35,6 +35,37 @@ spsparse.polykernel @pk : (tensor<1x5x5x8xf32>, tensor<3x3x8x8xf32>, tensor<1x5x
   %y = spsparse.masked_conv2d %x, %w mask %m {padding = array<i64: 1, 1, 1, 1>}
       : (tensor<1x5x5x8xf32>, tensor<3x3x8x8xf32>, tensor<1x5x5xi1>) -> tensor<1x5x5x8xf32>
   spsparse.yield %y : tensor<1x5x5x8xf32>
+}
+
+// -----
+
+// A tile space larger than one block (20x20 = 400 tiles of 2x2): two blocks,
+// each claiming a range of the list with one atomic add, and the last block to
+// finish publishing the count (slot 0) and resetting both counters (slots 1
+// and 2) for the next run. The mask row of each tile is read unrolled.
+// CHECK-LABEL: gpu.func @multi_tiles_2x2(
+// CHECK-SAME: %[[MASK:.*]]: memref<1600xi8>, %[[TILES:.*]]: memref<400xi32>, %[[COUNT:.*]]: memref<3xi32>) workgroup(%[[SCAN:.*]] : memref<257xi32, 3>) kernel
+// CHECK-SAME: spsparse.launch = {block = array<i64: 256, 1, 1>, grid = array<i64: 2, 1, 1>}
+// CHECK: %[[BID:.*]] = gpu.block_id x
+// CHECK: scf.for
+// CHECK-COUNT-2: memref.load %[[MASK]]
+// CHECK: %[[BASE:.*]] = memref.atomic_rmw addi %{{.*}}, %[[COUNT]][%c1{{(_[0-9]+)?}}] : (i32, memref<3xi32>) -> i32
+// CHECK: memref.store %[[BASE]], %[[SCAN]][%c256{{(_[0-9]+)?}}]
+// CHECK: gpu.barrier
+// CHECK: memref.store %{{.*}}, %[[TILES]]
+// CHECK: %[[DONE:.*]] = memref.atomic_rmw addi %{{.*}}, %[[COUNT]][%c2{{(_[0-9]+)?}}]
+// CHECK: %[[LAST:.*]] = arith.cmpi eq, %[[DONE]], %c1_i32{{(_[0-9]+)?}}
+// CHECK: scf.if %[[LAST]]
+// CHECK: %[[TOTAL:.*]] = memref.atomic_rmw addi %c0_i32{{(_[0-9]+)?}}, %[[COUNT]][%c1{{(_[0-9]+)?}}]
+// CHECK: memref.store %[[TOTAL]], %[[COUNT]][%c0{{(_[0-9]+)?}}]
+// CHECK: memref.store %c0_i32{{(_[0-9]+)?}}, %[[COUNT]][%c1{{(_[0-9]+)?}}]
+// CHECK: memref.store %c0_i32{{(_[0-9]+)?}}, %[[COUNT]][%c2{{(_[0-9]+)?}}]
+spsparse.polykernel @multi : (tensor<1x40x40x8xf32>, tensor<3x3x8x8xf32>, tensor<1x40x40xi1>) -> tensor<1x40x40x8xf32> {
+^bb0(%x: tensor<1x40x40x8xf32>, %w: tensor<3x3x8x8xf32>, %m: tensor<1x40x40xi1>):
+  spsparse.polykernel.variant @a granularity <[2, 2]> schedule <channel_block = 8, reduction_block = 4, threads = 32, thread_channels = 1>
+  %y = spsparse.masked_conv2d %x, %w mask %m {padding = array<i64: 1, 1, 1, 1>}
+      : (tensor<1x40x40x8xf32>, tensor<3x3x8x8xf32>, tensor<1x40x40xi1>) -> tensor<1x40x40x8xf32>
+  spsparse.yield %y : tensor<1x40x40x8xf32>
 }
 
 // -----

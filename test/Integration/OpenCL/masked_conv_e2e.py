@@ -1,15 +1,18 @@
 # Generated masked-conv kernels, end to end on OpenCL (PoCL in CI): compile
 # with dynaspa-compile, run with dynaspa-run --check (float64 reference,
-# max relative error <= 1e-4, masked-off outputs exactly zero).
+# max relative error <= 1e-4, masked-off outputs exactly zero), then replay it
+# a few times (--benchmark) and check that the runtime's DISTile count is
+# still the mask's: the tile-list kernels keep counters in scratch memory that
+# each run must leave at zero.
 #
 # REQUIRES: numpy, llvm-spirv
 # RUN: rm -rf %t && mkdir -p %t
 # RUN: %python %s --compile dynaspa-compile --run %dynaspa_run --work %t --masks %shared_masks | FileCheck %s
 #
-# CHECK-COUNT-17: ok
-# CHECK: all 17 cases passed
+# CHECK-COUNT-19: ok
+# CHECK: all 19 cases passed
 
-import argparse, os, subprocess, sys
+import argparse, json, os, subprocess, sys
 import numpy as np
 
 def conv_mlir(name, n, h, w, ci, co, k, stride, pad, variants, bias):
@@ -35,6 +38,30 @@ def variant(g, sched, tiles=None):
 SMALL = "channel_block = 8, reduction_block = 4, threads = 32, thread_channels = 1"
 WIDE = "channel_block = 8, threads = 32, thread_channels = 2, thread_pixels = 2, unroll = 2"
 DEFAULT = ""  # 4x4 tiles, 32 channels, 128 threads, 4 channels per thread
+
+def active_tiles(mask, v):
+    """DISTiles of granularity v (a variant attribute) with any active pixel."""
+    gh, gw = (int(x) for x in v.split("granularity<[")[1].split("]")[0].split(","))
+    n, h, w = mask.shape
+    padded = np.zeros((n, -(-h // gh) * gh, -(-w // gw) * gw), bool)
+    padded[:, :h, :w] = mask != 0
+    tiles = padded.reshape(n, padded.shape[1] // gh, gh, padded.shape[2] // gw, gw)
+    return int(tiles.any(axis=(2, 4)).sum())
+
+def check_report(r, want):
+    """None if dynaspa-run's JSON report shows a passing check and the same
+    tile count after the replays as in the first run (and `want` if given)."""
+    try:
+        report = json.loads(r.stdout)
+    except ValueError:
+        return (r.stderr or r.stdout).strip()
+    check = report.get("check", {})
+    if r.returncode != 0 or not check.get("ok"):
+        return json.dumps(check) + " " + r.stderr.strip()
+    first, replayed = report["run"]["tile_count"], report["benchmark"]["tile_count"]
+    if first != replayed or (want is not None and first != want):
+        return f"tile count {first}, after replays {replayed}, mask has {want}"
+    return None
 
 def main():
     p = argparse.ArgumentParser()
@@ -97,6 +124,18 @@ def main():
                   "thread_channels = 4, thread_pixels = 4, tiles_per_block = 4, double_buffer = true")],
          False, lambda s: random_mask(s, 0.5)),
     ]
+    # Tile spaces larger than one tile-list block (256 tiles): 3200 pixel
+    # tiles over a batch of 2 (13 blocks claiming list ranges atomically) and
+    # 400 2x2 tiles of a real mask (2 blocks).
+    saliency = np.load(os.path.join(a.masks, "saliency_40x40_d0.3.npy"))
+    cases += [
+        ("multiblock_1x1_tiles_batch2", (2, 40, 40, 8, 8, 3, 1, 1),
+         [variant((1, 1), "channel_block = 8, reduction_block = 8, threads = 64, "
+                  "thread_channels = 1, tiles_per_block = 8")],
+         True, lambda s: random_mask(s, 0.3)),
+        ("multiblock_2x2_saliency", (1, 40, 40, 8, 8, 3, 1, 1), [variant((2, 2), SMALL)],
+         False, lambda s: (saliency[1:2] != 0).astype(np.uint8).reshape(s)),
+    ]
     # Real masks: saliency and edit sets at 40x40 (a small channel count keeps
     # PoCL fast).
     for kind in ("saliency", "edit", "blobs"):
@@ -133,15 +172,22 @@ def main():
                    "--opencl=false"] if a.cuda_chip else ["--cuda-chips=none"])
         subprocess.run([a.compile, mlir, "-o", bundle] + target, check=True)
         mask_path = os.path.join(a.work, name + "_mask.npy")
-        np.save(mask_path, make_mask(mshape))
+        mask = make_mask(mshape)
+        np.save(mask_path, mask)
+        # With one variant the count the runtime reports is that of its
+        # granularity (scripts/gpu-e2e.sh checks the same file on CUDA).
+        want = active_tiles(mask, variants[0]) if len(variants) == 1 else None
+        with open(os.path.join(a.work, name + "_tiles.json"), "w") as f:
+            json.dump({"tiles": want}, f)
         if a.cuda_chip:
             continue
         r = subprocess.run([a.run, bundle, "--device", "opencl", "--random", "3",
-                            "--mask", mask_path, "--check"], capture_output=True, text=True)
-        status = "ok" if r.returncode == 0 else "FAILED"
-        failed += r.returncode != 0
-        check = [l for l in r.stdout.splitlines() if l.startswith("check")]
-        print(f"{name}: {status} {check[0] if check else r.stderr.strip()}")
+                            "--mask", mask_path, "--check", "--json", "--benchmark",
+                            "--reps", "2", "--rounds", "1", "--warmup", "1"],
+                           capture_output=True, text=True)
+        problem = check_report(r, want)
+        failed += problem is not None
+        print(f"{name}: {'FAILED ' + problem if problem else 'ok'}")
     if a.cuda_chip:
         print(f"wrote {len(cases)} bundles for {a.cuda_chip} to {a.work}")
         return 0

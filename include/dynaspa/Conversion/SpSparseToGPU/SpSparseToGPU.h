@@ -15,7 +15,9 @@
 //     what each argument is: an operand role of the masked op ("input",
 //     "filter", "mask", "bias", "lhs", "rhs", "row_mask", "col_mask"),
 //     "output", or a scratch buffer tied to a granularity ("tiles:RxC",
-//     "count:RxC").
+//     "count:RxC"). A count buffer holds 3 i32: the tile count, then two
+//     counters the tile-list kernel needs zero when it starts and leaves
+//     zero (the runtime zeroes scratch buffers once, at allocation).
 // Workgroup (shared) memory is declared as gpu.func workgroup attributions in
 // memory space 3; the OpenCL pipeline turns them into what SPIR-V needs.
 //
@@ -25,6 +27,7 @@
 #define DYNASPA_CONVERSION_SPSPARSETOGPU_SPSPARSETOGPU_H
 
 #include "dynaspa/Dialect/SpSparse/IR/SpSparseOps.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/SPIRV/IR/SPIRVDialect.h"
 #include "mlir/Pass/Pass.h"
@@ -34,6 +37,7 @@ namespace spsparse {
 
 #define GEN_PASS_DECL_CONVERTSPSPARSETOGPU
 #define GEN_PASS_DECL_SPSPARSELEGALIZEKERNELSFORSPIRV
+#define GEN_PASS_DECL_SPSPARSECONVERTKERNELSTOSPIRV
 #include "dynaspa/Conversion/Passes.h.inc"
 
 

@@ -122,7 +122,9 @@ typedef struct dynaspa_benchmark_result {
   /* Zero fill + prologue + variants. */
   double median_us;
   double min_us;
-  /* The same for zero fill + prologue alone: the runtime's overhead. */
+  /* The same for the prologue without the outputs' zero fill (bitmask and
+   * DISTile lists; the variant kernels select themselves): the runtime's
+   * overhead. */
   double overhead_us;
   double overhead_min_us;
   /* The variant (and its tile count) that applied to the inputs timed. */
@@ -134,6 +136,9 @@ typedef struct dynaspa_benchmark_result {
   int32_t host_selected;
   /* How it was timed, a static string: "cuda-graph" or "opencl-host-clock". */
   const char *method;
+  /* Median time of zeroing the outputs alone (part of median_us, not of the
+   * overhead: it is as large as the output whatever the mask). */
+  double zero_fill_us;
 } dynaspa_benchmark_result_t;
 
 /* A static string naming `status`, e.g. "DYNASPA_BAD_BUNDLE". */
@@ -181,7 +186,9 @@ dynaspa_status_t dynaspa_bundle_load_bytes(dynaspa_context_t *context,
                                            const void *data, size_t size,
                                            dynaspa_bundle_t **out_bundle);
 
-/* Frees device memory and modules of the bundle. NULL is accepted. */
+/* Frees device memory and modules of the bundle. Fails with
+ * DYNASPA_INVALID_ARGUMENT (and keeps the bundle) while networks of it are
+ * alive. NULL is accepted. */
 dynaspa_status_t dynaspa_bundle_destroy(dynaspa_bundle_t *bundle);
 
 dynaspa_status_t dynaspa_bundle_operator_count(const dynaspa_bundle_t *bundle,
@@ -268,6 +275,118 @@ dynaspa_status_t
 dynaspa_operator_benchmark(dynaspa_bundle_t *bundle, size_t op,
                            const dynaspa_benchmark_options_t *options,
                            dynaspa_benchmark_result_t *result);
+
+/* ---- Networks: chains of operators with triple-buffered activations ----
+ *
+ * A network runs operators of one bundle in sequence, the output of each
+ * feeding input 0 of the next (conv2d: the input; batch_matmul: lhs), on a
+ * static memory plan (paper, section 3.4): at most three activation buffers,
+ * each as large as the chain's largest tensor, used in rotation -- one the
+ * current operator reads, one it writes, and a third that is zero-filled on
+ * a second queue (CUDA stream / OpenCL command queue) while it runs, so that
+ * the next operator's sparse output starts from zeros without a fill on the
+ * critical path. Operators skip their own zero fill of an output the plan
+ * cleared. Every other input (filter, mask, bias, rhs, column mask) is bound
+ * per operator.
+ *
+ * Inputs are passed as one flat array: every operator's inputs in chain
+ * order, each operator's in its call order (dynaspa_operator_get_input).
+ * Input 0 of every operator after the first is the previous output: its
+ * entry must be empty (a host tensor with data NULL, or a NULL device
+ * pointer). dynaspa_network_info_t.num_inputs is the array's length. */
+
+typedef struct dynaspa_network dynaspa_network_t;
+
+typedef struct dynaspa_network_info {
+  size_t num_ops;
+  /* Length of the flat input array of run and launch. */
+  size_t num_inputs;
+  /* Activation buffers of the plan: min(3, num_ops + 1). */
+  size_t num_buffers;
+  /* Bytes of each: the largest tensor of the chain. */
+  size_t buffer_bytes;
+  /* What one buffer per chain tensor (the network input and every output)
+   * would take, for comparison. */
+  size_t unplanned_bytes;
+} dynaspa_network_info_t;
+
+/* What dynaspa_network_benchmark measured: one execution of the whole chain
+ * (a round's time / reps), median and min over rounds. */
+typedef struct dynaspa_network_benchmark_result {
+  /* The plan as run: zero fills on the side queue, overlapping the
+   * previous operator. */
+  double median_us;
+  double min_us;
+  /* The same chain with each zero fill on the main queue right before its
+   * operator: what the side queue saves (or costs). */
+  double serial_median_us;
+  double serial_min_us;
+  /* 1 if some operator is host-selected: its variant was chosen once before
+   * timing, as in dynaspa_operator_benchmark. */
+  int32_t host_selected;
+  /* "cuda-graph" or "opencl-host-clock", a static string. */
+  const char *method;
+} dynaspa_network_benchmark_result_t;
+
+/* Builds a network of operators `ops[0..num_ops)` of `bundle` (an operator
+ * may appear more than once). Checks that each output has the shape and
+ * dtype of the next operator's input 0 (DYNASPA_SHAPE_MISMATCH /
+ * DYNASPA_DTYPE_MISMATCH, naming both). Allocates nothing on the device. The
+ * network must be destroyed before its bundle (dynaspa_bundle_destroy fails
+ * with DYNASPA_INVALID_ARGUMENT while networks of it are alive). Operators
+ * keep their scratch buffers in the bundle: order a network's executions
+ * and its operators' own runs or launches on one stream. */
+dynaspa_status_t dynaspa_network_create(dynaspa_bundle_t *bundle,
+                                        const size_t *ops, size_t num_ops,
+                                        dynaspa_network_t **out_network);
+
+/* Frees the network's device buffers, side queue and events; work still in
+ * flight on a caller's stream must be finished first. NULL is accepted. */
+dynaspa_status_t dynaspa_network_destroy(dynaspa_network_t *network);
+
+dynaspa_status_t dynaspa_network_get_info(const dynaspa_network_t *network,
+                                          dynaspa_network_info_t *out_info);
+
+/* Prepares every operator (dynaspa_operator_prepare), allocates the
+ * activation buffers and creates the side queue and its events. Capturing
+ * a launch needs a prepared network. */
+dynaspa_status_t dynaspa_network_prepare(dynaspa_network_t *network);
+
+/* Runs the chain on host tensors: `inputs` as described above (shapes and
+ * dtypes as in dynaspa_operator_run), `output` the last operator's output.
+ * Host-selected operators read their tile counts back as in
+ * dynaspa_operator_run. `stats` is NULL or an array of num_ops entries, one
+ * per operator; filling it adds a host round trip per operator (to read
+ * which variant ran). Blocks until the output is on the host. */
+dynaspa_status_t dynaspa_network_run(dynaspa_network_t *network,
+                                     const dynaspa_host_tensor_t *inputs,
+                                     size_t num_inputs,
+                                     const dynaspa_host_tensor_t *output,
+                                     dynaspa_run_stats_t *stats);
+
+/* Enqueues the chain on caller memory and `stream`, as
+ * dynaspa_operator_launch does for one operator (same handle kinds and
+ * rules; every operator must be self-dispatching, else
+ * DYNASPA_UNSUPPORTED). `inputs[0]` is the network input, `output` the last
+ * operator's output; the intermediate tensors live in the network's
+ * buffers. The side-queue work is ordered with events, forked from `stream`
+ * and joined back into it before return, so the call never blocks and can be
+ * captured into a CUDA graph (a prepared network only, as for operators).
+ * The output is zero-filled on the side queue, possibly before the first
+ * operator runs: it must not alias an input. */
+dynaspa_status_t dynaspa_network_launch(dynaspa_network_t *network,
+                                        void *const *inputs, size_t num_inputs,
+                                        void *output, void *stream);
+
+/* Times the chain on the network's own buffers as the last
+ * dynaspa_network_run left them, like dynaspa_operator_benchmark (CUDA: a
+ * captured graph, side stream included; OpenCL: host clock), once as
+ * planned and once with the zero fills serialized on the main queue.
+ * `options` may be NULL (warmup 10, reps 100, rounds 10). Blocks. */
+dynaspa_status_t
+dynaspa_network_benchmark(dynaspa_network_t *network,
+                          const dynaspa_benchmark_options_t *options,
+                          dynaspa_network_benchmark_result_t *result);
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -7,8 +7,9 @@
 // Header-only convenience for C++ tools and tests: owning handles that free
 // themselves, and Status (code + message) instead of code + last-error
 // lookups. It adds no behaviour; everything goes through runtime.h, so the C
-// API stays the one tested surface. A Bundle must be destroyed before the
-// Context it was loaded in (the C API refuses to destroy a context in use).
+// API stays the one tested surface. A Network must be destroyed before its
+// Bundle, and a Bundle before the Context it was loaded in (the C API
+// refuses to destroy either while in use).
 //
 //===----------------------------------------------------------------------===//
 
@@ -102,7 +103,77 @@ public:
 
 private:
   friend class Context;
+  friend class Network;
   dynaspa_bundle_t *bundle_ = nullptr;
+  const dynaspa_context_t *context_ = nullptr;
+};
+
+/// A chain of operators of one bundle (dynaspa_network_*); destroy it
+/// before the bundle.
+class Network {
+public:
+  static Status create(const Bundle &bundle, const std::vector<size_t> &ops,
+                       Network *out) {
+    Network fresh;
+    fresh.context_ = bundle.context_;
+    dynaspa_status_t code = dynaspa_network_create(bundle.bundle_, ops.data(),
+                                                   ops.size(), &fresh.network_);
+    *out = std::move(fresh);
+    return fromC(code, bundle.context_);
+  }
+
+  Network() = default;
+  Network(Network &&other) noexcept { *this = std::move(other); }
+  Network &operator=(Network &&other) noexcept {
+    std::swap(network_, other.network_);
+    std::swap(context_, other.context_);
+    return *this;
+  }
+  Network(const Network &) = delete;
+  Network &operator=(const Network &) = delete;
+  ~Network() { dynaspa_network_destroy(network_); }
+
+  dynaspa_network_t *get() const { return network_; }
+  explicit operator bool() const { return network_ != nullptr; }
+
+  dynaspa_network_info_t info() const {
+    dynaspa_network_info_t info = {};
+    dynaspa_network_get_info(network_, &info);
+    return info;
+  }
+
+  Status prepare() {
+    return fromC(dynaspa_network_prepare(network_), context_);
+  }
+
+  /// `inputs`: every operator's inputs in chain order, input 0 of each
+  /// operator after the first empty (data nullptr). `stats`: nullptr or
+  /// info().num_ops entries.
+  Status run(const std::vector<dynaspa_host_tensor_t> &inputs,
+             const dynaspa_host_tensor_t &output,
+             dynaspa_run_stats_t *stats = nullptr) {
+    return fromC(dynaspa_network_run(network_, inputs.data(), inputs.size(),
+                                     &output, stats),
+                 context_);
+  }
+
+  /// dynaspa_network_launch: device handles as void*, the chained entries
+  /// nullptr.
+  Status launch(const std::vector<void *> &inputs, void *output,
+                void *stream = nullptr) {
+    return fromC(dynaspa_network_launch(network_, inputs.data(), inputs.size(),
+                                        output, stream),
+                 context_);
+  }
+
+  Status benchmark(const dynaspa_benchmark_options_t *options,
+                   dynaspa_network_benchmark_result_t *result) {
+    return fromC(dynaspa_network_benchmark(network_, options, result),
+                 context_);
+  }
+
+private:
+  dynaspa_network_t *network_ = nullptr;
   const dynaspa_context_t *context_ = nullptr;
 };
 
