@@ -224,7 +224,8 @@ def evaluate(a):
                 q = {"conv": conv_json(op, batch), "granularity": list(g),
                      "schedule": sched, "active_tiles": tiles, "pixel_fraction": frac,
                      "operator": {"output_bytes": 4 * batch * op.Cout * math.prod(suite.out_size(op)),
-                                  "tile_lists": [{"tiles": cap, "tile_pixels": g[0] * g[1]}],
+                                  "tile_lists": [{"tiles": cap, "tile_pixels": g[0] * g[1],
+                                                  "single_block": a.tile_list == "single-block"}],
                                   "variant_kernels": 1}}
                 r = regs.get((op.name, batch, g, c["schedule"]))
                 if r:
@@ -452,25 +453,37 @@ def cmd_registers(a):
 
 
 # -------------------------------------------------------------- calibrate
-def cmd_calibrate(a):
-    """memory_latency_ns from the runtime overheads of the suite (h100.json:
-    zero fill + tile-list kernels, no variant), with kernel_gap_ns measured
-    there too and barrier_ns assumed; none of the sweeps is used."""
+def load_json(spec):
+    """A JSON file, or `REV:PATH` for a file as of a git revision."""
+    if os.path.exists(spec) or ":" not in spec:
+        with open(spec) as f:
+            return json.load(f)
+    out = subprocess.run(["git", "-C", ROOT, "show", spec], capture_output=True,
+                         text=True, check=True).stdout
+    return json.loads(out)
+
+
+def overhead_rows(doc, table, single_block):
+    """(name, batch, median measured overhead ns, output bytes, tile lists) of
+    every (op, batch) of a suite JSON; `table` is the schedules.json it was
+    measured with (its granularities give the tile lists)."""
     import schedules
-    with open(a.suite) as f:
-        doc = json.load(f)
-    gap = doc["graph_kernel_gap_us"] * 1000
     per = {}
     for r in doc["records"]:
-        per.setdefault((r["name"], r["batch"]), []).append(r["overhead_us"] * 1000)
+        # Since 79e19c4 the fill is timed apart; the model counts both.
+        ns = (r["overhead_us"] + (r.get("zero_fill_us") or 0)) * 1000
+        per.setdefault((r["name"], r["batch"]), []).append(ns)
     rows = []
     for (name, batch), vals in sorted(per.items()):
         op = suite.OPS_BY_NAME[name]
         vals.sort()
         if op.kind == "conv":
             ho, wo = suite.out_size(op)
+            entry = table.get(suite.bundle_key(op, batch))
+            variants = ([(v["granularity"], None, None) for v in entry] if entry
+                        else schedules.default_variants(op, batch))
             grans = []
-            for g, _, _ in schedules.chosen_variants(op, batch):
+            for g, _, _ in variants:
                 if tuple(g) not in grans:
                     grans.append(tuple(g))
             lists = [(batch * -(-ho // g[0]) * -(-wo // g[1]), g[0] * g[1]) for g in grans]
@@ -479,44 +492,69 @@ def cmd_calibrate(a):
             rows_ = batch * suite.HEADS
             lists = [(rows_ * -(-op.H // 16), 16)]
             out_bytes = 4 * rows_ * op.H * op.W
-        rows.append((name, batch, vals[len(vals) // 2], out_bytes, lists))
-    base = {}
-    dev = {"base": "h100-sxm", "kernel_gap_ns": round(gap, 1), "barrier_ns": a.barrier_ns,
-           "memory_latency_ns": 0.0}
-    tool = os.path.join(a.build, "dynaspa-cost")
+        rows.append((name, batch, vals[len(vals) // 2], out_bytes,
+                     [{"tiles": t, "tile_pixels": p, "single_block": single_block}
+                      for t, p in lists]))
+    return rows
 
-    def predict(latency):
-        dev["memory_latency_ns"] = latency
+
+def fit_one(rows, dev, key, tool):
+    """Least squares for the one device field `key` (the overhead is affine
+    in each of them); returns (value, relative errors)."""
+    def predict(value):
+        dev[key] = value
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
             json.dump(dev, f)
-        qs = [{"operator": {"output_bytes": ob, "tile_lists": [{"tiles": t, "tile_pixels": p}
-                                                              for t, p in lists],
-                            "variant_kernels": 0}} for _, _, _, ob, lists in rows]
+        qs = [{"operator": {"output_bytes": ob, "tile_lists": lists, "variant_kernels": 0}}
+              for _, _, _, ob, lists in rows]
         out = [p["overhead_ns"] for p in run_cost(qs, f.name, tool)]
         os.unlink(f.name)
         return out
-
-    # The overhead is affine in the latency: two evaluations give the
-    # least-squares fit in closed form.
     p0, p1 = predict(0.0), predict(1000.0)
     slope = [(b - c) / 1000 for b, c in zip(p1, p0)]
-    num = sum(s * (m - c) for s, m, c in zip(slope, [r[2] for r in rows], p0))
-    den = sum(s * s for s in slope)
-    latency = max(0.0, num / den)
-    fit = predict(latency)
-    err = [abs(f - r[2]) / r[2] for f, r in zip(fit, rows)]
-    base.update(dev, memory_latency_ns=round(latency, 1))
-    base["note"] = (
-        "kernel_gap_ns: h100.json graph_kernel_gap_us (20 tiny kernels in a graph); "
-        "barrier_ns: assumed (%g); memory_latency_ns: least squares on the median runtime "
-        "overhead (zero fill + tile lists) of %d (op, batch) bundles of h100.json, "
-        "mean relative error %.0f%%, max %.0f%%. No sweep data used." % (
-            a.barrier_ns, len(rows), 100 * mean(err), 100 * max(err)))
+    meas = [r[2] for r in rows]
+    value = max(0.0, sum(s * (m - c) for s, m, c in zip(slope, meas, p0))
+                / sum(s * s for s in slope))
+    fit = predict(round(value, 1))
     for (name, batch, m, _, _), f in zip(rows, fit):
-        print("%-22s b%-2d overhead %7.1f us, model %7.1f us" % (name, batch, m / 1000, f / 1000))
-    print("memory_latency_ns = %.1f" % latency)
+        print("  %-22s b%-2d overhead %7.1f us, model %7.1f us" % (name, batch, m / 1000, f / 1000))
+    return round(value, 1), [abs(f - m) / m for f, m in zip(fit, meas)]
+
+
+def cmd_calibrate(a):
+    """The latency constants from the runtime's overhead measurements of the
+    suite (zero fill + tile-list kernels, no variant kernel); none of the
+    sweeps is used. memory_latency_ns from the suite run with the
+    single-block tile list (the kernel the sweeps ran with), atomic_ns from
+    the current suite (multi-block tile lists) with that latency;
+    kernel_gap_ns is measured in the current suite; barrier_ns is assumed."""
+    old = load_json(a.single_block_suite)
+    old_table = load_json(a.single_block_schedules).get("variants", {})
+    new = load_json(a.suite)
+    new_table = load_json(a.schedules).get("variants", {})
+    tool = os.path.join(a.build, "dynaspa-cost")
+    dev = {"base": "h100-sxm", "kernel_gap_ns": round(new["graph_kernel_gap_us"] * 1000, 1),
+           "barrier_ns": a.barrier_ns, "memory_latency_ns": 0.0, "atomic_ns": 0.0}
+    print("memory_latency_ns from %s (single-block tile lists):" % a.single_block_suite)
+    latency, err_old = fit_one(overhead_rows(old, old_table, True), dev, "memory_latency_ns",
+                               tool)
+    dev["memory_latency_ns"] = latency
+    print("atomic_ns from %s (multi-block tile lists):" % a.suite)
+    atomic, err_new = fit_one(overhead_rows(new, new_table, False), dev, "atomic_ns", tool)
+    dev["atomic_ns"] = atomic
+    rel = lambda spec: os.path.relpath(spec, ROOT) if os.path.exists(spec) else spec
+    dev["note"] = (
+        "kernel_gap_ns: %s graph_kernel_gap_us (20 tiny kernels in a graph); barrier_ns: assumed; "
+        "memory_latency_ns: least squares on the median runtime overhead (zero fill + "
+        "single-block tile lists) of %d (op, batch) bundles of %s, mean relative error %.0f%%, "
+        "max %.0f%%; atomic_ns: likewise on %d bundles of %s (multi-block tile lists), %.0f%% / "
+        "%.0f%%. No sweep data used." % (
+            rel(a.suite), len(err_old), rel(a.single_block_suite), 100 * mean(err_old),
+            100 * max(err_old), len(err_new), rel(a.suite), 100 * mean(err_new),
+            100 * max(err_new)))
+    print("memory_latency_ns = %.1f, atomic_ns = %.1f" % (latency, atomic))
     with open(a.device, "w") as f:
-        json.dump(base, f, indent=1)
+        json.dump(dev, f, indent=1)
     print("wrote", a.device)
     return 0
 
@@ -530,6 +568,13 @@ def main(argv=None):
     r.add_argument("--out", default=REGISTERS)
     c = sub.add_parser("calibrate")
     c.add_argument("--suite", default=os.path.join(ROOT, "docs", "benchmarks", "h100.json"))
+    c.add_argument("--schedules", default=os.path.join(HERE, "schedules.json"),
+                   help="the schedules.json --suite was measured with")
+    # The last suite run before the multi-block tile list (commit 1f1410f),
+    # with the variants it used.
+    c.add_argument("--single-block-suite", default="cd2a52b:docs/benchmarks/h100.json",
+                   help="a file, or REV:PATH in git")
+    c.add_argument("--single-block-schedules", default="cd2a52b:benchmarks/schedules.json")
     c.add_argument("--device", default=DEVICE)
     c.add_argument("--barrier-ns", type=float, default=20.0)
     e = sub.add_parser("eval")
@@ -540,6 +585,9 @@ def main(argv=None):
     e.add_argument("--tiles", choices=("masks", "estimate"), default="masks",
                    help="active tiles from the measured masks, or the pruning "
                    "pass's clustered-mask estimate")
+    # docs/benchmarks/sweep-h100-*.json ran with the single-block tile list.
+    e.add_argument("--tile-list", choices=("single-block", "multi-block"),
+                   default="single-block", help="the tile-list kernel the sweeps ran with")
     e.add_argument("--k", type=int, default=6)
     e.add_argument("--out", default=os.path.join(TUNING, "h100-eval.json"))
     e.add_argument("--plot", default=os.path.join(TUNING, "h100-model-vs-measured.png"))

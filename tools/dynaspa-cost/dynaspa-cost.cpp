@@ -17,8 +17,8 @@
 //      "granularity": [gh, gw],
 //      "schedule": {"channel_block": 64, ...},  (#spsparse.schedule's names)
 //      "active_tiles": 76, "pixel_fraction": 1.0, "registers": 85,
-//      "operator": {"output_bytes", "tile_lists": [{"tiles", "tile_pixels"}],
-//                   "variant_kernels"}}]}                (optional)
+//      "operator": {"output_bytes", "tile_lists": [{"tiles", "tile_pixels",
+//                   "single_block"}], "variant_kernels"}}]}   (optional)
 //
 // and answers {"device": name, "predictions": [{"ns", "kernel_ns",
 // "overhead_ns", "global_ns", "shared_ns", "compute_ns", "latency_ns",
@@ -121,7 +121,8 @@ static std::optional<double> operatorOverhead(const cost::DeviceModel &device,
         return std::nullopt;
       }
       lists.push_back({r.integer(*lo, "tiles", std::nullopt).value_or(0),
-                       r.integer(*lo, "tile_pixels", 1).value_or(1)});
+                       r.integer(*lo, "tile_pixels", 1).value_or(1),
+                       lo->getBoolean("single_block").value_or(false)});
     }
   int64_t bytes = r.integer(*op, "output_bytes", std::nullopt).value_or(0);
   int64_t kernels = r.integer(*op, "variant_kernels", 1).value_or(1);

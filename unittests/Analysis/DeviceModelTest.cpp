@@ -48,6 +48,7 @@ void expectSameDevice(const DeviceModel &a, const DeviceModel &b) {
   EXPECT_EQ(a.memoryLatencyNs, b.memoryLatencyNs);
   EXPECT_EQ(a.barrierNs, b.barrierNs);
   EXPECT_EQ(a.kernelGapNs, b.kernelGapNs);
+  EXPECT_EQ(a.atomicNs, b.atomicNs);
 }
 
 TEST(DeviceModel, BuiltinsVerify) {
@@ -70,6 +71,7 @@ TEST(DeviceModel, JSONRoundTrip) {
     DeviceModel d = *getBuiltinDevice(name);
     d.gamma = 1234.5678901234567; // Not representable in a short decimal.
     d.memoryLatencyNs = 371.25;
+    d.atomicNs = 5.75;
     std::string text = printDeviceJSON(d);
     std::string error;
     std::optional<DeviceModel> back = parseDeviceJSON(text, error);

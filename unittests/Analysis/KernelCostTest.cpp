@@ -311,15 +311,29 @@ TEST(KernelCost, OperatorOverhead) {
   d.kernelGapNs = 1000;
   d.memoryLatencyNs = 100;
   d.barrierNs = 5;
-  // Fill 100 bytes at 1 GB/s; 3 graph nodes (fill, tile list, variant); 300
-  // tiles of 4 pixels are 2 rounds of the 256-thread block, each a wait, 18
-  // barriers and 60 + 5 x 4 instructions at alpha x 8 warps.
+  d.atomicNs = 7;
+  // The single-block tile list: fill 100 bytes at 1 GB/s; 3 graph nodes
+  // (fill, tile list, variant); 300 tiles of 4 pixels are 2 rounds of the
+  // 256-thread block, each a wait, 18 barriers and 60 + 5 x 4 instructions
+  // at alpha x 8 warps.
+  const double round = 100 + 18 * 5 + 80 * 8;
+  EXPECT_DOUBLE_EQ(estimateOperatorOverhead(d, 100, {{300, 4, true}}, 1),
+                   100 + 3 * 1000 + 2 * round);
+  // The multi-block one: 2 blocks at once (one per SM), each also waiting
+  // for its claim and its arrival count, and 2 same-address atomics each.
   EXPECT_DOUBLE_EQ(estimateOperatorOverhead(d, 100, {{300, 4}}, 1),
-                   100 + 3 * 1000 + 2 * (100 + 18 * 5 + 80 * 8));
+                   100 + 3 * 1000 + (round + 2 * 100) + 2 * 2 * 7);
+  // A tile space of one block needs no atomics either way.
+  EXPECT_DOUBLE_EQ(estimateOperatorOverhead(d, 0, {{200, 4}}, 1),
+                   3 * 1000 + round);
+  // 3000 blocks: 8 per SM on 2 SMs, 188 waves of 8 resident blocks.
+  EXPECT_DOUBLE_EQ(estimateOperatorOverhead(d, 0, {{3000 * 256, 1}}, 0),
+                   1000 * 2 + 188 * (300 + 90 + 65 * 1 * 64) + 2 * 3000 * 7);
   // Every variant is launched; a second granularity adds its tile list.
-  EXPECT_DOUBLE_EQ(estimateOperatorOverhead(d, 0, {{300, 4}, {10, 16}}, 3) -
-                       estimateOperatorOverhead(d, 0, {{300, 4}}, 1),
-                   3 * 1000 + (100 + 18 * 5 + 140 * 8));
+  EXPECT_DOUBLE_EQ(
+      estimateOperatorOverhead(d, 0, {{300, 4, true}, {10, 16, true}}, 3) -
+          estimateOperatorOverhead(d, 0, {{300, 4, true}}, 1),
+      3 * 1000 + (100 + 18 * 5 + 140 * 8));
 }
 
 TEST(ComputeFit, RecoversAlphaGamma) {

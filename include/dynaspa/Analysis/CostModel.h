@@ -84,6 +84,8 @@ struct DeviceModel {
   double memoryLatencyNs = 0;  ///< A global load a warp waits on (L2 hit).
   double barrierNs = 0;        ///< One block-wide barrier.
   double kernelGapNs = 0;      ///< What each kernel adds in a CUDA graph.
+  /// One atomic on an address other blocks also update (serialized in L2).
+  double atomicNs = 0;
 };
 
 /// Names of the built-in descriptions: "h100-sxm", "jetson-agx-orin",
@@ -275,11 +277,15 @@ CostBreakdown estimateCost(const DeviceModel &device,
                            const KernelProfile &profile);
 const char *toString(CostBreakdown::Bound bound);
 
-/// One tile-list kernel of the runtime's prologue: one block of 256 threads
-/// that walks `tiles` DISTiles of `tilePixels` mask elements each.
+/// One tile-list kernel of the runtime's prologue over `tiles` DISTiles of
+/// `tilePixels` mask elements each: one 256-thread block per 256 tiles that
+/// claim list ranges with atomics (TileListKernel.cpp since commit 1f1410f),
+/// or with `singleBlock` the earlier kernel, one block walking all tiles 256
+/// at a time (what docs/benchmarks/sweep-h100-*.json were measured with).
 struct TileListWork {
   int64_t tiles = 0;
   int64_t tilePixels = 1;
+  bool singleBlock = false;
 };
 
 /// What the runtime adds to a PolyKernel's variant kernels in a CUDA graph:

@@ -221,6 +221,7 @@ static const Field kFields[] = {
     {"memory_latency_ns", &DeviceModel::memoryLatencyNs},
     {"barrier_ns", &DeviceModel::barrierNs},
     {"kernel_gap_ns", &DeviceModel::kernelGapNs},
+    {"atomic_ns", &DeviceModel::atomicNs},
 };
 
 std::string dynaspa::cost::verifyDevice(const DeviceModel &d) {
@@ -241,7 +242,7 @@ std::string dynaspa::cost::verifyDevice(const DeviceModel &d) {
     // may not. NaN fails.
     bool isCoefficient = key == "alpha" || key == "gamma" ||
                          key == "memory_latency_ns" || key == "barrier_ns" ||
-                         key == "kernel_gap_ns";
+                         key == "kernel_gap_ns" || key == "atomic_ns";
     if (!(isCoefficient ? v >= 0 : v > 0))
       return "device field '" + key + "' must be " +
              (isCoefficient ? "non-negative" : "positive") + ", got " +

@@ -242,18 +242,31 @@ double dynaspa::cost::estimateOperatorOverhead(
   double ns = outputBytes / d.globalBandwidth;
   // Graph nodes: the fill, the tile lists, the variants.
   ns += d.kernelGapNs * (1 + tileLists.size() + variantKernels);
-  // A tile list is one block walking the tiles 256 at a time: per round the
-  // OR over the tile's mask bytes (one wait: the loads are independent), a
-  // Hillis-Steele scan of 8 steps with 2 barriers each plus one before and
-  // one after, and about 60 + 5 per mask byte instructions of 8 warps on one
-  // SM.
-  double issueNs =
-      d.alpha * std::max<double>(d.schedulersPerSm,
-                                 ceilDiv(kTileListThreads, d.warpSize));
+  // A round of a 256-thread tile-list block: the OR over its tiles' mask
+  // bytes (one wait: the loads are independent), a Hillis-Steele scan of 8
+  // steps with 2 barriers each plus one before and one after, and about
+  // 60 + 5 per mask byte instructions of 8 warps.
+  const double warps = ceilDiv(kTileListThreads, d.warpSize);
+  auto round = [&](const TileListWork &t, double resident, double waits) {
+    double issueNs =
+        d.alpha * std::max<double>(d.schedulersPerSm, resident * warps);
+    return waits * d.memoryLatencyNs + 18 * d.barrierNs +
+           (60 + 5 * t.tilePixels) * issueNs;
+  };
   for (const TileListWork &t : tileLists) {
-    double rounds = static_cast<double>(ceilDiv(t.tiles, kTileListThreads));
-    ns += rounds * (d.memoryLatencyNs + 18 * d.barrierNs +
-                    (60 + 5 * t.tilePixels) * issueNs);
+    int64_t blocks = ceilDiv(t.tiles, kTileListThreads);
+    if (t.singleBlock || blocks <= 1) {
+      // One block walks the tiles (a single block needs no atomics).
+      ns += static_cast<double>(blocks) * round(t, 1, 1);
+      continue;
+    }
+    // All blocks at once (8 per SM by threads), each also waiting for its
+    // claim of a list range and its arrival count; the two same-address
+    // atomics per block serialize in L2.
+    int64_t perSm = d.threadsPerSm / kTileListThreads;
+    int64_t waves = ceilDiv(blocks, perSm * d.sms);
+    double resident = std::min<double>(perSm, ceilDiv(blocks, d.sms));
+    ns += waves * round(t, resident, 3) + 2.0 * blocks * d.atomicNs;
   }
   return ns;
 }
