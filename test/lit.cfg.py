@@ -35,6 +35,7 @@ llvm_config.with_environment("PATH", config.dynaspa_tools_dir, append_path=True)
 tools = [
     "dynaspa-opt",
     "dynaspa-compile",
+    "dynaspa-cost",
     ToolSubst("mlir-opt", command="mlir-opt-22", unresolved="fatal"),
     ToolSubst("mlir-runner", command="mlir-runner-22", unresolved="fatal"),
     ToolSubst("mlir-translate", command="mlir-translate-22", unresolved="fatal"),

@@ -77,6 +77,11 @@ static cl::opt<std::string>
                       "'<channel_block = 64, threads = 256>'"),
              cl::cat(category));
 static cl::opt<std::string>
+    records("records", cl::init(""),
+            cl::desc("Tuning-record JSON file: ops it has a record for get "
+                     "its chosen variants (docs/tuning/records.md)"),
+            cl::cat(category));
+static cl::opt<std::string>
     dumpDir("dump-binaries", cl::init(""),
             cl::desc("Also write every binary to this directory "
                      "(<module>.<chip>.ptx/.cubin/.spv/.bc) for inspection "
@@ -192,6 +197,7 @@ static LogicalResult compile(MLIRContext &context) {
   spsparse::SpSparseOutlinePolyKernelsOptions outline;
   outline.granularity.assign(granularity.begin(), granularity.end());
   outline.schedule = schedule;
+  outline.records = records;
   pm.addPass(spsparse::createSpSparseOutlinePolyKernels(outline));
   pm.addPass(spsparse::createConvertSpSparseToGPU());
   if (failed(pm.run(*module)))
@@ -263,9 +269,9 @@ int main(int argc, char **argv) {
       "dynaspa-compile: masked ops in MLIR -> a bundle for the dynaspa "
       "runtime\n\n"
       "Every spsparse.masked_conv2d and spsparse.masked_batch_matmul in the "
-      "input's functions becomes a PolyKernel (variants from its "
-      "spsparse.variants attribute, or --granularity/--schedule, or "
-      "defaults) with a GPU kernel per variant and a tile-list kernel per "
+      "input's functions becomes a PolyKernel (variants from a --records "
+      "tuning record, its spsparse.variants attribute, or "
+      "--granularity/--schedule, or defaults) with a GPU kernel per variant and a tile-list kernel per "
       "granularity, and one operator of the bundle. The rest of a function "
       "(such as a softmax between two masked ops) is not compiled. Inspect "
       "the result with `dynaspa-run BUNDLE --inspect`.\n");

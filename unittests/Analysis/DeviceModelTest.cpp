@@ -44,6 +44,11 @@ void expectSameDevice(const DeviceModel &a, const DeviceModel &b) {
   EXPECT_EQ(a.reservedSharedPerBlock, b.reservedSharedPerBlock);
   EXPECT_EQ(a.sharedBanks, b.sharedBanks);
   EXPECT_EQ(a.bankBytes, b.bankBytes);
+  EXPECT_EQ(a.schedulersPerSm, b.schedulersPerSm);
+  EXPECT_EQ(a.memoryLatencyNs, b.memoryLatencyNs);
+  EXPECT_EQ(a.barrierNs, b.barrierNs);
+  EXPECT_EQ(a.kernelGapNs, b.kernelGapNs);
+  EXPECT_EQ(a.atomicNs, b.atomicNs);
 }
 
 TEST(DeviceModel, BuiltinsVerify) {
@@ -65,6 +70,8 @@ TEST(DeviceModel, JSONRoundTrip) {
   for (const std::string &name : getBuiltinDeviceNames()) {
     DeviceModel d = *getBuiltinDevice(name);
     d.gamma = 1234.5678901234567; // Not representable in a short decimal.
+    d.memoryLatencyNs = 371.25;
+    d.atomicNs = 5.75;
     std::string text = printDeviceJSON(d);
     std::string error;
     std::optional<DeviceModel> back = parseDeviceJSON(text, error);
@@ -105,6 +112,27 @@ TEST(DeviceModel, CalibrationOverridesBase) {
   expected.alpha = 0.16;
   expected.gamma = 1500; // An integer is fine for a real field.
   expectSameDevice(expected, *d);
+}
+
+TEST(DeviceModel, LatencyCalibrationWithNote) {
+  // What benchmarks/model_eval.py calibrate writes
+  // (docs/tuning/h100-device.json).
+  std::string error;
+  std::optional<DeviceModel> d = parseDeviceJSON(R"({
+    "base": "h100-sxm", "kernel_gap_ns": 1241.8, "barrier_ns": 20,
+    "memory_latency_ns": 371.2, "note": "where the numbers come from"
+  })",
+                                                 error);
+  ASSERT_TRUE(d) << error;
+  EXPECT_EQ(d->kernelGapNs, 1241.8);
+  EXPECT_EQ(d->memoryLatencyNs, 371.2);
+  EXPECT_EQ(d->barrierNs, 20);
+  EXPECT_EQ(d->schedulersPerSm, 4);
+  EXPECT_FALSE(parseDeviceJSON(R"({"base": "h100-sxm", "note": 1})", error));
+  EXPECT_NE(error.find("'note' must be a string"), std::string::npos);
+  EXPECT_FALSE(
+      parseDeviceJSON(R"({"base": "h100-sxm", "barrier_ns": -1})", error));
+  EXPECT_NE(error.find("non-negative"), std::string::npos);
 }
 
 TEST(DeviceModel, FullDescriptionWithoutBase) {

@@ -248,6 +248,94 @@ TEST(KernelCost, BuiltinPeakRates) {
   EXPECT_NEAR(tflops(builtin("adreno-650")), 1.20, 0.01);
 }
 
+TEST(KernelCost, LatencyBoundHandComputed) {
+  // Two SMs, one block of 2 warps on each (R = 1): an instruction of a warp
+  // costs alpha * max(4 schedulers, 2 warps) = 4 ns.
+  DeviceModel d = paperDevice();
+  d.gamma = 0;
+  d.memoryLatencyNs = 100;
+  d.barrierNs = 5;
+  KernelProfile p;
+  p.blocks = 2;
+  p.threadsPerBlock = 64;
+  p.warpMacs = 40;
+  p.warpInstructions = 50;
+  p.serialRoundTrips = 3;
+  p.barriers = 2;
+  CostBreakdown c = estimateCost(d, p);
+  // Waits 3 x 100 + 2 x 5, work 50 x 4.
+  EXPECT_DOUBLE_EQ(c.latencyNs, 510);
+  // Eq. 11 counts the 50 instructions: 50 x 1 x 2 warps.
+  EXPECT_DOUBLE_EQ(c.computeNs, 100);
+  EXPECT_EQ(c.bound, CostBreakdown::Bound::Latency);
+  EXPECT_STREQ(toString(c.bound), "latency");
+
+  // A prefetch: 2 loads in flight during 40 of the instructions (160 ns of
+  // work, 80 per load): each costs max(100, 80).
+  p.overlappedRoundTrips = 2;
+  p.overlappedInstructions = 40;
+  EXPECT_DOUBLE_EQ(estimateCost(d, p).latencyNs, 300 + 10 + 40 + 2 * 100);
+  // With more work per load, the loads hide entirely.
+  p.warpInstructions = 250;
+  p.overlappedInstructions = 240;
+  EXPECT_DOUBLE_EQ(estimateCost(d, p).latencyNs,
+                   300 + 10 + 10 * 4 + 2 * (240 * 4 / 2));
+
+  // The block's own work goes no faster than its SM's shared memory: 4000
+  // bytes at 1 byte/ns per SM.
+  p.sharedAccessBytesPerBlock = 4000;
+  c = estimateCost(d, p);
+  EXPECT_DOUBLE_EQ(c.sharedNs, 4000);
+  EXPECT_DOUBLE_EQ(c.latencyNs,
+                   300 + 10 + 4000 * 10 / 250.0 +
+                       2 * std::max(100.0, 4000 * 240 / 250.0 / 2));
+}
+
+TEST(KernelCost, PartialLastWave) {
+  // K = 2 blocks per SM on 2 SMs: 5 blocks are one full wave (R = 2) and a
+  // last wave of one block (R = 1), which costs half a wave of shared
+  // traffic, not a whole one.
+  DeviceModel d = paperDevice();
+  d.threadsPerSm = 128;
+  KernelProfile p;
+  p.blocks = 5;
+  p.threadsPerBlock = 64;
+  p.sharedAccessBytesPerBlock = 100;
+  CostBreakdown c = estimateCost(d, p);
+  EXPECT_EQ(c.occupancy.waves, 2);
+  EXPECT_DOUBLE_EQ(c.sharedNs, 2 * 100 + 1 * 100);
+}
+
+TEST(KernelCost, OperatorOverhead) {
+  DeviceModel d = paperDevice();
+  d.kernelGapNs = 1000;
+  d.memoryLatencyNs = 100;
+  d.barrierNs = 5;
+  d.atomicNs = 7;
+  // The single-block tile list: fill 100 bytes at 1 GB/s; 3 graph nodes
+  // (fill, tile list, variant); 300 tiles of 4 pixels are 2 rounds of the
+  // 256-thread block, each a wait, 18 barriers and 60 + 5 x 4 instructions
+  // at alpha x 8 warps.
+  const double round = 100 + 18 * 5 + 80 * 8;
+  EXPECT_DOUBLE_EQ(estimateOperatorOverhead(d, 100, {{300, 4, true}}, 1),
+                   100 + 3 * 1000 + 2 * round);
+  // The multi-block one: 2 blocks at once (one per SM), each also waiting
+  // for its claim and its arrival count, and 2 same-address atomics each.
+  EXPECT_DOUBLE_EQ(estimateOperatorOverhead(d, 100, {{300, 4}}, 1),
+                   100 + 3 * 1000 + (round + 2 * 100) + 2 * 2 * 7);
+  // A tile space of one block needs no atomics either way.
+  EXPECT_DOUBLE_EQ(estimateOperatorOverhead(d, 0, {{200, 4}}, 1),
+                   3 * 1000 + round);
+  // 3000 blocks: 8 per SM on 2 SMs, 188 waves of 8 resident blocks.
+  EXPECT_DOUBLE_EQ(estimateOperatorOverhead(d, 0, {{3000 * 256, 1}}, 0),
+                   1000 * 2 + 188 * (300 + 90 + 65 * 1 * 64) + 2 * 3000 * 7);
+  // Every variant is launched; a second granularity adds its tile list.
+  EXPECT_DOUBLE_EQ(
+      estimateOperatorOverhead(d, 0, {{300, 4, true}, {10, 16, true}}, 3) -
+          estimateOperatorOverhead(d, 0, {{300, 4, true}}, 1),
+      3 * 1000 + (100 + 18 * 5 + 140 * 8));
+}
+
 TEST(ComputeFit, RecoversAlphaGamma) {
   // Samples on time = 0.125 * N_ops * N_warp + 2000 with +-1 ns noise.
   std::vector<ComputeSample> samples;

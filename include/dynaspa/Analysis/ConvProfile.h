@@ -7,8 +7,9 @@
 // A KernelProfile for one variant of the masked convolution kernel template
 // (lib/Conversion/SpSparseToGPU/ConvKernel.cpp) on a mask with a given number
 // of active DISTiles. The inputs are plain structs so that the profile can
-// follow the template as it changes without touching MLIR; the assumptions
-// about the template are listed at the top of ConvProfile.cpp.
+// follow the template as it changes without touching MLIR; what the profile
+// takes from the template is listed at the top of ConvProfile.cpp, item by
+// item, so that a change there is a change to one of those items.
 //
 //===----------------------------------------------------------------------===//
 
@@ -33,7 +34,8 @@ struct ConvProblem {
   int64_t getOutWidth() const;
 };
 
-/// The template's knobs: DISTile granularity and `#spsparse.schedule`.
+/// The template's knobs: DISTile granularity and `#spsparse.schedule` (the
+/// defaults are the attribute's).
 struct ConvSchedule {
   int64_t tileH = 1, tileW = 1; ///< Granularity: output rows x columns.
   int64_t channelBlock = 32;
@@ -43,29 +45,43 @@ struct ConvSchedule {
   int64_t threadPixels = 1;
   int64_t vectorWidth = 1;
   int64_t unroll = 1;
+  /// Register prefetch of the next reduction chunk during the arithmetic.
+  bool doubleBuffer = false;
   /// Blocks along the tile list (grid-stride); 0: one per tile group.
   int64_t blocks = 0;
-  /// DISTiles one block computes together (knob being added to the
-  /// template; see the assumptions in ConvProfile.cpp).
+  /// DISTiles one block computes together (the implicit GEMM's M).
   int64_t tilesPerBlock = 1;
-  /// Blocks that split the input-channel reduction (likewise).
+  /// Blocks that split the input-channel reduction; they add their partial
+  /// sums atomically into the zero-filled output.
   int64_t splitK = 1;
-  /// Registers per thread if known from the compiled kernel; 0 estimates.
+  /// Registers per thread if known from the compiled kernel (ptxas -v); 0
+  /// estimates them (estimateConvRegisters).
   int64_t registersPerThread = 0;
 };
 
-/// Why the template rejects `schedule` for `problem` (mirrors the checks of
-/// ConvKernel.cpp's planConv); empty if it accepts it.
+/// Why the template rejects `schedule` for `problem` (the checks of
+/// ConvKernel.cpp's planConv, in its order); empty if it accepts it.
 std::string verifyConvSchedule(const ConvProblem &problem,
                                const ConvSchedule &schedule);
 
-/// The profile of `schedule` on a mask with `activeTiles` non-empty DISTiles,
-/// or nullopt with `error` set if the template rejects the schedule.
-std::optional<KernelProfile> profileMaskedConv(const DeviceModel &device,
-                                               const ConvProblem &problem,
-                                               const ConvSchedule &schedule,
-                                               int64_t activeTiles,
-                                               std::string *error = nullptr);
+/// Shared memory the template allocates statically per block: the staged
+/// input windows, the filter block and the decoded tiles (5 i32 per tile).
+int64_t getConvSharedBytes(const ConvProblem &problem,
+                           const ConvSchedule &schedule);
+
+/// Registers per thread the kernel is estimated to need when ptxas has not
+/// said (see A9 in ConvProfile.cpp for the formula and its error).
+int64_t estimateConvRegisters(const ConvProblem &problem,
+                              const ConvSchedule &schedule);
+
+/// The profile of `schedule` on a mask with `activeTiles` non-empty DISTiles
+/// of which a fraction `pixelFraction` of the pixels is set (the epilogue
+/// writes only those), or nullopt with `error` set if the template rejects
+/// the schedule.
+std::optional<KernelProfile>
+profileMaskedConv(const DeviceModel &device, const ConvProblem &problem,
+                  const ConvSchedule &schedule, int64_t activeTiles,
+                  std::string *error = nullptr, double pixelFraction = 1.0);
 
 } // namespace dynaspa::cost
 

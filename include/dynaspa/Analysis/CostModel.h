@@ -14,7 +14,10 @@
 //   - static analysis of one warp memory instruction: global transactions
 //     (coalescing) and shared-memory bank conflicts;
 //   - KernelProfile + estimateCost: T_total = max(T_global, T_shared,
-//     T_compute), eqs. 8, 10, 11, 12;
+//     T_compute, T_latency), eqs. 8, 10, 11, 12, plus the critical path of
+//     the busiest block where the grid is too small to hide latency;
+//   - estimateOperatorOverhead: what the runtime adds around the variant
+//     kernels (zero fill, tile-list kernels, per-kernel graph gaps);
 //   - selectGreedy / selectExhaustive / spearman: choose k variants from a
 //     time[variant][mask] matrix and compare rankings.
 //
@@ -74,6 +77,15 @@ struct DeviceModel {
   // over them (a wavefront) moves sharedBanks * bankBytes bytes.
   int64_t sharedBanks = 32;
   int64_t bankBytes = 4;
+
+  // Latency (0 leaves a term out). eqs. 8-11 are throughputs; a grid of a
+  // few blocks per SM is bound by the chain of waits of one block instead.
+  int64_t schedulersPerSm = 4; ///< Warp schedulers, 1 instruction/clock each.
+  double memoryLatencyNs = 0;  ///< A global load a warp waits on (L2 hit).
+  double barrierNs = 0;        ///< One block-wide barrier.
+  double kernelGapNs = 0;      ///< What each kernel adds in a CUDA graph.
+  /// One atomic on an address other blocks also update (serialized in L2).
+  double atomicNs = 0;
 };
 
 /// Names of the built-in descriptions: "h100-sxm", "jetson-agx-orin",
@@ -90,7 +102,8 @@ std::string verifyDevice(const DeviceModel &device);
 /// snake_case (`threads_per_sm`, `global_bandwidth`, ... as in
 /// `#spsparse.device`). With `"base": "<builtin>"` it starts from that
 /// built-in description and overrides only the fields present, which is what
-/// a calibration run writes (bandwidths, alpha, gamma). Unknown keys are
+/// a calibration run writes (bandwidths, alpha, gamma, latencies), with an
+/// optional "note" string saying where they come from. Unknown keys are
 /// errors so that typos do not silently keep a default. Returns the device,
 /// or nullopt with `error` set.
 std::optional<DeviceModel> parseDeviceJSON(std::string_view text,
@@ -211,7 +224,21 @@ struct KernelProfile {
   /// and the wavefront-weighted bank-conflict factor beta_bc >= 1.
   double sharedAccessBytesPerBlock = 0;
   double bankConflict = 1;
-  double warpMacs = 0; ///< N_ops: MAC instructions each warp issues.
+  double warpMacs = 0; ///< MAC instructions each warp issues.
+
+  // The busiest block's critical path (the latency bound of estimateCost).
+  // A profile that leaves warpInstructions at 0 gets eq. 11 on the MACs
+  // alone and no latency bound.
+  /// All instructions each warp issues, MACs included: eq. 11's N_ops.
+  double warpInstructions = 0;
+  /// Global loads the block waits for one after the other.
+  double serialRoundTrips = 0;
+  /// Loads that are in flight while the block issues
+  /// `overlappedInstructions / overlappedRoundTrips` instructions each (a
+  /// prefetch): each costs the longer of the two.
+  double overlappedRoundTrips = 0;
+  double overlappedInstructions = 0;
+  double barriers = 0;
 };
 
 /// Accumulates a template's warp instructions into a KernelProfile's memory
@@ -239,14 +266,35 @@ struct CostBreakdown {
   double globalNs = 0;  ///< eq. 8
   double sharedNs = 0;  ///< eq. 10
   double computeNs = 0; ///< eq. 11
+  double latencyNs = 0; ///< Waves x the busiest block's critical path.
   double totalNs = 0;   ///< eq. 12: the max; +inf if the block cannot run.
-  enum class Bound { Global, Shared, Compute, Infeasible };
+  enum class Bound { Global, Shared, Compute, Latency, Infeasible };
   Bound bound = Bound::Global;
 };
 
-/// Evaluates eqs. 8–12 for `profile` on `device`.
+/// Evaluates eqs. 8–12 and the latency bound for `profile` on `device`.
 CostBreakdown estimateCost(const DeviceModel &device,
                            const KernelProfile &profile);
+const char *toString(CostBreakdown::Bound bound);
+
+/// One tile-list kernel of the runtime's prologue over `tiles` DISTiles of
+/// `tilePixels` mask elements each: one 256-thread block per 256 tiles that
+/// claim list ranges with atomics (TileListKernel.cpp since commit 1f1410f),
+/// or with `singleBlock` the earlier kernel, one block walking all tiles 256
+/// at a time (what docs/benchmarks/sweep-h100-*.json were measured with).
+struct TileListWork {
+  int64_t tiles = 0;
+  int64_t tilePixels = 1;
+  bool singleBlock = false;
+};
+
+/// What the runtime adds to a PolyKernel's variant kernels in a CUDA graph:
+/// zero-filling `outputBytes`, one tile-list kernel per granularity, and a
+/// graph gap for each of those and each of `variantKernels` kernels (every
+/// variant is launched; all but one find no work).
+double estimateOperatorOverhead(const DeviceModel &device, int64_t outputBytes,
+                                const std::vector<TileListWork> &tileLists,
+                                int64_t variantKernels);
 
 //===----------------------------------------------------------------------===//
 // PolyKernel selection (Algorithm 1, lines 16–20)

@@ -5,45 +5,65 @@
 //===----------------------------------------------------------------------===//
 //
 // Describes ConvKernel.cpp's kernel as warp instructions and feeds them to a
-// ProfileBuilder. The template is being reworked; everything this file
-// assumes about it is listed here, so that a change there is a change to one
-// of these items:
+// ProfileBuilder. Everything this file takes from the template, so that a
+// change there is a change to one of these items:
 //
-//  A1 Grid: blockIdx.x walks the tile list grid-stride, blockIdx.y takes
-//     `channel_block` output channels. Blocks past the active-tile count exit
-//     at once and are not modelled (they cost launch slots, not bandwidth).
-//     The busiest block handles ceil(groups / blocks.x) tile groups.
-//  A2 Threads: tid = pixelGroup * (channel_block / thread_channels) +
-//     channelGroup; a thread owns pixels pg + i * pixelGroups (i <
-//     thread_pixels) and channels cg + j * channelGroups (j <
-//     thread_channels). threads must equal channelGroups * pixelGroups.
-//  A3 Per chunk of `reduction_block` input channels (ceil(Cin / rb) chunks,
-//     the last one padded with zeros): the block stages the input window
-//     (ih x iw x rb, innermost channels) and the filter block (kh x kw x rb x
-//     channel_block, innermost output channels) from global to shared memory
-//     with a loop `for e = tid; e < elements / vw; e += threads`, loading
-//     `vector_width` elements per lane and storing them at e * vw. Positions
-//     outside the input are not loaded (phantom reads) but still stored.
-//  A4 The register tile: for each of rb channels and kh x kw taps, every
-//     thread loads thread_pixels input words and thread_channels filter words
-//     from shared memory (4-byte loads) and does thread_pixels *
-//     thread_channels MACs. `unroll` changes instruction scheduling only.
-//  A5 Epilogue per pixel: one mask byte load, per channel an optional bias
-//     load and one output store. All pixels are assumed set (an upper bound:
-//     the mask density inside an active tile is not known to the model).
-//  A6 tiles_per_block = T > 1 (not in the template yet): a block computes T
-//     tiles at once, staging T input windows and one filter block; its
-//     pixel groups span the T tiles (pixels = T * tileH * tileW). The model
-//     places all T tiles at the representative tile's position.
-//  A7 split_k = S > 1 (not in the template yet): blockIdx.z takes a slice of
-//     ceil(chunks / S) chunks; outputs are accumulated with global atomics,
-//     which are counted like stores.
-//  A8 The representative tile is the one nearest the center of the output,
-//     image 0; border tiles read less (phantom reads), so this is the upper
-//     bound for one tile. Every tile is assumed to cost the same.
-//  A9 Registers (when not given): tp * tc accumulators + tp + tc operands +
-//     24 for addresses and loop state — a rough guess; pass the value
-//     ptxas reports for accuracy.
+//  A1 Grid: (min(blocks, ceil(tiles of a full mask / tiles_per_block)),
+//     ceil(Cout / channel_block), split_k). blockIdx.x walks the groups of
+//     tiles_per_block active tiles grid-stride; blocks past the active
+//     groups exit at once and are not modelled (a launch slot, no traffic).
+//     The busiest block handles ceil(groups / blocks.x) groups.
+//  A2 Threads: tid = pg * channelGroups + cg with channelGroups =
+//     channel_block / thread_channels. A thread owns pixels pg + i *
+//     pixelGroups (i < thread_pixels) and, in runs of `run` consecutive
+//     channels (run = 4, 2 or 1: the largest dividing thread_channels and
+//     Cout), the channels (j * channelGroups + cg) * run + e for j <
+//     thread_channels / run, e < run.
+//  A3 Per group: threads below tiles_per_block load one tile id each
+//     (i32) and store 5 decoded fields (batch, output and input origin) in
+//     shared memory.
+//  A4 Per chunk of `reduction_block` input channels of the block's split_k
+//     slice (ceil(ceil(Cin / rb) / split_k) chunks): stage the input
+//     windows [T][ih][iw][rb] and the filter block [kh][kw][rb][cb] with
+//     `for e = tid; e < vectors; e += threads`, a `vector_width` load from
+//     global memory and a store at shared e * vw. Each input vector first
+//     reads 3 decoded fields of its tile from shared memory. Positions
+//     outside the input and phantom tiles are not loaded, but stored.
+//     double_buffer moves the loads into registers one chunk ahead
+//     (same loads and stores, other timing; more registers).
+//  A5 The register tile: for each of rb channels and kh x kw taps, every
+//     warp issues thread_pixels 4-byte input loads (the threads of a pixel
+//     read one word: a broadcast) and thread_channels / run filter loads of
+//     run words, then thread_pixels x thread_channels FMAs. `unroll` only
+//     changes instruction scheduling.
+//  A6 Epilogue per pixel: 3 shared loads of its tile's fields, one mask
+//     byte (in-bounds pixels); per run, only where the mask is set: `run`
+//     scalar bias loads if there is a bias, then one vector store of `run`
+//     floats, or with split_k > 1 `run` scalar atomic adds (counted like
+//     stores: each touches its sectors in L2).
+//  A7 Shared memory: 4 * (T * ih * iw * rb + kh * kw * rb * cb + 5 * T)
+//     bytes, static, at most 48 KiB.
+//  A8 Placement: the T tiles of a group are the consecutive tile ids
+//     centred on the tile nearest the output's centre (image 0), so that
+//     every tile of the group has its own window (the list is in id order,
+//     so a group of a dense region is a run of neighbours). Border tiles
+//     read less (phantom reads); interior tiles are the upper bound.
+//  A9 Registers (when ptxas has not said): see estimateConvRegisters.
+//  A10 The busiest block's critical path, for the latency bound (waits and
+//     instruction counts read off the PTX of the swept kernels, sm_90):
+//     per group the decode waits for the tile ids (1 barrier, 2 with
+//     double_buffer, ~40 instructions). Without double_buffer, per chunk:
+//     2 barriers; the staging loops are not unrolled and each iteration
+//     waits for its load before storing it, so ceil(input vectors /
+//     threads) + ceil(filter vectors / threads) waits, ~30 and ~21
+//     instructions an iteration. With double_buffer: one wait for the first
+//     prefetch; per chunk 2 barriers, the put (~4 instructions a vector)
+//     and the next fetch (~27 and ~18 a vector, all loads in flight), whose
+//     wait overlaps this chunk's register tile. The register tile: per
+//     channel and tap, thread_pixels + thread_channels / run loads and
+//     thread_pixels x thread_channels FMAs. Epilogue per pixel: a wait for
+//     the mask byte, ~30 instructions, per run ~8 plus the store (run
+//     atomics with split_k).
 //
 //===----------------------------------------------------------------------===//
 
@@ -53,9 +73,13 @@
 
 using namespace dynaspa::cost;
 
-/// Static shared memory the template may use (ConvKernel.cpp: it does not
-/// opt in to more than 48 KiB).
+/// Static shared memory the template may use (it does not opt in to more).
 static constexpr int64_t kMaxStaticSharedBytes = 48 * 1024;
+/// Decoded fields per tile in shared memory (ConvKernel.cpp's TileField).
+static constexpr int64_t kTileFields = 5;
+/// planConv's limit on a double-buffered thread's prefetch registers plus
+/// accumulators (past it the kernel would spill).
+static constexpr int64_t kMaxPrefetchAndAccumulators = 160;
 
 static int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
@@ -72,29 +96,55 @@ int64_t ConvProblem::getOutWidth() const {
 }
 
 namespace {
-/// Derived sizes of one (problem, schedule) pair.
+/// Derived sizes of one (problem, schedule) pair, named as in planConv.
 struct Plan {
-  int64_t pixels;        // T * tileH * tileW
+  int64_t tilePixels;    // tileH * tileW
+  int64_t pixels;        // T * tilePixels
   int64_t channelGroups; // channel_block / thread_channels
   int64_t pixelGroups;   // pixels / thread_pixels
+  int64_t run;           // consecutive channels of a thread (A2)
   int64_t ih, iw;        // staged input window of one tile
-  int64_t inputElems;    // T * ih * iw * rb
-  int64_t filterElems;   // kh * kw * rb * cb
+  int64_t window;        // ih * iw * rb
+  int64_t inputVectors;  // T * ih * iw * rb / vw
+  int64_t filterVectors; // kh * kw * rb * cb / vw
+  int64_t chunks;        // ceil(Cin / rb)
+  int64_t chunksPerSplit;
+  int64_t prefetch; // registers of a double-buffered thread's next chunk
   int64_t sharedBytes;
 };
 } // namespace
 
 static Plan makePlan(const ConvProblem &p, const ConvSchedule &s) {
   Plan plan;
-  plan.pixels = s.tilesPerBlock * s.tileH * s.tileW;
+  plan.tilePixels = s.tileH * s.tileW;
+  plan.pixels = s.tilesPerBlock * plan.tilePixels;
   plan.channelGroups = s.channelBlock / s.threadChannels;
   plan.pixelGroups = plan.pixels / s.threadPixels;
+  plan.run =
+      s.threadChannels % 4 == 0 ? 4 : (s.threadChannels % 2 == 0 ? 2 : 1);
+  while (p.outChannels % plan.run)
+    plan.run /= 2;
   plan.ih = (s.tileH - 1) * p.strideH + (p.kernelH - 1) * p.dilationH + 1;
   plan.iw = (s.tileW - 1) * p.strideW + (p.kernelW - 1) * p.dilationW + 1;
-  plan.inputElems = s.tilesPerBlock * plan.ih * plan.iw * s.reductionBlock;
-  plan.filterElems = p.kernelH * p.kernelW * s.reductionBlock * s.channelBlock;
-  plan.sharedBytes = p.elementBytes * (plan.inputElems + plan.filterElems);
+  plan.window = plan.ih * plan.iw * s.reductionBlock;
+  int64_t inputFloats = s.tilesPerBlock * plan.window;
+  int64_t filterFloats =
+      p.kernelH * p.kernelW * s.reductionBlock * s.channelBlock;
+  plan.inputVectors = inputFloats / s.vectorWidth;
+  plan.filterVectors = filterFloats / s.vectorWidth;
+  plan.chunks = ceilDiv(p.inChannels, s.reductionBlock);
+  plan.chunksPerSplit = ceilDiv(plan.chunks, s.splitK);
+  // planConv counts floats, not vectors: ceil(floats / threads) per buffer.
+  plan.prefetch =
+      ceilDiv(inputFloats, s.threads) + ceilDiv(filterFloats, s.threads);
+  plan.sharedBytes =
+      4 * (inputFloats + filterFloats + kTileFields * s.tilesPerBlock);
   return plan;
+}
+
+int64_t dynaspa::cost::getConvSharedBytes(const ConvProblem &p,
+                                          const ConvSchedule &s) {
+  return makePlan(p, s).sharedBytes;
 }
 
 std::string dynaspa::cost::verifyConvSchedule(const ConvProblem &p,
@@ -106,6 +156,8 @@ std::string dynaspa::cost::verifyConvSchedule(const ConvProblem &p,
       return "convolution sizes, strides and dilations must be positive";
   if (p.getOutHeight() <= 0 || p.getOutWidth() <= 0)
     return "the convolution has an empty output";
+  if (p.elementBytes != 4)
+    return "the template handles f32 convolutions only";
   for (int64_t v : {s.tileH, s.tileW, s.channelBlock, s.reductionBlock,
                     s.threads, s.threadChannels, s.threadPixels, s.vectorWidth,
                     s.unroll, s.tilesPerBlock, s.splitK})
@@ -113,57 +165,109 @@ std::string dynaspa::cost::verifyConvSchedule(const ConvProblem &p,
       return "schedule knobs must be positive";
   if (s.blocks < 0 || s.registersPerThread < 0)
     return "blocks and registers_per_thread must be non-negative";
-  // The checks of ConvKernel.cpp's planConv, in its order.
-  Plan plan = makePlan(p, s);
-  if (s.channelBlock % s.threadChannels || plan.pixels % s.threadPixels)
+  // planConv's checks, in its order and with its words.
+  const int64_t pixels = s.tilesPerBlock * s.tileH * s.tileW;
+  if (s.channelBlock % s.threadChannels || pixels % s.threadPixels)
     return "thread_channels must divide channel_block and thread_pixels the "
            "block's " +
-           std::to_string(plan.pixels) + " pixels";
+           std::to_string(pixels) + " pixels (tiles_per_block x DISTile)";
+  Plan plan = makePlan(p, s);
   if (s.threads != plan.channelGroups * plan.pixelGroups)
-    return "threads must be (channel_block / thread_channels) * (pixels / "
-           "thread_pixels) = " +
+    return "threads must be (channel_block / thread_channels) * "
+           "(tiles_per_block * pixels / thread_pixels) = " +
            std::to_string(plan.channelGroups * plan.pixelGroups);
   if (s.threads > 1024)
     return "more than 1024 threads per block";
+  if (s.tilesPerBlock > s.threads)
+    return "tiles_per_block must not exceed threads";
   int64_t vw = s.vectorWidth;
   if (vw != 1 && vw != 2 && vw != 4)
     return "vector_width must be 1, 2 or 4";
   if (p.inChannels % vw || s.reductionBlock % vw || p.outChannels % vw ||
       s.channelBlock % vw)
-    return "vector_width must divide Cin, Cout, channel_block and "
-           "reduction_block";
+    return "vector_width " + std::to_string(vw) +
+           " must divide Cin, Cout, channel_block and reduction_block";
   if (s.reductionBlock % s.unroll)
     return "unroll must divide reduction_block";
+  if (s.splitK > plan.chunks)
+    return "split_k must not exceed the " + std::to_string(plan.chunks) +
+           " reduction blocks of Cin";
   if (plan.sharedBytes > kMaxStaticSharedBytes)
     return "needs " + std::to_string(plan.sharedBytes) +
            " bytes of shared memory (more than 48 KiB)";
+  int64_t accumulators = s.threadPixels * s.threadChannels;
+  if (s.doubleBuffer &&
+      plan.prefetch + accumulators > kMaxPrefetchAndAccumulators)
+    return "double_buffer needs " + std::to_string(plan.prefetch) +
+           " prefetch registers per thread next to " +
+           std::to_string(accumulators) +
+           " accumulators (at most 160 together)";
   return "";
+}
+
+int64_t dynaspa::cost::estimateConvRegisters(const ConvProblem &p,
+                                             const ConvSchedule &s) {
+  // A9: accumulators, per pixel and per channel some operands and address
+  // state, a fixed part, and for a double-buffered thread its share of the
+  // next chunk (planConv's prefetch count) plus the addresses it keeps for
+  // the put. The coefficients are a least-squares fit to ptxas -v (sm_90)
+  // on the 395 swept H100 kernels that do not spill
+  // (docs/tuning/h100-registers.json): mean absolute error 14 registers,
+  // 90% within 27. ptxas's own number, when available, is better.
+  Plan plan = makePlan(p, s);
+  int64_t tp = s.threadPixels, tc = s.threadChannels;
+  int64_t regs = tp * tc + (5 * tp + 3 * tc) / 2 + 30;
+  if (s.doubleBuffer)
+    regs += 7 * plan.prefetch / 4;
+  return std::min<int64_t>(regs, 255);
 }
 
 namespace {
 /// Byte address a thread of the block touches, or nullopt if it does not.
 using ThreadAddress = std::function<std::optional<int64_t>(int64_t tid)>;
 
-/// Walks the template's warp instructions for one tile group (A3-A5) and
-/// adds each, times how often the busiest block executes it, to a profile.
+/// Where one tile of the busiest block's group lies (A8).
+struct TileOrigin {
+  int64_t n, oh, ow; // image, output origin
+};
+
+/// Walks the template's warp instructions for one group of tiles (A3-A6)
+/// and adds each, times how often the busiest block executes it, to a
+/// profile.
 class ConvWalker {
 public:
   ConvWalker(const DeviceModel &device, const ConvProblem &p,
              const ConvSchedule &s, const Plan &plan, KernelProfile &profile)
       : device(device), p(p), s(s), plan(plan), builder(device, profile) {
-    // A8: the tile nearest the center of the output.
+    // A8: tile ids start..start+T-1 around the centre tile of image 0.
     int64_t tilesH = ceilDiv(p.getOutHeight(), s.tileH);
     int64_t tilesW = ceilDiv(p.getOutWidth(), s.tileW);
-    oh0 = (tilesH / 2) * s.tileH;
-    ow0 = (tilesW / 2) * s.tileW;
+    int64_t total = p.batch * tilesH * tilesW;
+    int64_t centre = (tilesH / 2) * tilesW + tilesW / 2;
+    int64_t start = std::max<int64_t>(
+        0, std::min(centre - s.tilesPerBlock / 2, total - s.tilesPerBlock));
+    for (int64_t t = 0; t < s.tilesPerBlock; ++t) {
+      int64_t id = start + t;
+      if (id >= total) {
+        tiles.push_back(std::nullopt); // Phantom: past the end of the list.
+        continue;
+      }
+      int64_t inImage = id % (tilesH * tilesW);
+      tiles.push_back(TileOrigin{id / (tilesH * tilesW),
+                                 inImage / tilesW * s.tileH,
+                                 inImage % tilesW * s.tileW});
+    }
   }
 
-  /// A3: stage the input windows and the filter block of chunk `c0`.
+  /// A3: decode the group's tiles.
+  void decode(double count);
+  /// A4: stage the input windows and the filter block of chunk `c0`.
   void stageChunk(int64_t c0, double count);
-  /// A4: one chunk's shared loads of the register tile.
+  /// A5: one chunk's shared loads of the register tile.
   void registerTile(double count);
-  /// A5: mask, bias and output accesses.
-  void epilogue(double count);
+  /// A6: tile fields, mask, bias and output accesses; `writeFraction` of the
+  /// pixels are set.
+  void epilogue(double count, double writeFraction);
 
 private:
   /// The warp instruction in which warp `warp`'s threads access `address`.
@@ -179,27 +283,45 @@ private:
   }
   int64_t numWarps() const { return ceilDiv(s.threads, device.warpSize); }
 
-  /// `for e = tid; e < elements; e += threads`: a vector load of element
-  /// `e` from `global(e)` (an element index, nullopt: phantom) and a store to
-  /// shared e * vector_width.
-  void stage(int64_t elements, double count,
-             const std::function<std::optional<int64_t>(int64_t)> &global);
-
-  /// (row, column) of the i-th pixel of thread `tid`, if inside the output.
-  std::optional<std::pair<int64_t, int64_t>> outputPixel(int64_t tid,
-                                                         int64_t i) const {
-    int64_t inTile = pixel(tid, i) % (s.tileH * s.tileW);
-    int64_t oh = oh0 + inTile / s.tileW, ow = ow0 + inTile % s.tileW;
-    if (oh >= p.getOutHeight() || ow >= p.getOutWidth())
-      return std::nullopt;
-    return std::make_pair(oh, ow);
+  /// A shared load of decoded field `field` of tile `tile(tid)`.
+  void
+  tileFieldLoad(int64_t warp, int64_t field, double count,
+                const std::function<std::optional<int64_t>(int64_t)> &tile) {
+    builder.addShared(warpAccess(warp, 4,
+                                 [&](int64_t tid) -> std::optional<int64_t> {
+                                   std::optional<int64_t> t = tile(tid);
+                                   if (!t)
+                                     return std::nullopt;
+                                   return (*t * kTileFields + field) * 4;
+                                 }),
+                      count);
   }
-  /// A2: pixel i and channel j of thread `tid`, within the block.
+
+  /// `for e = tid; e < vectors; e += threads`: the load of vector `e` from
+  /// element index `global(e)` (nullopt: phantom), the store to shared
+  /// e * vector_width and, for the input, the tile fields `tileOf(e)` reads.
+  void stage(int64_t vectors, double count,
+             const std::function<std::optional<int64_t>(int64_t)> &global,
+             const std::function<int64_t(int64_t)> &tileOf);
+
+  /// A2: pixel i and the first channel of run j of thread `tid`.
   int64_t pixel(int64_t tid, int64_t i) const {
     return tid / plan.channelGroups + i * plan.pixelGroups;
   }
-  int64_t channel(int64_t tid, int64_t j) const {
-    return tid % plan.channelGroups + j * plan.channelGroups;
+  int64_t runChannel(int64_t tid, int64_t j) const {
+    return (j * plan.channelGroups + tid % plan.channelGroups) * plan.run;
+  }
+  /// (image, row, column) of pixel i of thread `tid` if it is in the output.
+  std::optional<TileOrigin> outputPixel(int64_t tid, int64_t i) const {
+    int64_t pix = pixel(tid, i);
+    const std::optional<TileOrigin> &tile = tiles[pix / plan.tilePixels];
+    if (!tile)
+      return std::nullopt;
+    int64_t inTile = pix % plan.tilePixels;
+    int64_t oh = tile->oh + inTile / s.tileW, ow = tile->ow + inTile % s.tileW;
+    if (oh >= p.getOutHeight() || ow >= p.getOutWidth())
+      return std::nullopt;
+    return TileOrigin{tile->n, oh, ow};
   }
 
   const DeviceModel &device;
@@ -207,20 +329,51 @@ private:
   const ConvSchedule &s;
   const Plan &plan;
   ProfileBuilder builder;
-  int64_t oh0, ow0;
+  std::vector<std::optional<TileOrigin>> tiles;
 };
 } // namespace
 
+void ConvWalker::decode(double count) {
+  for (int64_t w = 0; w < numWarps(); ++w) {
+    auto decoding = [&](int64_t tid) { return tid < s.tilesPerBlock; };
+    builder.addGlobal(warpAccess(w, 4,
+                                 [&](int64_t tid) -> std::optional<int64_t> {
+                                   if (!decoding(tid) || !tiles[tid])
+                                     return std::nullopt;
+                                   return tid * 4;
+                                 }),
+                      count);
+    for (int64_t f = 0; f < kTileFields; ++f)
+      builder.addShared(warpAccess(w, 4,
+                                   [&](int64_t tid) -> std::optional<int64_t> {
+                                     if (!decoding(tid))
+                                       return std::nullopt;
+                                     return (tid * kTileFields + f) * 4;
+                                   }),
+                        count);
+  }
+}
+
 void ConvWalker::stage(
-    int64_t elements, double count,
-    const std::function<std::optional<int64_t>(int64_t)> &global) {
+    int64_t vectors, double count,
+    const std::function<std::optional<int64_t>(int64_t)> &global,
+    const std::function<int64_t(int64_t)> &tileOf) {
   int64_t vw = s.vectorWidth, eb = p.elementBytes;
-  for (int64_t base = 0; base < elements; base += s.threads) {
+  for (int64_t base = 0; base < vectors; base += s.threads) {
     for (int64_t w = 0; w < numWarps(); ++w) {
+      auto inRange = [&](int64_t tid) { return base + tid < vectors; };
+      if (tileOf)
+        for (int64_t f = 0; f < 3; ++f)
+          tileFieldLoad(w, f, count,
+                        [&](int64_t tid) -> std::optional<int64_t> {
+                          if (!inRange(tid))
+                            return std::nullopt;
+                          return tileOf(base + tid);
+                        });
       builder.addGlobal(
           warpAccess(w, vw * eb,
                      [&](int64_t tid) -> std::optional<int64_t> {
-                       if (base + tid >= elements)
+                       if (!inRange(tid))
                          return std::nullopt;
                        std::optional<int64_t> index = global(base + tid);
                        return index ? std::optional(*index * eb) : std::nullopt;
@@ -228,7 +381,7 @@ void ConvWalker::stage(
           count);
       builder.addShared(warpAccess(w, vw * eb,
                                    [&](int64_t tid) -> std::optional<int64_t> {
-                                     if (base + tid >= elements)
+                                     if (!inRange(tid))
                                        return std::nullopt;
                                      return (base + tid) * vw * eb;
                                    }),
@@ -241,113 +394,135 @@ void ConvWalker::stageChunk(int64_t c0, double count) {
   const int64_t vw = s.vectorWidth, rb = s.reductionBlock;
   const int64_t rbv = rb / vw, cbv = s.channelBlock / vw;
   const int64_t windowVectors = plan.ih * plan.iw * rbv;
-  const int64_t rowIn0 = oh0 * p.strideH - p.padTop;
-  const int64_t colIn0 = ow0 * p.strideW - p.padLeft;
-  // Input windows [T][ih][iw][rb] (A6: all T at the representative origin).
-  stage(s.tilesPerBlock * windowVectors, count,
-        [&](int64_t e) -> std::optional<int64_t> {
-          int64_t local = e % windowVectors;
-          int64_t r = (local % rbv) * vw;
-          int64_t col = (local / rbv) % plan.iw;
-          int64_t row = local / (rbv * plan.iw);
-          int64_t h = rowIn0 + row, w = colIn0 + col, ci = c0 + r;
-          if (h < 0 || h >= p.height || w < 0 || w >= p.width ||
-              ci >= p.inChannels)
-            return std::nullopt;
-          return (h * p.width + w) * p.inChannels + ci;
-        });
+  // Input windows [T][ih][iw][rb], each at its own tile's origin.
+  stage(
+      plan.inputVectors, count,
+      [&](int64_t e) -> std::optional<int64_t> {
+        const std::optional<TileOrigin> &tile = tiles[e / windowVectors];
+        if (!tile)
+          return std::nullopt;
+        int64_t local = e % windowVectors;
+        int64_t r = (local % rbv) * vw;
+        int64_t col = (local / rbv) % plan.iw;
+        int64_t row = local / (rbv * plan.iw);
+        int64_t h = tile->oh * p.strideH - p.padTop + row;
+        int64_t w = tile->ow * p.strideW - p.padLeft + col;
+        int64_t ci = c0 + r;
+        if (h < 0 || h >= p.height || w < 0 || w >= p.width ||
+            ci >= p.inChannels)
+          return std::nullopt;
+        return ((tile->n * p.height + h) * p.width + w) * p.inChannels + ci;
+      },
+      [&](int64_t e) { return e / windowVectors; });
   // The filter block [kh][kw][rb][cb] of output-channel block 0.
-  stage(p.kernelH * p.kernelW * rb * cbv, count,
-        [&](int64_t e) -> std::optional<int64_t> {
-          int64_t co = (e % cbv) * vw;
-          int64_t ci = c0 + (e / cbv) % rb;
-          int64_t tap = e / (cbv * rb);
-          if (co >= p.outChannels || ci >= p.inChannels)
-            return std::nullopt;
-          return (tap * p.inChannels + ci) * p.outChannels + co;
-        });
+  stage(
+      plan.filterVectors, count,
+      [&](int64_t e) -> std::optional<int64_t> {
+        int64_t co = (e % cbv) * vw;
+        int64_t ci = c0 + (e / cbv) % rb;
+        int64_t tap = e / (cbv * rb);
+        if (co >= p.outChannels || ci >= p.inChannels)
+          return std::nullopt;
+        return (tap * p.inChannels + ci) * p.outChannels + co;
+      },
+      nullptr);
 }
 
 void ConvWalker::registerTile(double count) {
   // Over the rb channels and the taps every lane's address moves by the same
   // amount, which leaves bank conflicts unchanged: one instruction per
-  // (warp, i) and (warp, j) stands for rb * kh * kw of them.
+  // (warp, pixel) and (warp, run) stands for rb * kh * kw of them.
   count *= s.reductionBlock * p.kernelH * p.kernelW;
   const int64_t eb = p.elementBytes, rb = s.reductionBlock;
-  const int64_t pixelsPerTile = s.tileH * s.tileW;
   for (int64_t w = 0; w < numWarps(); ++w) {
     for (int64_t i = 0; i < s.threadPixels; ++i)
       builder.addShared(
           warpAccess(w, eb,
                      [&](int64_t tid) -> std::optional<int64_t> {
                        int64_t pix = pixel(tid, i);
-                       int64_t tile = pix / pixelsPerTile;
-                       int64_t row = pix % pixelsPerTile / s.tileW;
+                       int64_t tile = pix / plan.tilePixels;
+                       int64_t row = pix % plan.tilePixels / s.tileW;
                        int64_t col = pix % s.tileW;
-                       return (tile * plan.ih * plan.iw +
-                               row * p.strideH * plan.iw + col * p.strideW) *
-                              rb * eb;
+                       return (tile * plan.window +
+                               (row * p.strideH * plan.iw + col * p.strideW) *
+                                   rb) *
+                              eb;
                      }),
           count);
-    for (int64_t j = 0; j < s.threadChannels; ++j)
-      builder.addShared(warpAccess(w, eb,
+    for (int64_t j = 0; j < s.threadChannels / plan.run; ++j)
+      builder.addShared(warpAccess(w, plan.run * eb,
                                    [&](int64_t tid) -> std::optional<int64_t> {
-                                     return channel(tid, j) * eb;
+                                     return runChannel(tid, j) * eb;
                                    }),
                         count);
   }
 }
 
-void ConvWalker::epilogue(double count) {
-  const int64_t eb = p.elementBytes, wo = p.getOutWidth();
+void ConvWalker::epilogue(double count, double writeFraction) {
+  const int64_t eb = p.elementBytes, ho = p.getOutHeight(),
+                wo = p.getOutWidth();
+  const double writes = count * writeFraction;
+  const bool atomic = s.splitK > 1;
   for (int64_t w = 0; w < numWarps(); ++w) {
     for (int64_t i = 0; i < s.threadPixels; ++i) {
+      for (int64_t f = 0; f < 3; ++f)
+        tileFieldLoad(w, f, count, [&](int64_t tid) -> std::optional<int64_t> {
+          return pixel(tid, i) / plan.tilePixels;
+        });
       builder.addGlobal(warpAccess(w, p.maskElementBytes,
                                    [&](int64_t tid) -> std::optional<int64_t> {
                                      auto pos = outputPixel(tid, i);
                                      if (!pos)
                                        return std::nullopt;
-                                     return (pos->first * wo + pos->second) *
+                                     return ((pos->n * ho + pos->oh) * wo +
+                                             pos->ow) *
                                             p.maskElementBytes;
                                    }),
                         count);
-      for (int64_t j = 0; j < s.threadChannels; ++j) {
-        // Output channel of the store, if the pixel and channel exist.
-        auto outChannel = [&](int64_t tid) -> std::optional<int64_t> {
-          if (!outputPixel(tid, i) || channel(tid, j) >= p.outChannels)
+      for (int64_t j = 0; j < s.threadChannels / plan.run; ++j) {
+        // Byte offset of element e of the run in `perPixel`-sized rows.
+        auto runElement = [&](int64_t tid, int64_t e,
+                              bool output) -> std::optional<int64_t> {
+          auto pos = outputPixel(tid, i);
+          int64_t co = runChannel(tid, j);
+          if (!pos || co >= p.outChannels)
             return std::nullopt;
-          return channel(tid, j);
+          int64_t pixelIndex =
+              output ? (pos->n * ho + pos->oh) * wo + pos->ow : 0;
+          return (pixelIndex * p.outChannels + co + e) * eb;
         };
-        if (p.bias)
-          builder.addGlobal(
-              warpAccess(w, eb,
-                         [&](int64_t tid) -> std::optional<int64_t> {
-                           auto co = outChannel(tid);
-                           return co ? std::optional(*co * eb) : std::nullopt;
-                         }),
-              count);
+        for (int64_t e = 0; p.bias && e < plan.run; ++e)
+          builder.addGlobal(warpAccess(w, eb,
+                                       [&](int64_t tid) {
+                                         return runElement(tid, e, false);
+                                       }),
+                            writes);
+        if (atomic) {
+          for (int64_t e = 0; e < plan.run; ++e)
+            builder.addGlobal(warpAccess(w, eb,
+                                         [&](int64_t tid) {
+                                           return runElement(tid, e, true);
+                                         }),
+                              writes);
+          continue;
+        }
         builder.addGlobal(
-            warpAccess(w, eb,
-                       [&](int64_t tid) -> std::optional<int64_t> {
-                         auto co = outChannel(tid);
-                         if (!co)
-                           return std::nullopt;
-                         auto [oh, ow] = *outputPixel(tid, i);
-                         return ((oh * wo + ow) * p.outChannels + *co) * eb;
-                       }),
-            count);
+            warpAccess(w, plan.run * eb,
+                       [&](int64_t tid) { return runElement(tid, 0, true); }),
+            writes);
       }
     }
   }
 }
 
-std::optional<KernelProfile>
-dynaspa::cost::profileMaskedConv(const DeviceModel &device,
-                                 const ConvProblem &p, const ConvSchedule &s,
-                                 int64_t activeTiles, std::string *error) {
+std::optional<KernelProfile> dynaspa::cost::profileMaskedConv(
+    const DeviceModel &device, const ConvProblem &p, const ConvSchedule &s,
+    int64_t activeTiles, std::string *error, double pixelFraction) {
   std::string why = verifyConvSchedule(p, s);
   if (why.empty() && activeTiles < 0)
     why = "negative active tile count";
+  if (why.empty() && !(pixelFraction >= 0 && pixelFraction <= 1))
+    why = "the fraction of set pixels must be in [0, 1]";
   if (!why.empty()) {
     if (error)
       *error = why;
@@ -355,35 +530,61 @@ dynaspa::cost::profileMaskedConv(const DeviceModel &device,
   }
   const Plan plan = makePlan(p, s);
 
-  // A1, A6, A7: the grid and the busiest block's share of the work.
+  // A1: the grid and the busiest block's share of the work.
   int64_t groups = ceilDiv(activeTiles, s.tilesPerBlock);
   int64_t gridX = s.blocks > 0 ? std::min(s.blocks, groups) : groups;
   int64_t groupsPerBlock = gridX > 0 ? ceilDiv(groups, gridX) : 0;
-  int64_t chunks = ceilDiv(p.inChannels, s.reductionBlock);
-  int64_t chunksPerBlock = ceilDiv(chunks, s.splitK);
 
   KernelProfile profile;
   profile.blocks = gridX * ceilDiv(p.outChannels, s.channelBlock) * s.splitK;
   profile.threadsPerBlock = s.threads;
   profile.sharedBytesPerBlock = plan.sharedBytes;
-  // A9.
-  profile.registersPerThread =
-      s.registersPerThread > 0
-          ? s.registersPerThread
-          : std::min<int64_t>(device.maxRegistersPerThread,
-                              s.threadPixels * s.threadChannels +
-                                  s.threadPixels + s.threadChannels + 24);
-  profile.warpMacs = static_cast<double>(groupsPerBlock) * chunksPerBlock *
+  profile.registersPerThread = s.registersPerThread > 0
+                                   ? s.registersPerThread
+                                   : estimateConvRegisters(p, s);
+  profile.warpMacs = static_cast<double>(groupsPerBlock) * plan.chunksPerSplit *
                      s.reductionBlock * p.kernelH * p.kernelW * s.threadPixels *
                      s.threadChannels;
   if (groupsPerBlock == 0)
     return profile;
 
+  // A10: the critical path.
+  const double group = static_cast<double>(groupsPerBlock);
+  const double chunks = static_cast<double>(plan.chunksPerSplit);
+  const double inIters = ceilDiv(plan.inputVectors, s.threads);
+  const double wIters = ceilDiv(plan.filterVectors, s.threads);
+  const double runs = static_cast<double>(s.threadChannels / plan.run);
+  const double tileStep =
+      static_cast<double>(s.reductionBlock) * p.kernelH * p.kernelW *
+      (s.threadPixels + runs + s.threadPixels * s.threadChannels);
+  const double epilogue =
+      s.threadPixels * (30 + runs * (8 + (s.splitK > 1 ? plan.run : 1)));
+  double instructions = 40 + epilogue, serial = 1 + s.threadPixels,
+         barriers = 1, overlapped = 0, overlappedInstructions = 0;
+  if (s.doubleBuffer) {
+    serial += 1;
+    barriers += 1 + 2 * chunks;
+    instructions += chunks * (inIters * (4 + 27) + wIters * (4 + 18));
+    overlapped = chunks;
+    overlappedInstructions = chunks * tileStep;
+  } else {
+    serial += chunks * (inIters + wIters);
+    barriers += 2 * chunks;
+    instructions += chunks * (inIters * 30 + wIters * 21);
+  }
+  instructions += chunks * tileStep;
+  profile.warpInstructions = group * instructions;
+  profile.serialRoundTrips = group * serial;
+  profile.overlappedRoundTrips = group * overlapped;
+  profile.overlappedInstructions = group * overlappedInstructions;
+  profile.barriers = group * barriers;
+
   ConvWalker walker(device, p, s, plan, profile);
   double perGroup = static_cast<double>(groupsPerBlock);
-  for (int64_t chunk = 0; chunk < chunksPerBlock; ++chunk)
+  walker.decode(perGroup);
+  for (int64_t chunk = 0; chunk < plan.chunksPerSplit; ++chunk)
     walker.stageChunk(chunk * s.reductionBlock, perGroup);
-  walker.registerTile(perGroup * chunksPerBlock);
-  walker.epilogue(perGroup);
+  walker.registerTile(perGroup * plan.chunksPerSplit);
+  walker.epilogue(perGroup, pixelFraction);
   return profile;
 }

@@ -217,6 +217,11 @@ static const Field kFields[] = {
     {"reserved_shared_per_block", &DeviceModel::reservedSharedPerBlock},
     {"shared_banks", &DeviceModel::sharedBanks},
     {"bank_bytes", &DeviceModel::bankBytes},
+    {"schedulers_per_sm", &DeviceModel::schedulersPerSm},
+    {"memory_latency_ns", &DeviceModel::memoryLatencyNs},
+    {"barrier_ns", &DeviceModel::barrierNs},
+    {"kernel_gap_ns", &DeviceModel::kernelGapNs},
+    {"atomic_ns", &DeviceModel::atomicNs},
 };
 
 std::string dynaspa::cost::verifyDevice(const DeviceModel &d) {
@@ -233,8 +238,11 @@ std::string dynaspa::cost::verifyDevice(const DeviceModel &d) {
       continue;
     }
     double v = d.*std::get<double DeviceModel::*>(f.member);
-    // alpha and gamma may be 0 (uncalibrated); bandwidths may not. NaN fails.
-    bool isCoefficient = key == "alpha" || key == "gamma";
+    // alpha, gamma and the latencies may be 0 (uncalibrated); bandwidths
+    // may not. NaN fails.
+    bool isCoefficient = key == "alpha" || key == "gamma" ||
+                         key == "memory_latency_ns" || key == "barrier_ns" ||
+                         key == "kernel_gap_ns" || key == "atomic_ns";
     if (!(isCoefficient ? v >= 0 : v > 0))
       return "device field '" + key + "' must be " +
              (isCoefficient ? "non-negative" : "positive") + ", got " +
@@ -281,8 +289,14 @@ std::optional<DeviceModel> dynaspa::cost::parseDeviceJSON(std::string_view text,
   for (auto it = root.begin(); it != root.end(); ++it) {
     const std::string &key = it.key();
     const json &value = it.value();
-    if (key == "base")
+    // "base" was applied above; "note" says where the numbers come from.
+    if (key == "base" || key == "note") {
+      if (!value.is_string()) {
+        error = "'" + key + "' must be a string";
+        return std::nullopt;
+      }
       continue;
+    }
     if (key == "name") {
       if (!value.is_string()) {
         error = "'name' must be a string";

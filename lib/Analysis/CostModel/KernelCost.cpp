@@ -14,9 +14,10 @@
 //     per-block reservation. With unit granularities it is eq. 9 exactly.
 //   - Waves: C = ceil(N_blk / (K * SMs)) — eq. 9 writes N_blk / K, which
 //     counts per SM; the device has SMs of them.
-//   - In one wave an SM holds R = min(K, ceil(N_blk / SMs)) blocks, not K:
-//     a grid smaller than a full wave leaves SMs partly empty. For grids of
-//     at least one wave R = K and eqs. 10 and 11 are the paper's.
+//   - In a wave an SM holds R = K blocks, except in a partial last wave:
+//     R = ceil(remaining blocks / SMs) there, so a grid smaller than a full
+//     wave leaves SMs partly empty and a small tail costs little. For grids
+//     of whole waves eqs. 10 and 11 are the paper's.
 //   - Eq. 10 uses the shared *allocation* S_shared as the bytes moved; a
 //     template reads staged data many times (every input word once per
 //     output channel group), so we use the bytes the lanes actually move
@@ -24,6 +25,21 @@
 //     is the device total, so one SM gets B_shared / SMs.
 //   - Eq. 8's S_type * G_trans is the transaction size in bytes
 //     (`transaction_bytes`), since N_GMT counts transactions.
+//   - Eq. 11's N_ops counts every instruction a warp issues when the
+//     profile counts them (warpInstructions): address arithmetic and shared
+//     loads take issue slots like MACs. Otherwise it is the MACs.
+//   - A fourth bound, T_latency: eqs. 8-11 assume enough warps to overlap
+//     every wait, which a masked op at batch 1 (a few blocks per SM) does
+//     not have. Per wave, the busiest block waits for each global load it
+//     depends on (memory_latency_ns) and each barrier, and does its own work
+//     no faster than its SM allows with R blocks sharing it: the slowest of
+//     its instructions at one per clock per warp (alpha * max(schedulers,
+//     resident warps) each), the R blocks' shared traffic (eq. 10's per-SM
+//     time) and their share of the bus. A prefetched load costs only what
+//     the work it overlaps does not hide. Waits and work add up: a block
+//     cannot compute while it waits for its own data, and at batch 1 there
+//     are too few other blocks to fill the gap. The paper's gamma (a
+//     constant per wave) is the crude form of this.
 //
 //===----------------------------------------------------------------------===//
 
@@ -38,6 +54,22 @@ using namespace dynaspa::cost;
 static int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 static int64_t alignUp(int64_t a, int64_t unit) {
   return ceilDiv(a, unit) * unit;
+}
+
+const char *dynaspa::cost::toString(CostBreakdown::Bound bound) {
+  switch (bound) {
+  case CostBreakdown::Bound::Global:
+    return "global";
+  case CostBreakdown::Bound::Shared:
+    return "shared";
+  case CostBreakdown::Bound::Compute:
+    return "compute";
+  case CostBreakdown::Bound::Latency:
+    return "latency";
+  case CostBreakdown::Bound::Infeasible:
+    return "infeasible";
+  }
+  return "infeasible";
 }
 
 const char *dynaspa::cost::toString(OccupancyLimit limit) {
@@ -135,33 +167,108 @@ CostBreakdown dynaspa::cost::estimateCost(const DeviceModel &d,
     c.bound = CostBreakdown::Bound::Infeasible;
     return c;
   }
-  double waves = static_cast<double>(c.occupancy.waves);
-  double resident = static_cast<double>(
-      std::min(c.occupancy.blocksPerSm, ceilDiv(p.blocks, d.sms)));
-  double warpsPerBlock =
+  const double warpsPerBlock =
       static_cast<double>(ceilDiv(p.threadsPerBlock, d.warpSize));
+  const double smShared = d.sharedBandwidth / d.sms;
+  const double ops = p.warpInstructions > 0 ? p.warpInstructions : p.warpMacs;
+  const double blockGlobalBytes =
+      d.transactionBytes * p.globalTransactionsPerBlock;
 
   // Eq. 8: every transaction moves `transaction_bytes` over the device bus.
-  c.globalNs = d.transactionBytes * p.globalTransactionsPerBlock *
-               static_cast<double>(p.blocks) / d.globalBandwidth;
-  // Eq. 10, per SM: R blocks' shared traffic per wave.
-  c.sharedNs = waves * resident * p.sharedAccessBytesPerBlock * p.bankConflict /
-               (d.sharedBandwidth / d.sms);
-  // Eq. 11: alpha * N_ops * N_warp + gamma per wave.
-  c.computeNs =
-      waves * (d.alpha * p.warpMacs * resident * warpsPerBlock + d.gamma);
+  c.globalNs =
+      blockGlobalBytes * static_cast<double>(p.blocks) / d.globalBandwidth;
+
+  // Full waves hold K blocks per SM; a partial last wave ceil(rest / SMs),
+  // and runs as fast as that lighter load allows (eq. 9's C counts it as a
+  // full wave).
+  const int64_t perWave = c.occupancy.blocksPerSm * d.sms;
+  const int64_t rest = p.blocks % perWave;
+  const std::pair<double, double> waves[] = {
+      {static_cast<double>(p.blocks / perWave),
+       static_cast<double>(c.occupancy.blocksPerSm)},
+      {rest > 0 ? 1.0 : 0.0, static_cast<double>(ceilDiv(rest, d.sms))}};
+  for (auto [count, resident] : waves) {
+    if (count == 0)
+      continue;
+    // Eq. 10, per SM: R blocks' shared traffic.
+    double shared =
+        resident * p.sharedAccessBytesPerBlock * p.bankConflict / smShared;
+    // Eq. 11: alpha * N_ops * N_warp + gamma.
+    double compute = d.alpha * ops * resident * warpsPerBlock + d.gamma;
+    c.sharedNs += count * shared;
+    c.computeNs += count * compute;
+    if (p.warpInstructions <= 0)
+      continue;
+    // The busiest block's critical path: its waits, and its own work, which
+    // goes at the rate its SM's issue slots, shared memory and the device's
+    // bus allow with R blocks per SM sharing them.
+    double issueNs = d.alpha * std::max(static_cast<double>(d.schedulersPerSm),
+                                        resident * warpsPerBlock);
+    double bus = blockGlobalBytes * resident * d.sms / d.globalBandwidth;
+    double work = std::max({p.warpInstructions * issueNs, shared, bus});
+    double overlappedWork =
+        work * p.overlappedInstructions / p.warpInstructions;
+    double path = p.serialRoundTrips * d.memoryLatencyNs +
+                  p.barriers * d.barrierNs + (work - overlappedWork);
+    if (p.overlappedRoundTrips > 0)
+      path +=
+          p.overlappedRoundTrips *
+          std::max(d.memoryLatencyNs, overlappedWork / p.overlappedRoundTrips);
+    else
+      path += overlappedWork;
+    c.latencyNs += count * path;
+  }
 
   c.totalNs = c.globalNs;
   c.bound = CostBreakdown::Bound::Global;
-  if (c.sharedNs > c.totalNs) {
-    c.totalNs = c.sharedNs;
-    c.bound = CostBreakdown::Bound::Shared;
-  }
-  if (c.computeNs > c.totalNs) {
-    c.totalNs = c.computeNs;
-    c.bound = CostBreakdown::Bound::Compute;
+  for (auto [ns, bound] : {std::pair{c.sharedNs, CostBreakdown::Bound::Shared},
+                           {c.computeNs, CostBreakdown::Bound::Compute},
+                           {c.latencyNs, CostBreakdown::Bound::Latency}}) {
+    if (ns > c.totalNs) {
+      c.totalNs = ns;
+      c.bound = bound;
+    }
   }
   return c;
+}
+
+/// Threads of the runtime's tile-list block (TileListKernel.cpp).
+static constexpr int64_t kTileListThreads = 256;
+
+double dynaspa::cost::estimateOperatorOverhead(
+    const DeviceModel &d, int64_t outputBytes,
+    const std::vector<TileListWork> &tileLists, int64_t variantKernels) {
+  // The zero fill streams the output at the device bandwidth.
+  double ns = outputBytes / d.globalBandwidth;
+  // Graph nodes: the fill, the tile lists, the variants.
+  ns += d.kernelGapNs * (1 + tileLists.size() + variantKernels);
+  // A round of a 256-thread tile-list block: the OR over its tiles' mask
+  // bytes (one wait: the loads are independent), a Hillis-Steele scan of 8
+  // steps with 2 barriers each plus one before and one after, and about
+  // 60 + 5 per mask byte instructions of 8 warps.
+  const double warps = ceilDiv(kTileListThreads, d.warpSize);
+  auto round = [&](const TileListWork &t, double resident, double waits) {
+    double issueNs =
+        d.alpha * std::max<double>(d.schedulersPerSm, resident * warps);
+    return waits * d.memoryLatencyNs + 18 * d.barrierNs +
+           (60 + 5 * t.tilePixels) * issueNs;
+  };
+  for (const TileListWork &t : tileLists) {
+    int64_t blocks = ceilDiv(t.tiles, kTileListThreads);
+    if (t.singleBlock || blocks <= 1) {
+      // One block walks the tiles (a single block needs no atomics).
+      ns += static_cast<double>(blocks) * round(t, 1, 1);
+      continue;
+    }
+    // All blocks at once (8 per SM by threads), each also waiting for its
+    // claim of a list range and its arrival count; the two same-address
+    // atomics per block serialize in L2.
+    int64_t perSm = d.threadsPerSm / kTileListThreads;
+    int64_t waves = ceilDiv(blocks, perSm * d.sms);
+    double resident = std::min<double>(perSm, ceilDiv(blocks, d.sms));
+    ns += waves * round(t, resident, 3) + 2.0 * blocks * d.atomicNs;
+  }
+  return ns;
 }
 
 std::optional<ComputeFit>

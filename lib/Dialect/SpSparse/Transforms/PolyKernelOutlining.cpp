@@ -7,14 +7,15 @@
 // Moves every masked op of a function into a module-level
 // `spsparse.polykernel` (whose body keeps the op as its meaning) and replaces
 // it with a `spsparse.polykernel.dispatch`. The variants — which DISTile
-// granularity, which schedule, which tile-count range — come from the op's
-// attributes, the pass options or defaults; the GPU lowering turns each into
-// a kernel.
+// granularity, which schedule, which tile-count range — come from a tuner's
+// record file (TuningRecords.h), the op's attributes, the pass options or
+// defaults; the GPU lowering turns each into a kernel.
 //
 //===----------------------------------------------------------------------===//
 
 #include "dynaspa/Dialect/SpSparse/IR/SpSparseOps.h"
 #include "dynaspa/Dialect/SpSparse/Transforms/Passes.h"
+#include "dynaspa/Dialect/SpSparse/Transforms/TuningRecords.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/AsmParser/AsmParser.h"
@@ -55,6 +56,14 @@ struct SpSparseOutlinePolyKernelsPass
   using Base::Base;
 
   LogicalResult initialize(MLIRContext *context) override {
+    if (!records.empty()) {
+      std::string error;
+      FailureOr<TuningRecords> file = TuningRecords::load(records, error);
+      if (failed(file))
+        return emitError(UnknownLoc::get(context))
+               << "spsparse-outline-polykernels: " << error;
+      recordFile = std::move(*file);
+    }
     if (!schedule.empty()) {
       Attribute parsed = parseAttribute("#spsparse.schedule" + schedule,
                                         context);
@@ -77,6 +86,26 @@ struct SpSparseOutlinePolyKernelsPass
                : cast<ScheduleAttr>(parseAttribute("#spsparse.schedule<>", ctx));
     };
     SmallVector<VariantSpec> specs;
+    if (recordFile) {
+      // A tuner's choice wins over the op's own requests: the op may still
+      // carry the candidate list it was tuned from.
+      if (const OperatorRecord *rec = recordFile->lookup(op)) {
+        for (const RecordedVariant &v : rec->variants) {
+          VariantSpec spec;
+          if (failed(toVariant(op, *recordFile, v, spec.granularity,
+                               spec.schedule, spec.tiles)))
+            return failure();
+          specs.push_back(spec);
+        }
+        return specs;
+      }
+      std::string signature;
+      llvm::raw_string_ostream os(signature);
+      os << llvm::json::Value(getOpSignature(op));
+      op->emitWarning() << "matches no tuning record in "
+                        << recordFile->getPath() << " (signature " << signature
+                        << ")";
+    }
     if (auto array = op->getAttrOfType<ArrayAttr>(
             SpSparseDialect::kVariantsAttrName)) {
       // The dialect verified the entries' kinds.
@@ -168,6 +197,7 @@ struct SpSparseOutlinePolyKernelsPass
   }
 
   ScheduleAttr optionSchedule;
+  std::optional<TuningRecords> recordFile;
 };
 
 } // namespace

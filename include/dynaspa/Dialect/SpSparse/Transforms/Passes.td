@@ -61,6 +61,10 @@ def SpSparseOutlinePolyKernels
     uses.
 
     Variants come from, in order of precedence:
+    0. with `records`, the tuning record whose operator signature (op name,
+       operand and result types, strides, dilations, padding, layout) equals
+       the op's: its chosen variants (docs/tuning/records.md). An op no
+       record matches gets a warning and the rules below;
     1. the op's `spsparse.variants` attribute (an array of
        `{granularity = #spsparse.granularity<..>, schedule = #spsparse.schedule<..>,
        tiles = array<i64: lo, hi>}`, in dispatch order, the last without
@@ -83,7 +87,58 @@ def SpSparseOutlinePolyKernels
                "DISTile size of the single variant for ops without attributes">,
     Option<"schedule", "schedule", "std::string", "\"\"",
            "Schedule of that variant, as the body of a #spsparse.schedule "
-           "(e.g. '<channel_block=64, threads=256>')">
+           "(e.g. '<channel_block=64, threads=256>')">,
+    Option<"records", "records", "std::string", "\"\"",
+           "Tuning-record JSON file whose chosen variants outline the ops "
+           "it has records for">
+  ];
+}
+
+def SpSparsePruneSchedules : Pass<"spsparse-prune-schedules"> {
+  let summary = "Keep the cost model's best candidate variants of each masked op";
+  let description = [{
+    Search-space pruning (DynaSpa §3.3): every `spsparse.masked_conv2d` with
+    a `spsparse.variants` candidate list (the form spsparse-outline-polykernels
+    reads: `{granularity, schedule, tiles}` dictionaries) keeps the candidates
+    the analytical cost model predicts fastest, best first: the top
+    `keep-top`, or the best `keep-fraction` (at least one) — 10% by default.
+    The tuner then measures only those.
+
+    A candidate's score is the geometric mean, over the mask `densities`, of
+    its predicted time as a single-variant operator (the kernel plus the
+    runtime's zero fill, tile list and graph gaps). Without masks, the active
+    tiles at a density come from a clustered-mask estimate
+    (`estimateActiveTileFraction` in dynaspa/Analysis/ScheduleRanking.h).
+    Candidates the kernel template rejects are dropped with a warning; `tiles`
+    ranges are kept as they are.
+
+    The device is the `device-file` (a cost-model device JSON such as
+    docs/tuning/h100-device.json, which carries the calibrated latencies),
+    else the built-in `device`, else the nearest `spsparse.device` attribute
+    on the op or an enclosing op. With `report`, each op gets a remark
+    listing every candidate's predicted time and whether it was kept.
+
+    Masked batch-matmuls have no cost-model profile yet; their candidate lists
+    are left alone (with a warning).
+
+    ```
+    dynaspa-opt --spsparse-prune-schedules="keep-top=4 device-file=docs/tuning/h100-device.json"
+    ```
+  }];
+  let options = [
+    Option<"keepFraction", "keep-fraction", "double", "0.0",
+           "Fraction of the candidates to keep, in (0, 1] (default 0.1 when "
+           "keep-top is not given)">,
+    Option<"keepTop", "keep-top", "int64_t", "0",
+           "Number of candidates to keep (exclusive with keep-fraction)">,
+    Option<"device", "device", "std::string", "\"\"",
+           "Built-in cost-model device (e.g. h100-sxm)">,
+    Option<"deviceFile", "device-file", "std::string", "\"\"",
+           "Cost-model device JSON file (see CostModel.h parseDeviceJSON)">,
+    ListOption<"densities", "densities", "double",
+               "Mask densities to score at (default 0.1,0.3,0.5,1.0)">,
+    Option<"report", "report", "bool", "false",
+           "Emit a remark per op with every candidate's predicted time">
   ];
 }
 
