@@ -229,6 +229,49 @@ def choose(a):
     return 0
 
 
+def records(a):
+    """A tuning-record file (docs/tuning/records.md) for one operator
+    signature: the sweep's candidates and measurements as evidence, the
+    variants schedules.json holds for `key` as the choice."""
+    with open(a.sweep) as f:
+        res = json.load(f)["results"][a.key]
+    with open(schedules.CHOSEN) as f:
+        chosen = json.load(f)["variants"][a.key]
+
+    def knobs(sched):
+        out = {}
+        for part in sched.split(","):
+            name, value = (x.strip() for x in part.split("="))
+            out[name] = value == "true" if value in ("true", "false") else int(value)
+        return out
+    mask_ids = ["%s-d%g-s0" % (m["kind"], m["target_density"]) for m in res["masks"]]
+    cands = []
+    for i, c in enumerate(res["candidates"]):
+        meas = {mid: {"us": m["dynaspa_us"][i], "max_rel_err": m["max_rel_err"][i]}
+                for mid, m in zip(mask_ids, res["masks"]) if m["dynaspa_us"][i] is not None}
+        cands.append({"id": "c%d" % i, "granularity": c["granularity"],
+                      "schedule": knobs(c["schedule"]), "status": "ok" if meas else "wrong result",
+                      "measurements": meas})
+    variants = []
+    for v in chosen:
+        entry = {"granularity": v["granularity"], "schedule": knobs(v["schedule"])}
+        if v.get("tiles"):
+            entry["tiles"] = v["tiles"]
+        variants.append(entry)
+    doc = {"format": "dynaspa-tuning-records", "version": 1, "device": res.get("gpu") or a.device,
+           "operators": [{"signature": json.loads(a.signature),
+                          "masks": [{"id": mid, "kind": m["kind"], "density": m["density"]}
+                                    for mid, m in zip(mask_ids, res["masks"])],
+                          "candidates": cands,
+                          "selection": {"method": "benchmarks/sweep.py choose", "sweep": a.sweep,
+                                        "key": a.key, "masks": mask_ids},
+                          "variants": variants}]}
+    with open(a.out, "w") as f:
+        json.dump(doc, f, indent=1)
+    print("wrote %s: %d candidates, %d variants" % (a.out, len(cands), len(variants)))
+    return 0
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -252,8 +295,16 @@ def main(argv=None):
     r.add_argument("--out", default=os.path.join(ROOT, "device-out", "sweep-result.json"))
     c = sub.add_parser("choose")
     c.add_argument("sweep")
+    t = sub.add_parser("records", help="write a tuning-record file for one operator")
+    t.add_argument("sweep")
+    t.add_argument("--key", required=True, help="e.g. conv3x3_40x40x256_b1")
+    t.add_argument("--signature", required=True,
+                   help="the op's signature JSON (dynaspa-compile --records prints it "
+                        "for an op no record matches)")
+    t.add_argument("--device", default="NVIDIA H100 80GB HBM3")
+    t.add_argument("--out", required=True)
     a = p.parse_args(argv)
-    return {"make": make, "measure": measure, "choose": choose}[a.cmd](a)
+    return {"make": make, "measure": measure, "choose": choose, "records": records}[a.cmd](a)
 
 
 if __name__ == "__main__":

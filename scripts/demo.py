@@ -95,6 +95,22 @@ def show(path):
     return path if rel.startswith("..") else rel
 
 
+def inspect(runner, bundle):
+    """(operator 0, the whole report) of `dynaspa-run --inspect`."""
+    _, info = run_json([runner, bundle, "--inspect"], "dynaspa-run --inspect")
+    if not info.get("operators"):
+        raise DemoError("%s has no operator" % bundle)
+    return info["operators"][0], info
+
+
+def variants_text(op):
+    fmt = lambda s: "x".join(str(d) for d in s)  # noqa: E731
+    return "; ".join("variant %s: %s DISTiles%s" % (
+        v["name"], fmt(v["granularity"]),
+        "" if v.get("max_tiles", -1) in (-1, None) else
+        " up to %d active" % v["max_tiles"]) for v in op["variants"])
+
+
 def main():
     p = argparse.ArgumentParser(
         description=__doc__.splitlines()[0],
@@ -124,6 +140,16 @@ def main():
                    help="where bin/dynaspa-compile and runtime/bin/dynaspa-run are")
     p.add_argument("--work-dir", help="where the bundle and masks are written "
                    "(default: BUILD_DIR/demo)")
+    p.add_argument("--records", help="tuning records (docs/tuning/records.md) for the "
+                   "CUDA bundle (default: examples/EXAMPLE.h100-records.json if it exists: "
+                   "schedules chosen by benchmarks/sweep.py on an H100); ignored on OpenCL")
+    p.add_argument("--no-records", action="store_true",
+                   help="the compiler's default schedule on CUDA too")
+    p.add_argument("--runner", help="dynaspa-run to use (default: BUILD_DIR/runtime/bin/"
+                   "dynaspa-run)")
+    p.add_argument("--prebuilt", action="store_true",
+                   help="do not compile: use the bundles an earlier demo run left in "
+                        "--work-dir (for a GPU machine without the compiler)")
     args = p.parse_args()
     start = time.perf_counter()
     try:
@@ -139,11 +165,17 @@ def main():
 
 def demo(args):
     compiler = os.path.join(args.build_dir, "bin", "dynaspa-compile")
-    runner = os.path.join(args.build_dir, "runtime", "bin", "dynaspa-run")
-    for tool in (compiler, runner):
+    runner = args.runner or os.path.join(args.build_dir, "runtime", "bin", "dynaspa-run")
+    for tool in ([runner] if args.prebuilt else [compiler, runner]):
         if not os.access(tool, os.X_OK):
             raise DemoError("%s is not built (run scripts/setup.sh)" % tool)
     example = resolve_example(args.example)
+    records = None if args.no_records else (
+        args.records or os.path.splitext(example)[0] + ".h100-records.json")
+    if records and not os.path.isfile(records):
+        if args.records:
+            raise DemoError("no tuning-record file %s" % records)
+        records = None
     work = args.work_dir or os.path.join(args.build_dir, "demo")
     if not os.path.isfile(args.mask):
         raise DemoError("no mask file %s" % args.mask)
@@ -151,20 +183,32 @@ def demo(args):
     stem = os.path.splitext(os.path.basename(example))[0]
     print("== dynaspa demo: %s" % show(example))
 
-    # 1. Compile.
+    # 1. Compile: a portable bundle with the default schedule, and where
+    # tuning records exist a CUDA one with their variants (split-K schedules
+    # add floats atomically, which the OpenCL path does not do).
     bundle = os.path.join(work, stem + ".dspb")
-    r = subprocess.run([compiler, example, "-o", bundle, "--cuda-chips=" + CUDA_CHIPS],
-                       capture_output=True, text=True)
-    if r.returncode != 0:
-        raise DemoError("dynaspa-compile failed:\n%s" % r.stderr)
-    _, info = run_json([runner, bundle, "--inspect"], "dynaspa-run --inspect")
-    if not info.get("operators"):
-        raise DemoError("%s has no operator" % bundle)
-    op = info["operators"][0]
+    tuned = os.path.join(work, stem + ".tuned.dspb") if records else None
+    builds = [(bundle, ["--cuda-chips=" + CUDA_CHIPS])]
+    if tuned:
+        builds.append((tuned, ["--cuda-chips=" + CUDA_CHIPS, "--opencl=false",
+                               "--records=" + records]))
+    for path, flags in builds:
+        if args.prebuilt:
+            if not os.path.isfile(path):
+                raise DemoError("--prebuilt: no %s (run the demo where the compiler is "
+                                "first, with the same --work-dir)" % path)
+            continue
+        r = subprocess.run([compiler, example, "-o", path] + flags,
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            raise DemoError("dynaspa-compile failed:\n%s" % r.stderr)
+    op, info = inspect(runner, bundle)
     binaries = sorted({"%s %s" % (b["format"], b["chip"])
                        for m in info["modules"] for b in m["binaries"]})
     print("   compile: dynaspa-compile -> %s (%d bytes: %s)"
           % (show(bundle), info["bytes"], ", ".join(binaries)))
+    if tuned:
+        print("            and with --records %s -> %s (CUDA only)" % (show(records), show(tuned)))
     shapes = {b["name"]: b["shape"] for b in op["buffers"]}
     mask_buf = [b for b in op["buffers"] if "(mask)" in b["role"]][0]
     mask_shape = mask_buf["shape"]
@@ -172,9 +216,7 @@ def demo(args):
     fmt = lambda s: "x".join(str(d) for d in s)  # noqa: E731
     print("   operator: %s %s, input %s, filter %s -> output %s, strides %s; %s"
           % (op["name"], op["kind"], fmt(shapes["input"]), fmt(shapes["filter"]),
-             fmt(out_buf["shape"]), fmt(op["strides"]),
-             "; ".join("variant %s: %s DISTiles" % (v["name"], fmt(v["granularity"]))
-                       for v in op["variants"])))
+             fmt(out_buf["shape"]), fmt(op["strides"]), variants_text(op)))
 
     # 2. The masks: the real one (resized if needed) and all ones.
     stack = np.load(args.mask)
@@ -208,30 +250,37 @@ def demo(args):
     for label, path in (("sparse", sparse_mask), ("dense", dense_mask)):
         status, rep = run_json(base + ["--mask", path, "--check"],
                                "dynaspa-run --check (%s)" % label)
+        if label == "sparse":
+            kind, words = device_note(rep["device"])
+            print("   device: %s (%s)" % (rep["device"], words))
+            if kind == "cuda" and tuned:
+                # The device is CUDA: from here on, the tuned bundle.
+                bundle, base[1] = tuned, tuned
+                op, _ = inspect(runner, bundle)
+                print("   tuned: %s" % variants_text(op))
+                status, rep = run_json(base + ["--mask", path, "--check"],
+                                       "dynaspa-run --check (%s)" % label)
         c = rep["check"]
         good = status == 0 and c["ok"]
         ok = ok and good
         results[label] = rep
-        if label == "sparse":
-            kind, words = device_note(rep["device"])
-            print("   device: %s (%s)" % (rep["device"], words))
         print("   check %-6s: %s, max rel err %.2e (max abs %.2e, tolerance %g), "
               "masked-off outputs %s"
               % (label, "ok" if good else "FAILED", c["max_rel_err"], c["max_abs_err"],
                  c["tolerance"], "exactly zero" if c["zeros_exact"] else "NOT zero"))
 
-    # Tile counts: the runtime's tile lists against the mask.
-    sparse_run, dense_run = results["sparse"]["run"], results["dense"]["run"]
-    variant = op["variants"][sparse_run["variant"]]
-    expect_active, expect_total = active_tiles(m3, variant["granularity"])
-    tiles_ok = (sparse_run["tile_count"] == expect_active
-                and dense_run["tile_count"] == expect_total)
-    ok = ok and tiles_ok
-    print("   DISTiles (%s): %d active of %d (%.1f%%)%s"
-          % (fmt(variant["granularity"]), sparse_run["tile_count"], dense_run["tile_count"],
-             100.0 * sparse_run["tile_count"] / max(1, dense_run["tile_count"]),
-             "" if tiles_ok else "; MISMATCH: the mask has %d of %d"
-             % (expect_active, expect_total)))
+    # Tile counts: the runtime's tile lists against the mask, each at the
+    # granularity of the variant that ran.
+    for label, masks in (("sparse", m3), ("dense", np.ones_like(m3))):
+        run = results[label]["run"]
+        g = op["variants"][run["variant"]]["granularity"]
+        active, total = active_tiles(masks, g)
+        tiles_ok = run["tile_count"] == active
+        ok = ok and tiles_ok
+        print("   DISTiles %-6s: variant %s, %s tiles: %d active of %d (%.1f%%)%s"
+              % (label, op["variants"][run["variant"]]["name"], fmt(g), run["tile_count"],
+                 total, 100.0 * run["tile_count"] / max(1, total),
+                 "" if tiles_ok else "; MISMATCH: the mask has %d" % active))
     if not ok:
         return False
 
