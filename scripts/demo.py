@@ -205,10 +205,11 @@ def demo(args):
     op, info = inspect(runner, bundle)
     binaries = sorted({"%s %s" % (b["format"], b["chip"])
                        for m in info["modules"] for b in m["binaries"]})
-    print("   compile: dynaspa-compile -> %s (%d bytes: %s)"
-          % (show(bundle), info["bytes"], ", ".join(binaries)))
+    how = "prebuilt" if args.prebuilt else "dynaspa-compile ->"
+    print("   compile: %s %s (%d bytes: %s)"
+          % (how, show(bundle), info["bytes"], ", ".join(binaries)))
     if tuned:
-        print("            and with --records %s -> %s (CUDA only)" % (show(records), show(tuned)))
+        print("            and with --records %s: %s (CUDA only)" % (show(records), show(tuned)))
     shapes = {b["name"]: b["shape"] for b in op["buffers"]}
     mask_buf = [b for b in op["buffers"] if "(mask)" in b["role"]][0]
     mask_shape = mask_buf["shape"]
