@@ -1,0 +1,209 @@
+"""PolyKernel auto-scheduling (paper section 3.2, Algorithm 1) for masked
+convolutions: the search, the greedy supermodular selection and the tuning
+records (docs/tuning/records.md) that carry its evidence between machines.
+
+The pieces that touch a device or the compiler are passed in (a `measure`
+callable, a `predict` callable), so that the search itself is plain Python and
+the same whether the GPU is local or on another machine. `dynaspa-tune`
+(tools/dynaspa-tune) is the command-line driver.
+"""
+
+import json
+import math
+import random
+
+FORMAT, VERSION = "dynaspa-tuning-records", 1
+# Spacing of consecutive kernels inside a CUDA graph on the H100 (measured,
+# docs/benchmarks/h100.md): the price of one more kernel in a PolyKernel.
+KERNEL_SLOT_US = 2.3
+
+
+# ----------------------------------------------------------- set functions
+def expected_time(selection, masks, time):
+    """g(S, M): the mean over `masks` of the best time in `selection`, plus
+    the kernels every run pays for (each variant is launched, each extra
+    granularity adds a tile-list kernel). `time(c, m)` is None when unknown."""
+    if not selection:
+        return math.inf
+    total = 0.0
+    for m in masks:
+        best = min((t for t in (time(c, m) for c in selection) if t is not None),
+                   default=None)
+        if best is None:
+            return math.inf
+        total += best
+    grans = {tuple(c["granularity"]) for c in selection}
+    slots = (len(selection) - 1) + (len(grans) - 1)
+    return total / max(1, len(masks)) + KERNEL_SLOT_US * slots
+
+
+def marginal_gain(cand, selection, masks, time):
+    """Delta_g(s | S, M) (eq. 7): negative when adding `cand` helps."""
+    return (expected_time(selection + [cand], masks, time)
+            - expected_time(selection, masks, time))
+
+
+def greedy_select(cands, masks, time, k):
+    """The greedy supermodular minimization (eq. 6): up to k candidates, each
+    the one with the best marginal gain; stops when none improves g."""
+    chosen = []
+    for _ in range(k):
+        best, best_gain = None, 0.0 if chosen else math.inf
+        for c in cands:
+            if c in chosen:
+                continue
+            gain = marginal_gain(c, chosen, masks, time)
+            if gain < best_gain:
+                best, best_gain = c, gain
+        if best is None:
+            break
+        chosen.append(best)
+    return chosen
+
+
+# ----------------------------------------------------------------- search
+def explore_exploit(cands, base, masks, score, count, rng, explore):
+    """Explore-and-Exploit with Delta_g as the energy (Algorithm 1, lines
+    7-8): `count` candidates not yet in `base`, most of them those whose
+    predicted marginal gain over `base` is best, a fraction `explore` drawn
+    at random from the rest so that a wrong prediction can be corrected."""
+    pool = [c for c in cands if c not in base]
+    ranked = sorted(pool, key=lambda c: marginal_gain(c, base, masks, score))
+    n_explore = min(len(pool), int(round(count * explore)))
+    picked = ranked[:count - n_explore]
+    rest = [c for c in ranked if c not in picked]
+    picked += rng.sample(rest, min(n_explore, len(rest)))
+    return picked
+
+
+class Tuner:
+    """Algorithm 1 over a fixed candidate list and train masks.
+
+    `measured[(cid, mid)]` holds the measured microseconds (None for a wrong
+    result); `predict(c, m)` is the cost model's estimate. The cost function
+    f of the paper is the measurement where there is one, else the
+    prediction scaled by the median measured/predicted ratio so far (line 14:
+    "update the cost function f using D")."""
+
+    def __init__(self, cands, masks, predict, measured, seed=0):
+        self.cands, self.masks, self.predict = cands, masks, predict
+        self.measured = measured
+        self.rng = random.Random(seed)
+
+    def scale(self):
+        ratios = sorted(self.measured[(c["id"], m["id"])] / p
+                        for c in self.cands for m in self.masks
+                        if self.measured.get((c["id"], m["id"])) is not None
+                        and (p := self.predict(c, m)))
+        return ratios[len(ratios) // 2] if ratios else 1.0
+
+    def f(self, c, m):
+        t = self.measured.get((c["id"], m["id"]), ())
+        if t != ():
+            return t
+        p = self.predict(c, m)
+        return None if p is None else p * self._scale
+
+    def round(self, k, batch, per_variant, explore):
+        """One iteration of the while loop: a mini-batch of masks and the
+        (candidate, mask) pairs to measure next."""
+        self._scale = self.scale()
+        minibatch = self.rng.sample(self.masks, min(batch, len(self.masks)))
+        query = []
+        # Known on the whole mini-batch: nothing to learn from measuring it.
+        known = [c for c in self.cands
+                 if all((c["id"], m["id"]) in self.measured for m in minibatch)]
+        fresh = [c for c in self.cands if c not in known]
+        for _ in range(k):
+            # The energy is the gain over what the slot's predecessors and the
+            # known candidates already give (Delta_g(. | Q, M')).
+            best_known = greedy_select(known, minibatch, self.f, 1)
+            picked = explore_exploit(fresh, query + best_known, minibatch, self.f,
+                                     per_variant, self.rng, explore)
+            if not picked:
+                break
+            query += picked
+        return [(c, m) for c in query for m in minibatch
+                if (c["id"], m["id"]) not in self.measured]
+
+    def time(self, c, m):
+        return self.measured.get((c["id"], m["id"]))
+
+    def complete(self, top):
+        """Pairs to measure so that the `top` candidates by mean measured
+        time have a time on every train mask (the final selection compares
+        candidates on the same masks)."""
+        seen = {}
+        for (cid, mid), t in self.measured.items():
+            if t is not None:
+                seen.setdefault(cid, []).append(t)
+        ranked = sorted(seen, key=lambda cid: sum(seen[cid]) / len(seen[cid]))[:top]
+        by_id = {c["id"]: c for c in self.cands}
+        return [(by_id[cid], m) for cid in ranked for m in self.masks
+                if (cid, m["id"]) not in self.measured]
+
+    def select(self, k):
+        full = [c for c in self.cands
+                if all(self.time(c, m) is not None for m in self.masks)]
+        return greedy_select(full, self.masks, self.time, k)
+
+
+def dispatch_ranges(selection, masks, time):
+    """Tile-count ranges for the chosen variants, in dispatch order (first
+    match wins; the last variant takes the rest): each variant serves the
+    counts, at its own granularity, of the train masks on which it is the
+    fastest of the selection, ordered by those masks' density."""
+    wins = {c["id"]: [] for c in selection}
+    for m in masks:
+        best = min(selection, key=lambda c: time(c, m))
+        wins[best["id"]].append(m)
+    used = [c for c in selection if wins[c["id"]]]
+    used.sort(key=lambda c: sum(m["density"] for m in wins[c["id"]]) / len(wins[c["id"]]))
+    out = []
+    for i, c in enumerate(used):
+        g = "%dx%d" % tuple(c["granularity"])
+        entry = {"granularity": c["granularity"], "schedule": c["schedule"], "candidate": c["id"]}
+        if i + 1 < len(used):
+            entry["tiles"] = [0, max(m["tiles"][g] for m in wins[c["id"]])]
+        out.append(entry)
+    return out
+
+
+def dispatched_time(variants, cands, m, time):
+    """The time on mask m of the variant the dispatch table picks."""
+    by_id = {c["id"]: c for c in cands}
+    for v in variants:
+        g = "%dx%d" % tuple(v["granularity"])
+        lo, hi = v.get("tiles", [0, math.inf])
+        if lo <= m["tiles"][g] <= hi:
+            return time(by_id[v["candidate"]], m)
+    return None
+
+
+# ---------------------------------------------------------------- records
+def load_records(path):
+    try:
+        with open(path) as f:
+            doc = json.load(f)
+    except FileNotFoundError:
+        return {"format": FORMAT, "version": VERSION, "operators": []}
+    if doc.get("format") != FORMAT or doc.get("version") != VERSION:
+        raise ValueError("%s: not a version-%d %s file" % (path, VERSION, FORMAT))
+    return doc
+
+
+def operator_record(doc, signature):
+    for op in doc["operators"]:
+        if op.get("signature") == signature:
+            return op
+    op = {"signature": signature, "masks": [], "candidates": []}
+    doc["operators"].append(op)
+    return op
+
+
+def save_records(doc, path):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(doc, f, indent=1)
+    import os
+    os.replace(tmp, path)

@@ -1,0 +1,535 @@
+#!/usr/bin/env python3
+"""dynaspa-tune: choose the k variants of a masked convolution's PolyKernel by
+measurement (paper Algorithm 1) and write them as tuning records.
+
+  dynaspa-tune run  OP.mlir --masks DIR --records R.json      compile and measure here
+  dynaspa-tune plan OP.mlir --masks DIR --records R.json --out W   next measurements -> W
+  dynaspa-tune measure W --runtime libdynaspa_runtime.so      on the device (no compiler)
+  dynaspa-tune update OP.mlir --masks DIR --records R.json --results W/results.json
+
+`run` is plan + measure + update in a loop until the trial budget is spent,
+then the greedy selection of k variants; `plan`/`measure`/`update` are the
+same steps for a GPU on another machine (Jetson, Adreno, our H100): compile a
+bundle of candidates here, measure it there with the runtime alone, feed the
+results back. Every measurement goes into the records file at once, keyed by
+candidate and mask, so an interrupted run resumes where it stopped. The masks
+are split (by --seed) into train masks, which the search and the selection
+see, and held-out masks, on which the chosen PolyKernel is evaluated. See
+docs/tuning/tune.md.
+"""
+
+import argparse
+import json
+import math
+import os
+import random
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path[:0] = [os.path.join(ROOT, "python"), os.path.join(ROOT, "benchmarks")]
+
+import numpy as np  # noqa: E402
+
+from dynaspa import tune  # noqa: E402
+
+KNOBS = ("channel_block", "reduction_block", "threads", "thread_channels", "thread_pixels",
+         "vector_width", "unroll", "tiles_per_block", "split_k", "double_buffer")
+
+
+def fail(msg):
+    sys.stderr.write("dynaspa-tune: error: %s\n" % msg)
+    sys.exit(1)
+
+
+def progress(done, total, what, start):
+    """One line on stderr, rewritten in place."""
+    width = 30
+    filled = int(width * done / max(1, total))
+    rate = done / max(1e-9, time.time() - start)
+    eta = (total - done) / rate if rate > 0 else 0
+    sys.stderr.write("\r  [%s%s] %d/%d %s, %.0f s left " % (
+        "#" * filled, "." * (width - filled), done, total, what, eta))
+    if done == total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
+
+
+# ------------------------------------------------------------ the operator
+class Conv:
+    """A masked_conv2d from its record signature (what the compiler matches
+    records by, so the tuner and the compiler agree on what an op is)."""
+
+    def __init__(self, sig):
+        if sig["op"] != "spsparse.masked_conv2d":
+            fail("only spsparse.masked_conv2d is tuned (got %s)" % sig["op"])
+        if sig.get("layout") != "nhwc" or sig.get("dilations") != [1, 1]:
+            fail("only NHWC convolutions without dilation are tuned")
+        dims = lambda t: [int(x) for x in re.match(r"tensor<(.*)x\w+>", t).group(1).split("x")]  # noqa
+        self.sig = sig
+        self.input, self.filter, self.maskshape = (dims(t) for t in sig["operands"][:3])
+        self.out = dims(sig["results"][0])
+        self.bias = len(sig["operands"]) == 4
+        self.mask_type = sig["operands"][2]
+        self.batch, self.H, self.W, self.Cin = self.input
+        self.k, _, _, self.Cout = self.filter
+        self.stride = sig["strides"][0]
+        self.padding = sig["padding"]
+        self.name = "tuned"
+
+    def mlir(self, fn, variants):
+        """A function applying this op with `variants` ([(g, schedule)])."""
+        ops = ["%x", "%w"]
+        types = self.sig["operands"]
+        args = ", ".join("%%a%d: %s" % (i, t) for i, t in enumerate(types))
+        vs = ", ".join("{granularity = #spsparse.granularity<[%d, %d]>, "
+                       "schedule = #spsparse.schedule<%s>}" % (g[0], g[1], s) for g, s in variants)
+        operands = "%a0, %a1 mask %a2" + (" bias %a3" if self.bias else "")
+        del ops
+        return ("func.func @%s(%s) -> %s {\n  %%y = spsparse.masked_conv2d %s "
+                "{strides = array<i64: %d, %d>, padding = array<i64: %s>, spsparse.variants = [%s]}"
+                "\n      : (%s) -> %s\n  return %%y : %s\n}\n" % (
+                    fn, args, self.sig["results"][0], operands, self.stride, self.stride,
+                    ", ".join(map(str, self.padding)), vs, ", ".join(types),
+                    self.sig["results"][0], self.sig["results"][0]))
+
+
+def signature_of(path, compiler):
+    """The op's record signature, as the compiler computes it: it prints it
+    for an op that no record matches."""
+    with tempfile.TemporaryDirectory() as tmp:
+        empty = os.path.join(tmp, "empty.json")
+        with open(empty, "w") as f:
+            json.dump({"format": tune.FORMAT, "version": tune.VERSION, "operators": []}, f)
+        r = subprocess.run([compiler, path, "-o", os.path.join(tmp, "x.dspb"), "--records",
+                            empty, "--cuda-chips=none", "--opencl=false"],
+                           capture_output=True, text=True)
+    sigs = re.findall(r"\(signature (\{.*\})\)", r.stderr)
+    if not sigs:
+        fail("%s: no masked op found (compiler said: %s)" % (path, r.stderr.strip()[:400]))
+    if len(sigs) > 1:
+        fail("%s: %d masked ops; dynaspa-tune tunes one operator per file" % (path, len(sigs)))
+    return json.loads(sigs[0])
+
+
+def candidates(conv, limit, device):
+    """The template's schedule space for this op (benchmarks/schedules.py),
+    each with and without double buffering. OpenCL has no float atomics, so
+    no split reduction there."""
+    import schedules
+    out = []
+    for g, sched in schedules.conv_candidates(conv, conv.batch, limit):
+        if device == "opencl" and "split_k = 1" not in sched:
+            continue
+        for db in (False, True):
+            knobs = {}
+            for part in sched.split(","):
+                name, value = (x.strip() for x in part.split("="))
+                knobs[name] = int(value)
+            if db:
+                knobs["double_buffer"] = True
+            cid = "g%dx%d-" % tuple(g) + "-".join(
+                "%s%s" % ("".join(w[0] for w in k.split("_")), int(knobs[k]))
+                for k in KNOBS if k in knobs)
+            out.append({"id": cid, "granularity": list(g), "schedule": knobs})
+    return out
+
+
+def schedule_text(knobs):
+    return ", ".join("%s = %s" % (k, str(v).lower() if isinstance(v, bool) else v)
+                     for k, v in knobs.items())
+
+
+# ----------------------------------------------------------------- masks
+def make_masks(conv, a, grans):
+    import masks as maskmod
+    ms = maskmod.MaskSet(a.masks)
+    kinds = a.kinds or ms.kinds()
+    n, ho, wo = conv.maskshape
+    out = []
+    for kind in kinds:
+        for d in a.densities:
+            for s in range(a.per_density):
+                arr, src = ms.spatial(kind, n, ho, wo, d, seed=s)
+                m = {"id": "%s-d%g-s%d" % (kind, d, s), "kind": kind, "density": float(arr.mean()),
+                     "source": src, "seed": s, "tiles": {}}
+                for g in grans:
+                    gh, gw = g
+                    pad = np.pad(arr, ((0, 0), (0, -ho % gh), (0, -wo % gw)))
+                    t = pad.reshape(n, pad.shape[1] // gh, gh, pad.shape[2] // gw, gw).any(axis=(2, 4))
+                    m["tiles"]["%dx%d" % g] = int(t.sum())
+                m["_array"] = arr
+                out.append(m)
+    rng = random.Random(a.seed)
+    order = out[:]
+    rng.shuffle(order)
+    held = set(m["id"] for m in order[:int(round(a.holdout * len(order)))])
+    for m in out:
+        m["split"] = "heldout" if m["id"] in held else "train"
+    return out
+
+
+# ------------------------------------------------------------ cost model
+def predictor(conv, cands, masks, a):
+    """predict(c, m) in microseconds from dynaspa-cost (one process for all
+    pairs), or None where the model has no answer."""
+    queries, keys = [], []
+    for c in cands:
+        g = "%dx%d" % tuple(c["granularity"])
+        area = c["granularity"][0] * c["granularity"][1]
+        for m in masks:
+            tiles = m["tiles"][g]
+            active = float(m["density"]) * conv.maskshape[1] * conv.maskshape[2] * conv.batch
+            queries.append({"conv": {"batch": conv.batch, "height": conv.H, "width": conv.W,
+                                     "in_channels": conv.Cin, "out_channels": conv.Cout,
+                                     "kernel": [conv.k, conv.k], "strides": [conv.stride] * 2,
+                                     "padding": conv.padding, "bias": conv.bias},
+                            "granularity": c["granularity"], "schedule": c["schedule"],
+                            "active_tiles": tiles,
+                            "pixel_fraction": min(1.0, active / max(1, tiles * area))})
+            keys.append((c["id"], m["id"]))
+    cmd = [a.cost]
+    if a.cost_device_file:
+        cmd += ["--device-file", a.cost_device_file]
+    r = subprocess.run(cmd + ["-"], input=json.dumps({"queries": queries}),
+                       capture_output=True, text=True)
+    if r.returncode:
+        fail("dynaspa-cost failed: %s" % r.stderr.strip()[:400])
+    preds = json.loads(r.stdout)["predictions"]
+    table = {k: (p["ns"] / 1000.0 if "ns" in p else None) for k, p in zip(keys, preds)}
+    return lambda c, m: table.get((c["id"], m["id"]))
+
+
+# ------------------------------------------------------------ measurement
+def write_plan(conv, pairs, masks, a, out):
+    """A bundle of the candidates in `pairs` and what to measure on which
+    mask, in `out` (everything `measure` needs on the device)."""
+    os.makedirs(out, exist_ok=True)
+    cands = {}
+    for c, m in pairs:
+        cands.setdefault(c["id"], (c, []))[1].append(m["id"])
+    funcs = []
+    manifest = {"signature": conv.sig, "seed": a.seed, "candidates": [], "masks": {}}
+    for i, (cid, (c, mids)) in enumerate(cands.items()):
+        fn = "cand%d" % i
+        funcs.append(conv.mlir(fn, [(c["granularity"], schedule_text(c["schedule"]))]))
+        manifest["candidates"].append({"id": cid, "operator": fn + "_masked_conv2d_0",
+                                       "masks": mids})
+    needed = {mid for _, (_, mids) in cands.items() for mid in mids}
+    for m in masks:
+        if m["id"] in needed:
+            np.save(os.path.join(out, m["id"] + ".npy"), m["_array"])
+            manifest["masks"][m["id"]] = m["id"] + ".npy"
+    src = os.path.join(out, "candidates.mlir")
+    with open(src, "w") as f:
+        f.write("\n".join(funcs))
+    target = (["--cuda-chips=" + a.chip, "--cubin-chips=" + a.chip, "--opencl=false"]
+              if a.device == "cuda" else ["--cuda-chips=none"])
+    r = subprocess.run([a.compiler, src, "-o", os.path.join(out, "candidates.dspb")] + target,
+                       capture_output=True, text=True)
+    if r.returncode:
+        fail("dynaspa-compile failed on the candidates:\n%s" % r.stderr[-2000:])
+    with open(os.path.join(out, "manifest.json"), "w") as f:
+        json.dump(manifest, f, indent=1)
+    return manifest
+
+
+def reference(x, w, mask, bias, stride, pad):
+    """The op's meaning in float64: NHWC conv, bias, then the mask."""
+    n, h, wd, ci = x.shape
+    kh, kw, _, co = w.shape
+    xp = np.pad(x.astype(np.float64), ((0, 0), (pad[0], pad[1]), (pad[2], pad[3]), (0, 0)))
+    ho = (h + pad[0] + pad[1] - kh) // stride + 1
+    wo = (wd + pad[2] + pad[3] - kw) // stride + 1
+    y = np.zeros((n, ho, wo, co))
+    for i in range(kh):
+        for j in range(kw):
+            win = xp[:, i:i + stride * ho:stride, j:j + stride * wo:stride, :]
+            y += np.einsum("nhwc,cd->nhwd", win, w[i, j].astype(np.float64))
+    if bias is not None:
+        y += bias
+    return y * (mask.reshape(n, ho, wo, 1) != 0)
+
+
+def measure(a):
+    """Runtime only: every (candidate, mask) of the plan, checked against
+    float64 before it is timed."""
+    with open(os.path.join(a.plan, "manifest.json")) as f:
+        man = json.load(f)
+    from dynaspa import runtime as rt
+    conv = Conv(man["signature"])
+    lib = rt.Library(a.runtime)
+    ctx = lib.context(a.device)
+    bundle = ctx.load_bundle(os.path.join(a.plan, "candidates.dspb"))
+    rng = np.random.default_rng(man["seed"])
+    x = rng.standard_normal(conv.input).astype(np.float32)
+    w = (rng.standard_normal(conv.filter) / math.sqrt(conv.k * conv.k * conv.Cin)).astype(np.float32)
+    b = rng.standard_normal(conv.Cout).astype(np.float32) if conv.bias else None
+    masks = {mid: np.load(os.path.join(a.plan, p)) for mid, p in man["masks"].items()}
+    refs = {mid: reference(x, w, m, b, conv.stride, conv.padding) for mid, m in masks.items()}
+    total = sum(len(c["masks"]) for c in man["candidates"])
+    results, done, start = {}, 0, time.time()
+    for c in man["candidates"]:
+        oper = bundle.operator(bundle.find_operator(c["operator"]))
+        oper.prepare()
+        for mid in c["masks"]:
+            inputs = [x, w, masks[mid] != 0] + ([b] if conv.bias else [])
+            got = oper.run(inputs)[0]
+            ref = refs[mid]
+            err = float(np.abs(got - ref).max() / max(1.0, np.abs(ref).max()))
+            entry = {"max_rel_err": err}
+            if err <= 1e-4:
+                r = oper.benchmark(warmup=a.warmup, reps=a.reps, rounds=a.rounds)
+                entry["us"] = r["median_us"]
+            results.setdefault(c["id"], {})[mid] = entry
+            done += 1
+            progress(done, total, "measurements", start)
+    out = os.path.join(a.plan, "results.json")
+    with open(out, "w") as f:
+        json.dump({"device": ctx.device_name(), "results": results}, f, indent=1)
+    print("wrote %s (%d measurements on %s)" % (out, total, ctx.device_name()))
+    return 0
+
+
+# ------------------------------------------------------------- the state
+class State:
+    """The records file's operator entry, the candidates and masks, and the
+    tuner over the train masks."""
+
+    def __init__(self, a):
+        self.a = a
+        if not os.path.isfile(a.op):
+            fail("no such file %s" % a.op)
+        self.sig = signature_of(a.op, a.compiler)
+        self.conv = Conv(self.sig)
+        try:
+            self.doc = tune.load_records(a.records)
+        except (ValueError, json.JSONDecodeError) as e:
+            fail(str(e))
+        self.rec = tune.operator_record(self.doc, self.sig)
+        self.cands = candidates(self.conv, a.limit, a.device)
+        grans = sorted({tuple(c["granularity"]) for c in self.cands})
+        self.masks = make_masks(self.conv, a, grans)
+        by_id = {c["id"]: c for c in self.rec["candidates"]}
+        self.measured = {}
+        for c in self.cands:
+            for mid, e in by_id.get(c["id"], {}).get("measurements", {}).items():
+                self.measured[(c["id"], mid)] = e.get("us")
+        self.train = [m for m in self.masks if m["split"] == "train"]
+        self.heldout = [m for m in self.masks if m["split"] == "heldout"]
+        self.predict = predictor(self.conv, self.cands, self.masks, a) if a.cost else \
+            (lambda c, m: None)
+        self.tuner = tune.Tuner(self.cands, self.train, self.predict, self.measured,
+                                seed=a.seed + self.trials())
+
+    def trials(self):
+        return sum(1 for k in self.measured if any(m["id"] == k[1] for m in self.train))
+
+    def next_pairs(self):
+        """The search's next measurements while the budget lasts; then those
+        that put the best candidates on every train mask; then the held-out
+        masks for every candidate known on all train masks (the evaluation's
+        per-mask oracle is over those)."""
+        a = self.a
+        if self.trials() < a.trials:
+            pairs = self.tuner.round(a.k, a.batch, a.per_variant, a.explore)
+            if pairs:
+                return pairs[:a.trials - self.trials()]
+        pairs = self.tuner.complete(a.top)
+        if pairs:
+            return pairs
+        full = [c for c in self.cands
+                if all(self.measured.get((c["id"], m["id"])) is not None for m in self.train)]
+        return [(c, m) for c in full for m in self.heldout
+                if (c["id"], m["id"]) not in self.measured]
+
+    def absorb(self, results):
+        by_id = {c["id"]: c for c in self.rec["candidates"]}
+        for cid, per in results.items():
+            c = next(c for c in self.cands if c["id"] == cid)
+            entry = by_id.get(cid)
+            if entry is None:
+                entry = {"id": cid, "granularity": c["granularity"], "schedule": c["schedule"],
+                         "status": "ok", "measurements": {}}
+                self.rec["candidates"].append(entry)
+                by_id[cid] = entry
+            for mid, e in per.items():
+                entry["measurements"][mid] = e
+                self.measured[(cid, mid)] = e.get("us")
+                if e.get("us") is None:
+                    entry["status"] = "wrong result"
+        self.rec["masks"] = [{k: v for k, v in m.items() if not k.startswith("_")}
+                             for m in self.masks]
+        tune.save_records(self.doc, self.a.records)
+
+    def finish(self):
+        """Greedy selection on the train masks, dispatch ranges, evaluation
+        on the held-out masks; the variants go into the records."""
+        a = self.a
+        chosen = self.tuner.select(a.k)
+        if not chosen:
+            fail("no candidate has a correct measurement on every train mask yet")
+        variants = tune.dispatch_ranges(chosen, self.train, self.tuner.time)
+        t = self.tuner.time
+        full = [c for c in self.cands if all(t(c, m) is not None for m in self.masks)]
+        best1 = tune.greedy_select(
+            [c for c in self.cands if all(t(c, m) is not None for m in self.train)],
+            self.train, t, 1)
+        evalset = [m for m in self.heldout if all(t(c, m) is not None for c in chosen + best1)]
+
+        def mean(xs):
+            return sum(xs) / len(xs) if xs else None
+        disp = mean([tune.dispatched_time(variants, self.cands, m, t) for m in evalset])
+        oracle = mean([min(t(c, m) for c in full) for m in evalset]) if full else None
+        single = mean([t(best1[0], m) for m in evalset]) if best1 else None
+        self.rec["selection"] = {
+            "method": "greedy supermodular (dynaspa-tune)", "k": a.k, "seed": a.seed,
+            "masks": [m["id"] for m in self.train],
+            "expected_us": tune.expected_time(chosen, self.train, t),
+            "heldout": {"masks": [m["id"] for m in evalset], "dispatched_us": disp,
+                        "oracle_us": oracle, "best_single_us": single,
+                        "best_single": best1[0]["id"] if best1 else None}}
+        self.rec["variants"] = [{k: v for k, v in x.items()} for x in variants]
+        tune.save_records(self.doc, a.records)
+        print("\n%-4s %-44s %-9s %s" % ("", "variant", "tiles", "wins (train masks)"))
+        for i, v in enumerate(variants):
+            wins = sum(1 for m in self.train
+                       if min(chosen, key=lambda c: t(c, m))["id"] == v["candidate"])
+            print("%-4d %-44s %-9s %d" % (i, v["candidate"][:44],
+                                          "%s" % v.get("tiles", "rest"), wins))
+        fmt = lambda v: "-" if v is None else "%.1f us" % v  # noqa: E731
+        print("\nheld-out masks (%d): PolyKernel %s, per-mask oracle %s, best single variant %s"
+              % (len(evalset), fmt(disp), fmt(oracle), fmt(single)))
+        print("measurements: %d (%d on train masks); records: %s"
+              % (len(self.measured), self.trials(), a.records))
+        if a.bundle:
+            target = (["--cuda-chips=" + a.chip, "--cubin-chips=" + a.chip, "--opencl=false"]
+                      if a.device == "cuda" else ["--cuda-chips=none"])
+            r = subprocess.run([a.compiler, a.op, "-o", a.bundle, "--records", a.records] + target,
+                               capture_output=True, text=True)
+            if r.returncode:
+                fail("dynaspa-compile with the records failed:\n%s" % r.stderr[-2000:])
+            print("tuned bundle: %s" % a.bundle)
+
+
+def run(a):
+    st = State(a)
+    rounds = 0
+    while True:
+        pairs = st.next_pairs()
+        if not pairs:
+            break
+        rounds += 1
+        with tempfile.TemporaryDirectory() as work:
+            print("round %d: %d measurements of %d candidates" % (
+                rounds, len(pairs), len({c["id"] for c, _ in pairs})), flush=True)
+            write_plan(st.conv, pairs, st.masks, a, work)
+            ma = argparse.Namespace(plan=work, runtime=a.runtime, device=a.device,
+                                    warmup=a.warmup, reps=a.reps, rounds=a.rounds)
+            import contextlib
+            with contextlib.redirect_stdout(sys.stderr):
+                measure(ma)
+            with open(os.path.join(work, "results.json")) as f:
+                st.absorb(json.load(f)["results"])
+    st.finish()
+    return 0
+
+
+def plan(a):
+    st = State(a)
+    pairs = st.next_pairs()
+    if not pairs:
+        print("nothing left to measure: run `dynaspa-tune update` without --results to select")
+        return 0
+    write_plan(st.conv, pairs, st.masks, a, a.out)
+    print("wrote %s: %d measurements of %d candidates; on the device: dynaspa-tune measure %s "
+          "--runtime <libdynaspa_runtime.so>" % (a.out, len(pairs),
+                                                 len({c["id"] for c, _ in pairs}), a.out))
+    return 0
+
+
+def update(a):
+    st = State(a)
+    if a.results:
+        with open(a.results) as f:
+            doc = json.load(f)
+        if doc.get("results") is None:
+            fail("%s: no results" % a.results)
+        st.absorb(doc["results"])
+    if st.next_pairs():
+        print("recorded; more to measure (trials %d of %d): run `dynaspa-tune plan` again"
+              % (st.trials(), a.trials))
+        return 0
+    st.finish()
+    return 0
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="dynaspa-tune", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog=__doc__.split("\n\n", 1)[1])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    build = os.path.join(ROOT, "build")
+
+    def common(q):
+        q.add_argument("op", help="MLIR file with one spsparse.masked_conv2d")
+        q.add_argument("--masks", required=True, help="mask directory (index.json + .npy)")
+        q.add_argument("--records", required=True, help="tuning-record JSON (read and written)")
+        q.add_argument("--k", type=int, default=6, help="variants in the PolyKernel")
+        q.add_argument("--trials", type=int, default=200,
+                       help="budget: measurements on train masks before the selection")
+        q.add_argument("--batch", type=int, default=4, help="masks per mini-batch")
+        q.add_argument("--per-variant", type=int, default=2,
+                       help="candidates explored per variant slot and round")
+        q.add_argument("--explore", type=float, default=0.25,
+                       help="fraction of each round's candidates drawn at random")
+        q.add_argument("--top", type=int, default=8,
+                       help="candidates measured on every train mask before the selection")
+        q.add_argument("--limit", type=int, default=None, help="candidate space size")
+        q.add_argument("--kinds", nargs="+", help="mask kinds (default: all in --masks)")
+        q.add_argument("--densities", nargs="+", type=float, default=[0.1, 0.3, 0.5, 0.7, 1.0])
+        q.add_argument("--per-density", type=int, default=2, help="masks per kind and density")
+        q.add_argument("--holdout", type=float, default=0.3, help="fraction of masks held out")
+        q.add_argument("--seed", type=int, default=0)
+        q.add_argument("--device", choices=("cuda", "opencl"), default="cuda")
+        q.add_argument("--chip", default="sm_90")
+        q.add_argument("--compiler", default=os.path.join(build, "bin", "dynaspa-compile"))
+        cost = os.path.join(build, "bin", "dynaspa-cost")
+        q.add_argument("--cost", default=cost if os.path.exists(cost) else None,
+                       help="dynaspa-cost (the analytical model ranks unmeasured candidates)")
+        dev = os.path.join(ROOT, "docs", "tuning", "h100-device.json")
+        q.add_argument("--cost-device-file", default=dev if os.path.exists(dev) else None)
+        q.add_argument("--bundle", help="also compile the tuned bundle here")
+
+    def timing(q):
+        q.add_argument("--runtime", default=os.path.join(ROOT, "device-out", "rt",
+                                                         "libdynaspa_runtime.so"))
+        q.add_argument("--warmup", type=int, default=2)
+        q.add_argument("--reps", type=int, default=20)
+        q.add_argument("--rounds", type=int, default=3)
+
+    r = sub.add_parser("run", help="compile and measure on this machine's device")
+    common(r)
+    timing(r)
+    pl = sub.add_parser("plan", help="write the next measurements (bundle + masks) to --out")
+    common(pl)
+    pl.add_argument("--out", required=True)
+    m = sub.add_parser("measure", help="on the device: measure a plan (runtime only)")
+    m.add_argument("plan")
+    m.add_argument("--device", choices=("cuda", "opencl"), default="cuda")
+    timing(m)
+    u = sub.add_parser("update", help="record a plan's results; select when the budget is spent")
+    common(u)
+    u.add_argument("--results")
+    a = p.parse_args(argv)
+    if getattr(a, "cmd", None) != "measure" and not os.access(a.compiler, os.X_OK):
+        fail("no compiler at %s (--compiler)" % a.compiler)
+    return {"run": run, "plan": plan, "measure": measure, "update": update}[a.cmd](a)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
