@@ -107,8 +107,13 @@ class Tuner:
     def round(self, k, batch, per_variant, explore):
         """One iteration of the while loop: a mini-batch of masks and the
         (candidate, mask) pairs to measure next."""
-        self._scale = self.scale()
         minibatch = self.rng.sample(self.masks, min(batch, len(self.masks)))
+        if hasattr(self.predict, "prefetch"):
+            self.predict.prefetch(
+                [(c, m) for c in self.cands for m in minibatch] +
+                [(c, m) for c in self.cands for m in self.masks
+                 if (c["id"], m["id"]) in self.measured])
+        self._scale = self.scale()
         query = []
         # Known on the whole mini-batch: nothing to learn from measuring it.
         known = [c for c in self.cands

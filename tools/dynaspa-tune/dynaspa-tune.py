@@ -148,7 +148,8 @@ def schedule_text(knobs):
 def make_masks(conv, a, grans):
     import masks as maskmod
     ms = maskmod.MaskSet(a.masks)
-    kinds = a.kinds or ms.kinds()
+    # Token grids are attention's masks, not images.
+    kinds = a.kinds or [k for k in ms.kinds() if k != "tokens"]
     n, ho, wo = conv.maskshape
     out = []
     for kind in kinds:
@@ -174,14 +175,21 @@ def make_masks(conv, a, grans):
 
 
 # ------------------------------------------------------------ cost model
-def predictor(conv, cands, masks, a):
-    """predict(c, m) in microseconds from dynaspa-cost (one process for all
-    pairs), or None where the model has no answer."""
-    queries, keys = [], []
-    for c in cands:
-        g = "%dx%d" % tuple(c["granularity"])
-        area = c["granularity"][0] * c["granularity"][1]
-        for m in masks:
+class Predictor:
+    """predict(c, m) in microseconds from dynaspa-cost, or None where the
+    model has no answer. Queries go in batches (`prefetch`): the model is
+    asked only about the pairs a round scores, not the whole space."""
+
+    def __init__(self, conv, a):
+        self.conv, self.a, self.table = conv, a, {}
+
+    def prefetch(self, pairs):
+        conv, queries, keys = self.conv, [], []
+        for c, m in pairs:
+            if (c["id"], m["id"]) in self.table:
+                continue
+            g = "%dx%d" % tuple(c["granularity"])
+            area = c["granularity"][0] * c["granularity"][1]
             tiles = m["tiles"][g]
             active = float(m["density"]) * conv.maskshape[1] * conv.maskshape[2] * conv.batch
             queries.append({"conv": {"batch": conv.batch, "height": conv.H, "width": conv.W,
@@ -192,16 +200,20 @@ def predictor(conv, cands, masks, a):
                             "active_tiles": tiles,
                             "pixel_fraction": min(1.0, active / max(1, tiles * area))})
             keys.append((c["id"], m["id"]))
-    cmd = [a.cost]
-    if a.cost_device_file:
-        cmd += ["--device-file", a.cost_device_file]
-    r = subprocess.run(cmd + ["-"], input=json.dumps({"queries": queries}),
-                       capture_output=True, text=True)
-    if r.returncode:
-        fail("dynaspa-cost failed: %s" % r.stderr.strip()[:400])
-    preds = json.loads(r.stdout)["predictions"]
-    table = {k: (p["ns"] / 1000.0 if "ns" in p else None) for k, p in zip(keys, preds)}
-    return lambda c, m: table.get((c["id"], m["id"]))
+        if not queries:
+            return
+        cmd = [self.a.cost]
+        if self.a.cost_device_file:
+            cmd += ["--device-file", self.a.cost_device_file]
+        r = subprocess.run(cmd + ["-"], input=json.dumps({"queries": queries}),
+                           capture_output=True, text=True)
+        if r.returncode:
+            fail("dynaspa-cost failed: %s" % r.stderr.strip()[:400])
+        for k, p in zip(keys, json.loads(r.stdout)["predictions"]):
+            self.table[k] = p["ns"] / 1000.0 if "ns" in p else None
+
+    def __call__(self, c, m):
+        return self.table.get((c["id"], m["id"]))
 
 
 # ------------------------------------------------------------ measurement
@@ -321,8 +333,7 @@ class State:
                 self.measured[(c["id"], mid)] = e.get("us")
         self.train = [m for m in self.masks if m["split"] == "train"]
         self.heldout = [m for m in self.masks if m["split"] == "heldout"]
-        self.predict = predictor(self.conv, self.cands, self.masks, a) if a.cost else \
-            (lambda c, m: None)
+        self.predict = Predictor(self.conv, a) if a.cost else (lambda c, m: None)
         self.tuner = tune.Tuner(self.cands, self.train, self.predict, self.measured,
                                 seed=a.seed + self.trials())
 
