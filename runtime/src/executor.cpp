@@ -12,6 +12,7 @@
 
 #include "executor.h"
 #include "c_enum.h"
+#include "timing.h"
 
 #include "dynaspa/runtime/ndarray.h"
 
@@ -28,13 +29,6 @@ size_t bufferBytes(const fb::Tensor &t) {
   int64_t count = 0;
   elementCount(t.shape()->data(), t.shape()->size(), &count);
   return static_cast<size_t>(count) * dtypeSize(t.dtype());
-}
-
-/// The middle value (mean of the two middle ones for an even count).
-double median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  size_t n = values.size();
-  return n % 2 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
 }
 
 std::string shapeString(const int64_t *shape, size_t rank) {
@@ -430,26 +424,6 @@ Status OperatorExecutor::launch(void *const *inputs, size_t numInputs,
   }
   return executeAll(callerBindings_, queue, -1);
 }
-
-namespace {
-
-/// Destroys a captured graph on every path out of benchmark().
-class GraphOwner {
-public:
-  explicit GraphOwner(Backend &backend) : backend_(backend) {}
-  ~GraphOwner() {
-    if (graph)
-      backend_.destroyGraph(graph);
-  }
-  GraphOwner(const GraphOwner &) = delete;
-  GraphOwner &operator=(const GraphOwner &) = delete;
-  GraphHandle graph = nullptr;
-
-private:
-  Backend &backend_;
-};
-
-} // namespace
 
 Status OperatorExecutor::benchmark(const dynaspa_benchmark_options_t &options,
                                    dynaspa_benchmark_result_t *result) {

@@ -12,6 +12,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "network.h"
+#include "timing.h"
 
 #include "dynaspa/runtime/ndarray.h"
 
@@ -39,28 +40,6 @@ std::string describeTensor(const fb::Tensor &t) {
 std::string opName(size_t k, const fb::Operator &op) {
   return "operator " + std::to_string(k) + " ('" + op.name()->str() + "')";
 }
-
-double median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  size_t n = values.size();
-  return n % 2 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
-}
-
-/// Destroys a captured graph on every path out of benchmark().
-class GraphOwner {
-public:
-  explicit GraphOwner(Backend &backend) : backend_(backend) {}
-  ~GraphOwner() {
-    if (graph)
-      backend_.destroyGraph(graph);
-  }
-  GraphOwner(const GraphOwner &) = delete;
-  GraphOwner &operator=(const GraphOwner &) = delete;
-  GraphHandle graph = nullptr;
-
-private:
-  Backend &backend_;
-};
 
 } // namespace
 
