@@ -32,6 +32,22 @@ def schedule_string(cb, rb, threads, tc, tp, vw, unroll, tpb, split):
             "split_k = %d" % (cb, rb, threads, tc, tp, vw, unroll, tpb, split))
 
 
+def parse_schedule(text):
+    """`#spsparse.schedule` text ("channel_block = 64, ..., double_buffer =
+    true") as a dict of knobs, the form tuning records use."""
+    out = {}
+    for part in text.split(","):
+        name, value = (x.strip() for x in part.split("="))
+        out[name] = value == "true" if value in ("true", "false") else int(value)
+    return out
+
+
+def format_schedule(knobs):
+    """The inverse of parse_schedule."""
+    return ", ".join("%s = %s" % (k, str(v).lower() if isinstance(v, bool) else v)
+                     for k, v in knobs.items())
+
+
 def conv_candidates(op, batch, limit=None):
     """Valid (granularity, schedule) pairs of the template for a conv op,
     from small blocks (parallelism at batch 1) to 128x128 register-tiled

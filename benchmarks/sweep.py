@@ -31,6 +31,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(ROOT, "python"))
 
 import schedules  # noqa: E402
+from dynaspa.tune import KERNEL_SLOT_US  # noqa: E402
 import suite  # noqa: E402
 
 OUT = os.path.join(ROOT, "device-out", "sweep")
@@ -163,11 +164,6 @@ def measure(a):
     return 0
 
 
-# Spacing of consecutive kernels inside a CUDA graph on the H100 (measured,
-# docs/benchmarks/h100.md: the launch floor section).
-KERNEL_SLOT_US = 2.3
-
-
 def geomean(xs):
     return math.exp(sum(math.log(x) for x in xs) / len(xs))
 
@@ -238,12 +234,7 @@ def records(a):
     with open(schedules.CHOSEN) as f:
         chosen = json.load(f)["variants"][a.key]
 
-    def knobs(sched):
-        out = {}
-        for part in sched.split(","):
-            name, value = (x.strip() for x in part.split("="))
-            out[name] = value == "true" if value in ("true", "false") else int(value)
-        return out
+    knobs = schedules.parse_schedule
     mask_ids = ["%s-d%g-s0" % (m["kind"], m["target_density"]) for m in res["masks"]]
     cands = []
     for i, c in enumerate(res["candidates"]):

@@ -19,6 +19,7 @@ docs/tuning/tune.md.
 """
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -35,6 +36,7 @@ sys.path[:0] = [os.path.join(ROOT, "python"), os.path.join(ROOT, "benchmarks")]
 
 import numpy as np  # noqa: E402
 
+import schedules  # noqa: E402  (benchmarks/: the conv template's schedule space)
 from dynaspa import tune  # noqa: E402
 
 KNOBS = ("channel_block", "reduction_block", "threads", "thread_channels", "thread_pixels",
@@ -83,13 +85,11 @@ class Conv:
 
     def mlir(self, fn, variants):
         """A function applying this op with `variants` ([(g, schedule)])."""
-        ops = ["%x", "%w"]
         types = self.sig["operands"]
         args = ", ".join("%%a%d: %s" % (i, t) for i, t in enumerate(types))
         vs = ", ".join("{granularity = #spsparse.granularity<[%d, %d]>, "
                        "schedule = #spsparse.schedule<%s>}" % (g[0], g[1], s) for g, s in variants)
         operands = "%a0, %a1 mask %a2" + (" bias %a3" if self.bias else "")
-        del ops
         return ("func.func @%s(%s) -> %s {\n  %%y = spsparse.masked_conv2d %s "
                 "{strides = array<i64: %d, %d>, padding = array<i64: %s>, spsparse.variants = [%s]}"
                 "\n      : (%s) -> %s\n  return %%y : %s\n}\n" % (
@@ -120,16 +120,12 @@ def candidates(conv, limit, device):
     """The template's schedule space for this op (benchmarks/schedules.py),
     each with and without double buffering. OpenCL has no float atomics, so
     no split reduction there."""
-    import schedules
     out = []
     for g, sched in schedules.conv_candidates(conv, conv.batch, limit):
         if device == "opencl" and "split_k = 1" not in sched:
             continue
         for db in (False, True):
-            knobs = {}
-            for part in sched.split(","):
-                name, value = (x.strip() for x in part.split("="))
-                knobs[name] = int(value)
+            knobs = schedules.parse_schedule(sched)
             if db:
                 knobs["double_buffer"] = True
             cid = "g%dx%d-" % tuple(g) + "-".join(
@@ -137,11 +133,6 @@ def candidates(conv, limit, device):
                 for k in KNOBS if k in knobs)
             out.append({"id": cid, "granularity": list(g), "schedule": knobs})
     return out
-
-
-def schedule_text(knobs):
-    return ", ".join("%s = %s" % (k, str(v).lower() if isinstance(v, bool) else v)
-                     for k, v in knobs.items())
 
 
 # ----------------------------------------------------------------- masks
@@ -228,7 +219,7 @@ def write_plan(conv, pairs, masks, a, out):
     manifest = {"signature": conv.sig, "seed": a.seed, "candidates": [], "masks": {}}
     for i, (cid, (c, mids)) in enumerate(cands.items()):
         fn = "cand%d" % i
-        funcs.append(conv.mlir(fn, [(c["granularity"], schedule_text(c["schedule"]))]))
+        funcs.append(conv.mlir(fn, [(c["granularity"], schedules.format_schedule(c["schedule"]))]))
         manifest["candidates"].append({"id": cid, "operator": fn + "_masked_conv2d_0",
                                        "masks": mids})
     needed = {mid for _, (_, mids) in cands.items() for mid in mids}
@@ -441,7 +432,6 @@ def run(a):
             write_plan(st.conv, pairs, st.masks, a, work)
             ma = argparse.Namespace(plan=work, runtime=a.runtime, device=a.device,
                                     warmup=a.warmup, reps=a.reps, rounds=a.rounds)
-            import contextlib
             with contextlib.redirect_stdout(sys.stderr):
                 measure(ma)
             with open(os.path.join(work, "results.json")) as f:
