@@ -95,6 +95,11 @@ def show(path):
     return path if rel.startswith("..") else rel
 
 
+def fmt(shape):
+    """A shape as 1x40x40."""
+    return "x".join(str(d) for d in shape)
+
+
 def inspect(runner, bundle):
     """(operator 0, the whole report) of `dynaspa-run --inspect`."""
     _, info = run_json([runner, bundle, "--inspect"], "dynaspa-run --inspect")
@@ -104,7 +109,6 @@ def inspect(runner, bundle):
 
 
 def variants_text(op):
-    fmt = lambda s: "x".join(str(d) for d in s)  # noqa: E731
     return "; ".join("variant %s: %s DISTiles%s" % (
         v["name"], fmt(v["granularity"]),
         "" if v.get("max_tiles", -1) in (-1, None) else
@@ -214,7 +218,6 @@ def demo(args):
     mask_buf = [b for b in op["buffers"] if "(mask)" in b["role"]][0]
     mask_shape = mask_buf["shape"]
     out_buf = op["buffers"][op["outputs"][0]]
-    fmt = lambda s: "x".join(str(d) for d in s)  # noqa: E731
     print("   operator: %s %s, input %s, filter %s -> output %s, strides %s; %s"
           % (op["name"], op["kind"], fmt(shapes["input"]), fmt(shapes["filter"]),
              fmt(out_buf["shape"]), fmt(op["strides"]), variants_text(op)))
