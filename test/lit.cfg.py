@@ -70,6 +70,11 @@ config.substitutions.append((
     "%dynaspa_run",
     os.path.join(config.dynaspa_obj_root, "runtime", "bin", "dynaspa-run")))
 
+config.substitutions.append((
+    "%dynaspa_calibrate",
+    os.path.join(config.dynaspa_obj_root, "runtime", "bin",
+                 "dynaspa-calibrate")))
+
 # Device-code validators: ptxas (CUDA toolkit) and spirv-val (spirv-tools).
 import shutil
 if shutil.which("ptxas") or os.path.exists("/usr/local/cuda/bin/ptxas"):

@@ -69,12 +69,24 @@ struct LaunchDims {
   uint32_t sharedBytes = 0;
 };
 
+/// What a calibration needs to know about the device (0 where the API does
+/// not say).
+struct DeviceInfo {
+  /// SMs (CUDA) or compute units (OpenCL).
+  uint32_t computeUnits = 0;
+  /// Resident threads per SM (CUDA only).
+  uint32_t maxThreadsPerComputeUnit = 0;
+  uint32_t maxThreadsPerBlock = 0;
+};
+
 class Backend {
 public:
   virtual ~Backend() = default;
 
   virtual dynaspa_device_kind_t kind() const = 0;
   virtual const std::string &deviceName() const = 0;
+
+  virtual DeviceInfo deviceInfo() const { return {}; }
 
   /// The backend's own queue: every blocking call below works on it.
   virtual QueueHandle ownQueue() const = 0;

@@ -78,6 +78,7 @@ private:
   }
   Status checkModule(const fb::Module *module, const std::string &where);
   Status checkOperator(const fb::Operator *op, const std::string &where);
+  Status checkProbe(const fb::Probe *probe, const std::string &where);
   Status checkOpShapes(const fb::Operator *op, const std::string &where);
   Status checkLaunch(const fb::Launch *launch, const fb::Operator *op,
                      const std::string &where);
@@ -117,8 +118,14 @@ Status Checker::run() {
   }
   std::set<std::string> names;
   uint32_t numOps = bundle_.operators() ? bundle_.operators()->size() : 0;
-  if (numOps == 0)
-    return fail("bundle", "no operators");
+  uint32_t numProbes = bundle_.probes() ? bundle_.probes()->size() : 0;
+  if (numOps == 0 && numProbes == 0)
+    return fail("bundle", "no operators and no probes");
+  for (uint32_t i = 0; i < numProbes; ++i)
+    if (Status s = checkProbe(bundle_.probes()->Get(i),
+                              "probes[" + std::to_string(i) + "]");
+        !s)
+      return s;
   for (uint32_t i = 0; i < numOps; ++i) {
     const fb::Operator *op = bundle_.operators()->Get(i);
     std::string where = "operators[" + std::to_string(i) + "]";
@@ -146,6 +153,28 @@ Status Checker::checkModule(const fb::Module *module,
     if (!bin->data() || bin->data()->size() == 0)
       return fail(at, "empty binary");
   }
+  return Status::ok();
+}
+
+Status Checker::checkProbe(const fb::Probe *probe, const std::string &where) {
+  if (!knownEnum(probe->kind(), fb::ProbeKind::MAX))
+    return fail(where, "unknown probe kind");
+  if (probe->module_() >= numModules_)
+    return fail(where, "module index " + std::to_string(probe->module_()) +
+                           " out of range (" + std::to_string(numModules_) +
+                           " modules)");
+  if (!probe->kernel() || probe->kernel()->size() == 0)
+    return fail(where, "probe has no kernel name");
+  if (probe->block() == 0 || probe->block() > 1024)
+    return fail(where, "block of " + std::to_string(probe->block()) +
+                           " threads out of range");
+  // Counts are i32 and the copy probe indexes whole buffers with them.
+  if (probe->elements() < probe->block() ||
+      probe->elements() > std::numeric_limits<int32_t>::max())
+    return fail(where, "buffer of " + std::to_string(probe->elements()) +
+                           " elements out of range");
+  if (probe->work() == 0)
+    return fail(where, "probe does no work per iteration");
   return Status::ok();
 }
 

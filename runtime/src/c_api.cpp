@@ -17,10 +17,12 @@
 #include "c_enum.h"
 #include "executor.h"
 #include "network.h"
+#include "probe.h"
 
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <memory>
 #include <new>
 
@@ -42,6 +44,8 @@ struct dynaspa_bundle {
   /// Created on first use, one per operator. Declared after `modules` so
   /// they are destroyed (and free their buffers) first.
   std::vector<std::unique_ptr<OperatorExecutor>> executors;
+  /// The calibration probes' runner, created on first use.
+  std::unique_ptr<ProbeBench> probes;
   /// Networks use the executors: the bundle refuses to go first.
   size_t liveNetworks = 0;
 };
@@ -236,6 +240,17 @@ dynaspa_status_t dynaspa_context_device_name(const dynaspa_context_t *context,
   if (!context || !out_name)
     return report(nullptr, invalidArgument(kNullArgument));
   *out_name = context->backend->deviceName().c_str();
+  return DYNASPA_OK;
+}
+
+dynaspa_status_t dynaspa_context_device_info(const dynaspa_context_t *context,
+                                             dynaspa_device_info_t *out_info) {
+  if (!context || !out_info)
+    return report(nullptr, invalidArgument(kNullArgument));
+  DeviceInfo info = context->backend->deviceInfo();
+  out_info->compute_units = info.computeUnits;
+  out_info->max_threads_per_compute_unit = info.maxThreadsPerComputeUnit;
+  out_info->max_threads_per_block = info.maxThreadsPerBlock;
   return DYNASPA_OK;
 }
 
@@ -513,6 +528,60 @@ dynaspa_network_benchmark(dynaspa_network_t *network,
   return guarded(network->bundle->context, [&]() {
     dynaspa_benchmark_options_t defaults = {10, 100, 10};
     return network->executor->benchmark(options ? *options : defaults, result);
+  });
+}
+
+dynaspa_status_t dynaspa_bundle_probe_count(const dynaspa_bundle_t *bundle,
+                                            size_t *out_count) {
+  if (!bundle || !out_count)
+    return report(nullptr, invalidArgument(kNullArgument));
+  *out_count = bundle->root->probes() ? bundle->root->probes()->size() : 0;
+  return DYNASPA_OK;
+}
+
+static_assert(DYNASPA_PROBE_FMA == static_cast<int>(fb::ProbeKind::Fma) &&
+                  DYNASPA_PROBE_FMA_CHAIN ==
+                      static_cast<int>(fb::ProbeKind::FmaChain) &&
+                  DYNASPA_PROBE_SHARED ==
+                      static_cast<int>(fb::ProbeKind::Shared) &&
+                  DYNASPA_PROBE_COPY == static_cast<int>(fb::ProbeKind::Copy),
+              "dynaspa_probe_kind_t must match bundle.fbs ProbeKind");
+
+dynaspa_status_t dynaspa_probe_get_info(const dynaspa_bundle_t *bundle,
+                                        size_t probe,
+                                        dynaspa_probe_info_t *out_info) {
+  if (!bundle || !out_info)
+    return report(nullptr, invalidArgument(kNullArgument));
+  const auto *probes = bundle->root->probes();
+  if (!probes || probe >= probes->size())
+    return report(bundle->context,
+                  invalidArgument("probe index " + std::to_string(probe) +
+                                  " out of range"));
+  const fb::Probe *p = probes->Get(static_cast<uint32_t>(probe));
+  out_info->kind = static_cast<dynaspa_probe_kind_t>(p->kind());
+  out_info->kernel = p->kernel()->c_str();
+  out_info->block = p->block();
+  out_info->elements = p->elements();
+  out_info->work = p->work();
+  return DYNASPA_OK;
+}
+
+dynaspa_status_t dynaspa_probe_benchmark(
+    dynaspa_bundle_t *bundle, size_t probe, uint32_t grid, int64_t count,
+    uint32_t launches, const dynaspa_benchmark_options_t *options,
+    double *out_us) {
+  if (!bundle || !out_us)
+    return report(nullptr, invalidArgument(kNullArgument));
+  return guarded(bundle->context, [&]() -> Status {
+    if (!bundle->probes)
+      bundle->probes = std::make_unique<ProbeBench>(
+          *bundle->context->backend, *bundle->modules, *bundle->root);
+    if (probe > std::numeric_limits<uint32_t>::max())
+      return invalidArgument("probe index out of range");
+    dynaspa_benchmark_options_t defaults = {10, 100, 10};
+    return bundle->probes->benchmark(static_cast<uint32_t>(probe), grid, count,
+                                     launches, options ? *options : defaults,
+                                     out_us);
   });
 }
 

@@ -42,6 +42,19 @@ Status verify(const fb::BundleT &b, const fb::Bundle **root = nullptr) {
   return s;
 }
 
+/// The default bundle with a calibration probe appended.
+fb::ProbeT &probe0(fb::BundleT &b) {
+  auto p = std::make_unique<fb::ProbeT>();
+  p->kind = fb::ProbeKind::Fma;
+  p->module_ = 0;
+  p->kernel = "probe_fma";
+  p->block = 256;
+  p->elements = 1 << 20;
+  p->work = 32;
+  b.probes.push_back(std::move(p));
+  return *b.probes.back();
+}
+
 TEST(Bundle, ValidBundleVerifiesAndReadsBack) {
   fb::BundleT b = makeDefaultBundle();
   AlignedBytes bytes(serializeBundle(b));
@@ -81,6 +94,14 @@ TEST(Bundle, ValidConv2DVerifies) {
   EXPECT_TRUE(s) << s.message();
   op.layout = fb::Layout::NCHW; // Now the shapes no longer fit.
   EXPECT_EQ(verify(b).code(), DYNASPA_BAD_BUNDLE);
+}
+
+TEST(Bundle, ProbeOnlyBundleVerifies) {
+  fb::BundleT b = makeDefaultBundle();
+  b.operators.clear();
+  probe0(b);
+  Status s = verify(b);
+  EXPECT_TRUE(s) << s.message();
 }
 
 TEST(Bundle, WrongVersionIsVersionMismatch) {
@@ -147,6 +168,20 @@ fb::LaunchT &prologue0(fb::BundleT &b) { return *op0(b).prologue[0]; }
 fb::LaunchT &dense(fb::BundleT &b) { return *op0(b).variants[1]->launches[0]; }
 
 const Breakage kBreakages[] = {
+    {"NoOperatorsNoProbes", "no operators and no probes",
+     [](fb::BundleT &b) { b.operators.clear(); }},
+    {"ProbeKind", "probes[0]",
+     [](fb::BundleT &b) { probe0(b).kind = fb::ProbeKind(9); }},
+    {"ProbeModuleIndex", "probes[0]",
+     [](fb::BundleT &b) { probe0(b).module_ = 1; }},
+    {"ProbeNoKernel", "probes[0]",
+     [](fb::BundleT &b) { probe0(b).kernel.clear(); }},
+    {"ProbeBlock", "probes[0]",
+     [](fb::BundleT &b) { probe0(b).block = 0; }},
+    {"ProbeElements", "probes[0]",
+     [](fb::BundleT &b) { probe0(b).elements = int64_t(1) << 31; }},
+    {"ProbeNoWork", "probes[0]",
+     [](fb::BundleT &b) { probe0(b).work = 0; }},
     {"ModuleIndex", "prologue[0]",
      [](fb::BundleT &b) { prologue0(b).module_ = 1; }},
     {"ArgBufferIndex", "args[1]",

@@ -17,6 +17,8 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/IR/SymbolTable.h"
 
+#include "llvm/ADT/StringSwitch.h"
+
 using namespace mlir;
 using namespace mlir::spsparse;
 namespace fb = dynaspa::bundle;
@@ -205,6 +207,44 @@ LogicalResult dynaspa::collectOperators(ModuleOp module,
     return module.emitError("no masked op to compile: expected "
                             "spsparse.masked_conv2d or "
                             "spsparse.masked_batch_matmul in a function");
+  return success();
+}
+
+LogicalResult dynaspa::collectProbes(ModuleOp module, StringRef name,
+                                     fb::BundleT &bundle) {
+  auto gpuModule = module.lookupSymbol<gpu::GPUModuleOp>(name);
+  if (!gpuModule)
+    return module.emitError("no probe module '") << name << "'";
+  uint32_t moduleIndex = bundle.modules.size();
+  auto m = std::make_unique<fb::ModuleT>();
+  m->name = name.str();
+  bundle.modules.push_back(std::move(m));
+  for (auto fn : gpuModule.getOps<gpu::GPUFuncOp>()) {
+    auto probe = fn->getAttrOfType<DictionaryAttr>(SpSparseDialect::kProbeAttrName);
+    auto config = fn->getAttrOfType<DictionaryAttr>(
+        SpSparseDialect::kLaunchAttrName);
+    auto kind = probe ? probe.getAs<StringAttr>("kind") : nullptr;
+    auto work = probe ? probe.getAs<IntegerAttr>("work") : nullptr;
+    if (!kind || !work || !config || fn.getNumArguments() != 3)
+      return fn.emitOpError("is not a calibration probe");
+    std::optional<fb::ProbeKind> k =
+        llvm::StringSwitch<std::optional<fb::ProbeKind>>(kind.getValue())
+            .Case("fma", fb::ProbeKind::Fma)
+            .Case("fma_chain", fb::ProbeKind::FmaChain)
+            .Case("shared", fb::ProbeKind::Shared)
+            .Case("copy", fb::ProbeKind::Copy)
+            .Default(std::nullopt);
+    if (!k)
+      return fn.emitOpError("has an unknown probe kind ") << kind;
+    auto p = std::make_unique<fb::ProbeT>();
+    p->kind = *k;
+    p->module_ = moduleIndex;
+    p->kernel = fn.getName().str();
+    p->block = cast<DenseI64ArrayAttr>(config.get("block")).asArrayRef()[0];
+    p->elements = cast<MemRefType>(fn.getArgument(0).getType()).getNumElements();
+    p->work = work.getInt();
+    bundle.probes.push_back(std::move(p));
+  }
   return success();
 }
 

@@ -20,6 +20,11 @@ namespace dynaspa {
 mlir::LogicalResult collectOperators(mlir::ModuleOp module,
                                      dynaspa::bundle::BundleT &bundle);
 
+/// Fills `bundle.probes` (and one bundle module) from the calibration probe
+/// module `name` that spsparse::buildProbeModule added to `module`.
+mlir::LogicalResult collectProbes(mlir::ModuleOp module, llvm::StringRef name,
+                                  dynaspa::bundle::BundleT &bundle);
+
 /// Adds the binaries of every gpu.binary in `lowered` (the same module after a
 /// target pipeline) to the bundle module of the same name.
 mlir::LogicalResult addBinaries(mlir::ModuleOp lowered,

@@ -87,9 +87,17 @@ static cl::opt<std::string>
                      "(<module>.<chip>.ptx/.cubin/.spv/.bc) for inspection "
                      "or validation with ptxas/spirv-val"),
             cl::cat(category));
+static cl::opt<bool>
+    probes("probes", cl::init(false),
+           cl::desc("Compile the calibration probes (no input file) instead "
+                    "of masked ops: the bundle dynaspa-calibrate runs on a "
+                    "device to measure the cost model's alpha, gamma and "
+                    "bandwidths"),
+           cl::cat(category));
 static cl::opt<bool> printIR("print-gpu-ir", cl::init(false),
-                             cl::desc("Print the module after "
-                                      "convert-spsparse-to-gpu"),
+                             cl::desc("Print the GPU kernels (after "
+                                      "convert-spsparse-to-gpu, or the "
+                                      "probes) before the target pipelines"),
                              cl::cat(category));
 
 static LogicalResult fail(const Twine &message) {
@@ -180,18 +188,22 @@ static LogicalResult addSpirBitcode(fb::BundleT &bundle) {
   return success();
 }
 
-static LogicalResult compile(MLIRContext &context) {
-  llvm::SourceMgr sourceMgr;
+/// The input's masked ops as polykernels lowered to GPU kernels, with their
+/// operators in `bundle`.
+static OwningOpRef<ModuleOp> buildOperators(MLIRContext &context,
+                                            llvm::SourceMgr &sourceMgr,
+                                            fb::BundleT &bundle) {
   std::string error;
   auto file = openInputFile(inputFile, &error);
-  if (!file)
-    return fail(error);
+  if (!file) {
+    (void)fail(error);
+    return nullptr;
+  }
   sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
-  SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
   OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr,
                                                            &context);
   if (!module)
-    return failure();
+    return nullptr;
 
   PassManager pm(&context);
   spsparse::SpSparseOutlinePolyKernelsOptions outline;
@@ -200,16 +212,43 @@ static LogicalResult compile(MLIRContext &context) {
   outline.records = records;
   pm.addPass(spsparse::createSpSparseOutlinePolyKernels(outline));
   pm.addPass(spsparse::createConvertSpSparseToGPU());
-  if (failed(pm.run(*module)))
-    return failure();
-  if (printIR)
-    module->print(llvm::outs());
+  if (failed(pm.run(*module)) ||
+      failed(dynaspa::collectOperators(*module, bundle)))
+    return nullptr;
+  return module;
+}
 
+/// A module holding only the calibration probes, with them in `bundle`.
+static OwningOpRef<ModuleOp> buildProbes(MLIRContext &context,
+                                         fb::BundleT &bundle) {
+  OpBuilder builder(&context);
+  OwningOpRef<ModuleOp> module =
+      ModuleOp::create(FileLineColLoc::get(&context, "<probes>", 0, 0));
+  StringRef name = "dynaspa_probes";
+  spsparse::buildProbeModule(builder, *module, name);
+  if (failed(dynaspa::collectProbes(*module, name, bundle)))
+    return nullptr;
+  return module;
+}
+
+static LogicalResult compile(MLIRContext &context) {
+  if (probes && (inputFile != "-" || !records.empty() || !schedule.empty() ||
+                 !granularity.empty()))
+    return fail("--probes takes no input file, --records, --schedule or "
+                "--granularity");
+  llvm::SourceMgr sourceMgr;
+  SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
   fb::BundleT bundle;
   bundle.version = 1;
   bundle.producer = "dynaspa-compile";
-  if (failed(dynaspa::collectOperators(*module, bundle)))
+  OwningOpRef<ModuleOp> module = probes
+                                     ? buildProbes(context, bundle)
+                                     : buildOperators(context, sourceMgr,
+                                                      bundle);
+  if (!module)
     return failure();
+  if (printIR)
+    module->print(llvm::outs());
 
   SmallVector<std::string> chips(cudaChips.begin(), cudaChips.end());
   if (chips.empty())
@@ -274,7 +313,11 @@ int main(int argc, char **argv) {
       "--granularity/--schedule, or defaults) with a GPU kernel per variant and a tile-list kernel per "
       "granularity, and one operator of the bundle. The rest of a function "
       "(such as a softmax between two masked ops) is not compiled. Inspect "
-      "the result with `dynaspa-run BUNDLE --inspect`.\n");
+      "the result with `dynaspa-run BUNDLE --inspect`.\n\n"
+      "With --probes it compiles the cost model's calibration "
+      "microbenchmarks instead: run them on a device with "
+      "`dynaspa-calibrate BUNDLE -o device.json` and pass the file to "
+      "dynaspa-cost, dynaspa-tune or spsparse-prune-schedules.\n");
   DialectRegistry registry;
   dynaspa::registerAllDialects(registry);
   MLIRContext context(registry);

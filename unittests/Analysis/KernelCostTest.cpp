@@ -364,4 +364,22 @@ TEST(ComputeFit, DegenerateAndNegativeIntercept) {
   EXPECT_DOUBLE_EQ(fit->alpha, 0.7);
 }
 
+TEST(LineFit, SlopeInterceptAndR2) {
+  // Bandwidth-style data: 1 ns per 4 bytes plus a 3000 ns launch.
+  std::optional<LineFit> fit =
+      fitLine({4e6, 8e6, 12e6, 16e6}, {1e6 + 3000, 2e6 + 3000, 3e6 + 3000,
+                                       4e6 + 3000});
+  ASSERT_TRUE(fit);
+  EXPECT_NEAR(fit->slope, 0.25, 1e-12);
+  EXPECT_NEAR(fit->intercept, 3000, 1e-6);
+  EXPECT_NEAR(fit->r2, 1, 1e-12);
+  // Scatter lowers R^2; one distinct x determines nothing.
+  fit = fitLine({1, 2, 3, 4}, {1, 3, 2, 4});
+  ASSERT_TRUE(fit);
+  EXPECT_NEAR(fit->slope, 0.8, 1e-12);
+  EXPECT_NEAR(fit->r2, 0.64, 1e-12);
+  EXPECT_FALSE(fitLine({2, 2}, {1, 3}));
+  EXPECT_FALSE(fitLine({1}, {1}));
+}
+
 } // namespace

@@ -116,6 +116,17 @@ std::optional<DeviceModel> readDeviceFile(const std::string &path,
 bool writeDeviceFile(const std::string &path, const DeviceModel &device,
                      std::string &error);
 
+/// y = slope * x + intercept by least squares, and its coefficient of
+/// determination; nullopt unless x takes at least two distinct values. What
+/// the calibration fits: time against work for each probe.
+struct LineFit {
+  double slope = 0;
+  double intercept = 0;
+  double r2 = 0;
+};
+std::optional<LineFit> fitLine(const std::vector<double> &x,
+                               const std::vector<double> &y);
+
 /// One run of the Fig. 7 microbenchmark: `warpsPerSm` warps on every SM,
 /// each thread doing `macsPerThread` dependent MACs, took `ns`.
 struct ComputeSample {

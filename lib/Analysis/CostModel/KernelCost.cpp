@@ -271,44 +271,62 @@ double dynaspa::cost::estimateOperatorOverhead(
   return ns;
 }
 
-std::optional<ComputeFit>
-dynaspa::cost::fitComputeLatency(const std::vector<ComputeSample> &samples) {
-  double n = static_cast<double>(samples.size());
-  if (samples.size() < 2)
+std::optional<LineFit> dynaspa::cost::fitLine(const std::vector<double> &x,
+                                              const std::vector<double> &y) {
+  size_t count = std::min(x.size(), y.size());
+  if (count < 2)
     return std::nullopt;
-  double sx = 0, sy = 0;
-  for (const ComputeSample &s : samples) {
-    sx += s.macsPerThread * s.warpsPerSm;
-    sy += s.ns;
+  double n = static_cast<double>(count), mx = 0, my = 0;
+  for (size_t i = 0; i < count; ++i) {
+    mx += x[i] / n;
+    my += y[i] / n;
   }
-  double mx = sx / n, my = sy / n, sxx = 0, sxy = 0, syy = 0;
-  for (const ComputeSample &s : samples) {
-    double dx = s.macsPerThread * s.warpsPerSm - mx, dy = s.ns - my;
-    sxx += dx * dx;
-    sxy += dx * dy;
-    syy += dy * dy;
+  double sxx = 0, sxy = 0, syy = 0;
+  for (size_t i = 0; i < count; ++i) {
+    sxx += (x[i] - mx) * (x[i] - mx);
+    sxy += (x[i] - mx) * (y[i] - my);
+    syy += (y[i] - my) * (y[i] - my);
   }
   if (!(sxx > 0))
     return std::nullopt;
-  ComputeFit fit;
-  fit.alpha = sxy / sxx;
-  fit.gamma = my - fit.alpha * mx;
-  if (fit.gamma < 0) {
-    // Through the origin: alpha = sum(xy) / sum(xx).
-    double xx = 0, xy = 0;
-    for (const ComputeSample &s : samples) {
-      double x = s.macsPerThread * s.warpsPerSm;
-      xx += x * x;
-      xy += x * s.ns;
-    }
-    fit.alpha = xy / xx;
-    fit.gamma = 0;
-  }
+  LineFit fit;
+  fit.slope = sxy / sxx;
+  fit.intercept = my - fit.slope * mx;
   double residual = 0;
-  for (const ComputeSample &s : samples) {
-    double e = s.ns - (fit.alpha * s.macsPerThread * s.warpsPerSm + fit.gamma);
+  for (size_t i = 0; i < count; ++i) {
+    double e = y[i] - (fit.slope * x[i] + fit.intercept);
     residual += e * e;
   }
   fit.r2 = syy > 0 ? 1 - residual / syy : 1;
+  return fit;
+}
+
+std::optional<ComputeFit>
+dynaspa::cost::fitComputeLatency(const std::vector<ComputeSample> &samples) {
+  std::vector<double> x, y;
+  for (const ComputeSample &s : samples) {
+    x.push_back(s.macsPerThread * s.warpsPerSm);
+    y.push_back(s.ns);
+  }
+  std::optional<LineFit> line = fitLine(x, y);
+  if (!line)
+    return std::nullopt;
+  ComputeFit fit{line->slope, line->intercept, line->r2};
+  if (fit.gamma < 0) {
+    // Through the origin: alpha = sum(xy) / sum(xx).
+    double xx = 0, xy = 0, my = 0, syy = 0, residual = 0;
+    for (size_t i = 0; i < x.size(); ++i) {
+      xx += x[i] * x[i];
+      xy += x[i] * y[i];
+      my += y[i] / y.size();
+    }
+    fit.alpha = xy / xx;
+    fit.gamma = 0;
+    for (size_t i = 0; i < x.size(); ++i) {
+      residual += (y[i] - fit.alpha * x[i]) * (y[i] - fit.alpha * x[i]);
+      syy += (y[i] - my) * (y[i] - my);
+    }
+    fit.r2 = syy > 0 ? 1 - residual / syy : 1;
+  }
   return fit;
 }

@@ -86,6 +86,7 @@ public:
 
   dynaspa_device_kind_t kind() const override { return DYNASPA_DEVICE_CUDA; }
   const std::string &deviceName() const override { return name_; }
+  DeviceInfo deviceInfo() const override { return info_; }
 
   QueueHandle ownQueue() const override { return stream_; }
   QueueHandle callerQueue(void *stream) const override { return stream; }
@@ -324,6 +325,7 @@ private:
   void *library_ = nullptr;
   CudaSymbols syms_;
   CUdevice device_ = 0;
+  DeviceInfo info_;
   CUcontext context_ = nullptr;
   CUstream stream_ = nullptr;
   /// Around timeGraph's replays; created on its first call.
@@ -450,6 +452,20 @@ Status CudaBackend::init() {
       !s)
     return s;
   smVersion_ = major * 10 + minor;
+  for (auto [field, attribute] :
+       {std::pair{&info_.computeUnits,
+                  CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT},
+        std::pair{&info_.maxThreadsPerComputeUnit,
+                  CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_MULTIPROCESSOR},
+        std::pair{&info_.maxThreadsPerBlock,
+                  CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK}}) {
+    int value = 0;
+    if (Status s = check(syms_.cuDeviceGetAttribute(&value, attribute, device_),
+                         "cuDeviceGetAttribute");
+        !s)
+      return s;
+    *field = static_cast<uint32_t>(value);
+  }
   name_ =
       "CUDA: " + std::string(name) + " (sm_" + std::to_string(smVersion_) + ")";
   if (Status s = check(syms_.cuDevicePrimaryCtxRetain(&context_, device_),

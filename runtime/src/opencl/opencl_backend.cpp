@@ -110,6 +110,7 @@ public:
 
   dynaspa_device_kind_t kind() const override { return DYNASPA_DEVICE_OPENCL; }
   const std::string &deviceName() const override { return name_; }
+  DeviceInfo deviceInfo() const override { return info_; }
 
   QueueHandle ownQueue() const override { return queue_; }
   QueueHandle callerQueue(void *stream) const override {
@@ -298,6 +299,7 @@ private:
   Status build(const fb::Binary &binary, cl_program *out, std::string *log);
 
   cl_device_id device_ = nullptr;
+  DeviceInfo info_;
   cl_context context_ = nullptr;
   cl_command_queue queue_ = nullptr;
   std::string name_;
@@ -331,6 +333,14 @@ Status OpenCLBackend::init() {
                                          std::to_string(numPlatforms) +
                                          " platform(s)");
   name_ = "OpenCL: " + deviceString(device_, CL_DEVICE_NAME);
+  cl_uint units = 0;
+  size_t groupSize = 0;
+  if (clGetDeviceInfo(device_, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof(units),
+                      &units, nullptr) == CL_SUCCESS)
+    info_.computeUnits = units;
+  if (clGetDeviceInfo(device_, CL_DEVICE_MAX_WORK_GROUP_SIZE,
+                      sizeof(groupSize), &groupSize, nullptr) == CL_SUCCESS)
+    info_.maxThreadsPerBlock = static_cast<uint32_t>(groupSize);
   hasIL_ = !deviceString(device_, CL_DEVICE_IL_VERSION).empty();
   hasSpir_ = deviceString(device_, CL_DEVICE_EXTENSIONS).find("cl_khr_spir") !=
              std::string::npos;

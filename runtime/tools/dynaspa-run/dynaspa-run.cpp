@@ -82,7 +82,11 @@ Status readBundle(const std::string &path, BundleFile *out) {
 
 Status findOperator(const fb::Bundle &bundle, const std::string &spec,
                     uint32_t *out) {
-  uint32_t count = bundle.operators()->size();
+  uint32_t count = bundle.operators() ? bundle.operators()->size() : 0;
+  if (count == 0)
+    return runtime::invalidArgument(
+        "the bundle has no operators (a calibration bundle: run it with "
+        "dynaspa-calibrate)");
   if (spec.empty()) {
     *out = 0;
     return Status::ok();
@@ -583,7 +587,9 @@ int runTool(const std::vector<std::string> &args) {
   if (Status s = readBundle(o.bundle, &file); !s)
     return fail(s.message());
   uint32_t op = 0;
-  if (Status s = findOperator(*file.root, o.op, &op); !s)
+  // A probe bundle has nothing to run but can be inspected.
+  bool inspectAll = o.inspect && o.op.empty();
+  if (Status s = findOperator(*file.root, o.op, &op); !s && !inspectAll)
     return fail(s.message());
   if (o.ops.size() > 1) {
     std::vector<uint32_t> chain;

@@ -170,18 +170,29 @@ json describeBundle(const fb::Bundle &bundle, size_t bytes,
     }
   }
   json operators = json::array();
-  for (uint32_t i = 0; i < bundle.operators()->size(); ++i) {
+  uint32_t numOps = bundle.operators() ? bundle.operators()->size() : 0;
+  for (uint32_t i = 0; i < numOps; ++i) {
     if (op && *op != i)
       continue;
     json d = describeOperator(*bundle.operators()->Get(i));
     d["index"] = i;
     operators.push_back(d);
   }
+  json probes = json::array();
+  if (bundle.probes())
+    for (const fb::Probe *p : *bundle.probes())
+      probes.push_back({{"kind", fb::EnumNameProbeKind(p->kind())},
+                        {"module", p->module_()},
+                        {"kernel", str(p->kernel())},
+                        {"block", p->block()},
+                        {"elements", p->elements()},
+                        {"work", p->work()}});
   return {{"version", bundle.version()},
           {"producer", str(bundle.producer())},
           {"bytes", bytes},
           {"modules", modules},
-          {"operators", operators}};
+          {"operators", operators},
+          {"probes", probes}};
 }
 
 void printDescription(const json &d, std::ostream &os) {
@@ -197,7 +208,17 @@ void printDescription(const json &d, std::ostream &os) {
          << b["chip"].get<std::string>() << " " << b["bytes"].get<size_t>()
          << " B\n";
   }
-  os << "operators:\n";
+  if (!d["probes"].empty()) {
+    os << "calibration probes (dynaspa-calibrate):\n";
+    for (const json &p : d["probes"])
+      os << "  " << p["kind"].get<std::string>() << ": module "
+         << p["module"].get<uint32_t>() << " kernel "
+         << p["kernel"].get<std::string>() << ", block "
+         << p["block"].get<uint32_t>() << ", buffers of "
+         << p["elements"].get<int64_t>() << " f32, work "
+         << p["work"].get<uint32_t>() << "\n";
+  }
+  os << "operators:" << (d["operators"].empty() ? " (none)" : "") << "\n";
   for (const json &op : d["operators"]) {
     os << "  [" << op["index"].get<uint32_t>() << "] "
        << op["name"].get<std::string>() << ": "

@@ -588,3 +588,17 @@ func.func @f() attributes {spsparse.device = "h100"} { return }
 
 // expected-error @+1 {{unknown spsparse attribute 'spsparse.granularty'}}
 func.func @f() attributes {spsparse.granularty = #spsparse.granularity<[2, 2]>} { return }
+
+// -----
+
+// expected-error @+1 {{'spsparse.probe' must be {kind = "fma" | "fma_chain" | "shared" | "copy", work = N > 0}, got {kind = "fma", work = 0 : i64}}}
+func.func @probe_without_work() attributes {spsparse.probe = {kind = "fma", work = 0 : i64}} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{'spsparse.probe' must be {kind = "fma" | "fma_chain" | "shared" | "copy", work = N > 0}, got {kind = "mma", work = 4 : i64}}}
+func.func @probe_of_unknown_kind() attributes {spsparse.probe = {kind = "mma", work = 4 : i64}} {
+  return
+}

@@ -88,6 +88,19 @@ buildBmmKernel(OpBuilder &builder, gpu::GPUModuleOp module,
                ArrayRef<DispatchTerm> dispatch,
                ArrayRef<std::string> extraCountRoles);
 
+/// Calibration probes (ProbeKernels.cpp): each kernel carries
+/// `spsparse.probe = {kind = "fma" | "fma_chain" | "shared" | "copy",
+/// work = N}` -- MACs (fma, fma_chain) or 4-byte shared loads (shared) per
+/// thread per loop iteration, elements per access (copy) -- besides the
+/// usual `spsparse.launch` (its block) and `spsparse.args` (src, dst, count).
+/// Elements of each probe's f32 buffers: 128 MiB, well beyond the L2 of any
+/// GPU the cost model describes, so the copy probe streams from DRAM.
+constexpr int64_t kProbeElements = int64_t(1) << 25;
+
+/// Adds a gpu.module `name` with the calibration probes to `module`.
+gpu::GPUModuleOp buildProbeModule(OpBuilder &builder, ModuleOp module,
+                                  StringRef name);
+
 } // namespace spsparse
 } // namespace mlir
 

@@ -112,6 +112,20 @@ LogicalResult SpSparseDialect::verifyOperationAttribute(Operation *op,
                              << "' must be an array of argument roles";
     return success();
   }
+  if (name == kProbeAttrName) {
+    auto dict = dyn_cast<DictionaryAttr>(value);
+    auto kind = dict ? dict.getAs<StringAttr>("kind") : nullptr;
+    auto work = dict ? dict.getAs<IntegerAttr>("work") : nullptr;
+    if (!dict || dict.size() != 2 || !kind ||
+        !llvm::is_contained({"fma", "fma_chain", "shared", "copy"},
+                            kind.getValue()) ||
+        !work || work.getInt() <= 0)
+      return op->emitError() << "'" << name
+                             << "' must be {kind = \"fma\" | \"fma_chain\" | "
+                                "\"shared\" | \"copy\", work = N > 0}, got "
+                             << value;
+    return success();
+  }
   if (name != kGranularityAttrName && name != kScheduleAttrName &&
       name != kDeviceAttrName)
     return op->emitError() << "unknown spsparse attribute '" << name << "'";

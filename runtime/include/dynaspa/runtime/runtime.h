@@ -388,6 +388,65 @@ dynaspa_network_benchmark(dynaspa_network_t *network,
                           const dynaspa_benchmark_options_t *options,
                           dynaspa_network_benchmark_result_t *result);
 
+/* --- Calibration probes ------------------------------------------------
+ * A bundle from `dynaspa-compile --probes` holds microbenchmark kernels for
+ * the cost model instead of (or besides) operators; dynaspa-calibrate times
+ * them through these calls and writes the device file the compiler reads. */
+
+/* What the device reports; 0 where its API does not say. */
+typedef struct dynaspa_device_info {
+  /* SMs (CUDA) or compute units (OpenCL). */
+  uint32_t compute_units;
+  /* Resident threads per SM (CUDA only). */
+  uint32_t max_threads_per_compute_unit;
+  uint32_t max_threads_per_block;
+} dynaspa_device_info_t;
+
+dynaspa_status_t dynaspa_context_device_info(const dynaspa_context_t *context,
+                                             dynaspa_device_info_t *out_info);
+
+/* Matches bundle.fbs ProbeKind. */
+typedef enum dynaspa_probe_kind {
+  /* FMAs on independent accumulators: `work` MACs per thread per iteration. */
+  DYNASPA_PROBE_FMA = 0,
+  /* The paper's Fig. 7 dependent FMA chain, `work` MACs per iteration. */
+  DYNASPA_PROBE_FMA_CHAIN = 1,
+  /* `work` conflict-free 4-byte shared-memory loads per thread per
+   * iteration. */
+  DYNASPA_PROBE_SHARED = 2,
+  /* A grid-stride copy of `count` f32 elements, `work` per access. */
+  DYNASPA_PROBE_COPY = 3
+} dynaspa_probe_kind_t;
+
+typedef struct dynaspa_probe_info {
+  dynaspa_probe_kind_t kind;
+  /* Owned by the bundle. */
+  const char *kernel;
+  /* Threads per block (fixed by the kernel). */
+  uint32_t block;
+  /* f32 elements of each of the probe's two buffers. */
+  int64_t elements;
+  uint32_t work;
+} dynaspa_probe_info_t;
+
+dynaspa_status_t dynaspa_bundle_probe_count(const dynaspa_bundle_t *bundle,
+                                            size_t *out_count);
+dynaspa_status_t dynaspa_probe_get_info(const dynaspa_bundle_t *bundle,
+                                        size_t probe,
+                                        dynaspa_probe_info_t *out_info);
+
+/* Times probe `probe` with `grid` blocks and argument `count` (iterations;
+ * for DYNASPA_PROBE_COPY, elements to copy): `launches` launches back to
+ * back are recorded once (CUDA graph; OpenCL: host clock) and replayed
+ * options->reps times per round; `out_us` is the median over rounds of one
+ * launch's time, in microseconds, so in-graph launch gaps are included.
+ * The compute and shared probes need grid * block <= elements. `options`
+ * may be NULL (warmup 10, reps 100, rounds 10). Blocks. */
+dynaspa_status_t dynaspa_probe_benchmark(
+    dynaspa_bundle_t *bundle, size_t probe, uint32_t grid, int64_t count,
+    uint32_t launches, const dynaspa_benchmark_options_t *options,
+    double *out_us);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

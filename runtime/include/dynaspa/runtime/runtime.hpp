@@ -76,6 +76,25 @@ public:
     return fromC(dynaspa_operator_prepare(bundle_, op), context_);
   }
 
+  size_t probeCount() const {
+    size_t n = 0;
+    dynaspa_bundle_probe_count(bundle_, &n);
+    return n;
+  }
+
+  Status probeInfo(size_t probe, dynaspa_probe_info_t *out) const {
+    return fromC(dynaspa_probe_get_info(bundle_, probe, out), context_);
+  }
+
+  Status benchmarkProbe(size_t probe, uint32_t grid, int64_t count,
+                        uint32_t launches,
+                        const dynaspa_benchmark_options_t *options,
+                        double *us) {
+    return fromC(dynaspa_probe_benchmark(bundle_, probe, grid, count, launches,
+                                         options, us),
+                 context_);
+  }
+
   Status run(size_t op, const std::vector<dynaspa_host_tensor_t> &inputs,
              const std::vector<dynaspa_host_tensor_t> &outputs,
              dynaspa_run_stats_t *stats = nullptr) {
@@ -212,6 +231,12 @@ public:
     if (dynaspa_context_device_name(context_, &name) != DYNASPA_OK)
       return std::string();
     return name;
+  }
+
+  dynaspa_device_info_t deviceInfo() const {
+    dynaspa_device_info_t info = {};
+    dynaspa_context_device_info(context_, &info);
+    return info;
   }
 
   /// dynaspa_context_native_handles; either pointer may be nullptr.

@@ -72,6 +72,10 @@ def SpSparse_Dialect : Dialect {
     /// dynaspa/Conversion/SpSparseToGPU/SpSparseToGPU.h).
     static constexpr ::llvm::StringLiteral kLaunchAttrName = "spsparse.launch";
     static constexpr ::llvm::StringLiteral kArgsAttrName = "spsparse.args";
+    /// On a calibration probe kernel (dynaspa-compile --probes):
+    /// `{kind = "fma" | "fma_chain" | "shared" | "copy", work = N}`, see
+    /// dynaspa/Conversion/SpSparseToGPU/SpSparseToGPU.h.
+    static constexpr ::llvm::StringLiteral kProbeAttrName = "spsparse.probe";
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
