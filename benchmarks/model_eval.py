@@ -72,6 +72,26 @@ def conv_json(op, batch):
             "strides": [op.stride, op.stride], "padding": list(pad)}
 
 
+def bmm_json(op, batch):
+    return {"batch": batch * suite.HEADS, "m": op.H, "k": op.Cin, "n": op.W,
+            "col_mask": op.name == "attn_qkt" and suite.QKT_COL_MASK}
+
+
+def output_bytes(op, batch):
+    if op.kind == "conv":
+        return 4 * batch * op.Cout * math.prod(suite.out_size(op))
+    return 4 * batch * suite.HEADS * op.H * op.W
+
+
+def describe(op, batch):
+    if op.kind == "conv":
+        return "%dx%d %dx%dx%d->%d stride %d, batch %d" % (
+            op.k, op.k, op.H, op.W, op.Cin, op.Cout, op.stride, batch)
+    return "bmm [%d, %d, %d] x [%d, %d, %d] (%d heads x batch %d), token mask%s" % (
+        batch * suite.HEADS, op.H, op.Cin, batch * suite.HEADS, op.Cin, op.W, suite.HEADS,
+        batch, "s on rows and columns" if bmm_json(op, batch)["col_mask"] else " on rows")
+
+
 class MaskStats:
     """Active tiles and set-pixel fraction of the masks sweep.py measured
     (the same rule: run.make_mask, seed 0), per granularity."""
@@ -83,12 +103,36 @@ class MaskStats:
     def mask(self, op, batch, density):
         key = (op.name, batch, density)
         if key not in self.cache:
-            ho, wo = suite.out_size(op)
-            self.cache[key] = self.set.spatial(op.mask_kinds[0], batch, ho, wo, density, 0)[0]
+            if op.kind == "bmm":
+                # run.make_mask: each image's token mask for its heads.
+                import numpy as np
+                tok = self.set.tokens(op.mask_kinds[0], batch, density, 0)[0]
+                self.cache[key] = np.repeat(tok, suite.HEADS, axis=0)
+            else:
+                ho, wo = suite.out_size(op)
+                self.cache[key] = self.set.spatial(op.mask_kinds[0], batch, ho, wo, density,
+                                                   0)[0]
         return self.cache[key]
+
+    def bmm_tiles(self, op, batch, density, rows):
+        """Active tiles of `rows` tokens, the fraction of the active tiles'
+        outputs the row (and QK^T's column) mask keeps, and the tiles of a
+        full mask."""
+        import numpy as np
+        m = self.mask(op, batch, density)
+        b, t = m.shape
+        pad = np.pad(m, ((0, 0), (0, -t % rows)))
+        active = pad.reshape(b, -1, rows).any(axis=2)
+        covered = np.repeat(active, rows, axis=1)[:, :t].sum(axis=1) * op.W
+        cols = m.sum(axis=1) if op.name == "attn_qkt" and suite.QKT_COL_MASK else op.W
+        written = (m.sum(axis=1) * cols).sum()
+        return (int(active.sum()), float(written / covered.sum()) if covered.sum() else 1.0,
+                b * active.shape[1])
 
     def tiles(self, op, batch, density, g):
         import numpy as np
+        if op.kind == "bmm":
+            return self.bmm_tiles(op, batch, density, g[0])
         m = self.mask(op, batch, density)
         n, ho, wo = m.shape
         th, tw = -(-ho // g[0]), -(-wo // g[1])
@@ -221,12 +265,15 @@ def evaluate(a):
                     d = m["target_density"]
                     f = 1 - (1 - d) ** ((1 + math.sqrt(g[0] * g[1])) / 2)
                     tiles, frac = math.ceil(f * cap), min(1.0, d / f) if f else 1.0
-                q = {"conv": conv_json(op, batch), "granularity": list(g),
-                     "schedule": sched, "active_tiles": tiles, "pixel_fraction": frac,
-                     "operator": {"output_bytes": 4 * batch * op.Cout * math.prod(suite.out_size(op)),
-                                  "tile_lists": [{"tiles": cap, "tile_pixels": g[0] * g[1],
+                q = {"granularity": list(g), "schedule": sched, "active_tiles": tiles,
+                     "operator": {"output_bytes": output_bytes(op, batch),
+                                  "tile_lists": [{"tiles": cap, "tile_pixels": math.prod(g),
                                                   "single_block": a.tile_list == "single-block"}],
                                   "variant_kernels": 1}}
+                if op.kind == "conv":
+                    q.update(conv=conv_json(op, batch), pixel_fraction=frac)
+                else:
+                    q.update(bmm=bmm_json(op, batch), write_fraction=frac)
                 r = regs.get((op.name, batch, g, c["schedule"]))
                 if r:
                     q["registers"] = r
@@ -254,8 +301,7 @@ def evaluate(a):
         sel = select_eval(cands, masks, M, P, gap, a.k)
         entry = {
             "op": op.name, "batch": batch, "source": source,
-            "shape": "%dx%d %dx%dx%d->%d stride %d, batch %d" % (
-                op.k, op.k, op.H, op.W, op.Cin, op.Cout, op.stride, batch),
+            "shape": describe(op, batch),
             "candidates": len(cands),
             "spearman": mean([d["spearman"] for d in per_density]),
             "prune_top10_loss": mean([d["prune_loss"] for d in per_density]),
@@ -373,6 +419,22 @@ def cmd_eval(a):
         plot(scatter, a.plot, a.title)
     if not a.out:
         return 0
+    if a.merge and os.path.exists(a.out):
+        # Replace only the (op, source) entries this run evaluated; keep the
+        # rest of the file (other sweeps, dynaspa_tune, notes).
+        with open(a.out) as f:
+            old = json.load(f)
+        done = {(o["op"], o["batch"], o["source"]) for o in ops}
+        old["operators"] = [o for o in old["operators"]
+                            if (o["op"], o["batch"], o["source"]) not in done] + ops
+        old["notes"] = [n for n in old.get("notes", []) if "cover conv only" not in n]
+        for n in NOTES_BMM:
+            if n not in old["notes"]:
+                old["notes"].append(n)
+        with open(a.out, "w") as f:
+            json.dump(old, f, indent=1)
+        print("merged into", a.out)
+        return 0
     commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
                             capture_output=True, text=True).stdout.strip()
     doc = {"gpu": "NVIDIA H100 80GB HBM3 (measured: %s)" % ", ".join(
@@ -396,6 +458,14 @@ NOTES = [
     "times instead and is scored on all measured densities.",
     "The sweeps cover conv only: no attention (masked_batch_matmul) sweep and no cost-model "
     "profile for the bmm template exist yet; 1x1 40x40x256->1024 is covered at batch 1 only.",
+]
+
+
+NOTES_BMM = [
+    "Attention (attn_qkt, attn_av: masked_batch_matmul, 6 heads x 197 tokens, head dim 64, "
+    "token masks): docs/benchmarks/sweep-h100-attn-b1.json, evaluated with --tile-list "
+    "multi-block (the runtime it ran with) and the bmm template's profile (BmmProfile.cpp); "
+    "densities 0.1/0.2/0.3/0.5/0.7/1.0, so leave-one-density-out k is at most 5.",
 ]
 
 
@@ -423,8 +493,9 @@ def cmd_registers(a):
             subprocess.run([compiler, mlir, "-o", os.path.join(tmp, "x.dspb"), "--opencl=false",
                             "--cuda-chips=sm_90", "--dump-binaries=" + bins], check=True)
             for i, k in enumerate(items):
-                ptx = os.path.join(bins, "%s_b%d_r%d_masked_conv2d_0_kernels.sm_90.ptx"
-                                   % (name, batch, i))
+                ptx = os.path.join(bins, "%s_b%d_r%d%s_kernels.sm_90.ptx"
+                                   % (name, batch, i, "_masked_conv2d_0" if op.kind == "conv"
+                                      else "_masked_batch_matmul_0"))
                 log = subprocess.run([PTXAS, "-arch=sm_90", "-v", ptx, "-o", os.devnull],
                                      capture_output=True, text=True, check=True).stderr
                 entry = None
@@ -589,6 +660,8 @@ def main(argv=None):
     e.add_argument("--tile-list", choices=("single-block", "multi-block"),
                    default="single-block", help="the tile-list kernel the sweeps ran with")
     e.add_argument("--k", type=int, default=6)
+    e.add_argument("--merge", action="store_true",
+                   help="replace only this run's entries in --out, keep the others")
     e.add_argument("--out", default=os.path.join(TUNING, "h100-eval.json"))
     e.add_argument("--plot", default=os.path.join(TUNING, "h100-model-vs-measured.png"))
     e.add_argument("--title", default="cost model vs measured H100 time per schedule candidate")

@@ -1,5 +1,5 @@
-"""The masked-conv schedule space the sweep measures, and the PolyKernel
-variants the benchmark bundles use.
+"""The masked-conv and masked-bmm schedule spaces the sweep measures, and the
+PolyKernel variants the benchmark bundles use.
 
 A candidate is (granularity, schedule string) for the kernel template of
 lib/Conversion/SpSparseToGPU/ConvKernel.cpp; the constraints below mirror the
@@ -87,6 +87,49 @@ def conv_candidates(op, batch, limit=None):
         step = len(out) / limit
         out = [out[int(i * step)] for i in range(limit)]
     return out
+
+
+def bmm_schedule_string(cb, rb, threads, tc, tp, vw, unroll):
+    """A schedule of the bmm template (BmmKernel.cpp), which reads no
+    tiles_per_block or split_k."""
+    return ("channel_block = %d, reduction_block = %d, threads = %d, thread_channels = %d, "
+            "thread_pixels = %d, vector_width = %d, unroll = %d" % (cb, rb, threads, tc, tp, vw,
+                                                                    unroll))
+
+
+def bmm_candidates(op, batch, limit=None):
+    """Valid (granularity, schedule) pairs of the bmm template for a
+    masked_batch_matmul op (suite.Op of kind "bmm": H rows, Cin = K, W = N).
+    The constraints mirror planBmm (and BmmProfile.cpp): threads =
+    (channel_block / thread_channels) * (rows / thread_pixels), vector_width
+    dividing K, N and the blocks, static shared memory <= 48 KiB. Attention's
+    K or N is 197, so its vector width is 1."""
+    out = []
+    vw = 4 if op.Cin % 4 == 0 and op.W % 4 == 0 else 1
+    for rows in (8, 16, 32, 64):
+        for cb in (16, 32, 64, 128):
+            if cb > 2 * op.W:
+                continue
+            for tc, tp in ((1, 1), (2, 2), (4, 1), (4, 2), (4, 4), (2, 4), (8, 4)):
+                if cb % tc or rows % tp or tc * vw > cb:
+                    continue
+                threads = (cb // tc) * (rows // tp)
+                if threads not in (64, 128, 256):
+                    continue
+                for rb in (8, 16, 32):
+                    if rb % vw or 4 * (rows * rb + rb * cb) > SHARED_LIMIT or rb > 2 * op.Cin:
+                        continue
+                    out.append(((rows,), bmm_schedule_string(cb, rb, threads, tc, tp, vw,
+                                                             4 if rb % 4 == 0 else 1)))
+    if limit and len(out) > limit:
+        step = len(out) / limit
+        out = [out[int(i * step)] for i in range(limit)]
+    return out
+
+
+def candidates(op, batch, limit=None):
+    """The template's schedule space for a suite op of either kind."""
+    return (conv_candidates if op.kind == "conv" else bmm_candidates)(op, batch, limit)
 
 
 def fit(op, batch, g, cb, threads, tc, tp, tpb, split):

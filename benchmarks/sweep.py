@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Measure the masked-conv schedule space on the GPU machine, where compiler
-and GPU are on different machines.
+"""Measure the masked-conv and masked-bmm (attention) schedule spaces on the
+GPU machine, where compiler and GPU are on different machines.
 
     # build machine: one bundle per (op, batch), one operator per candidate
     /usr/bin/python3 benchmarks/sweep.py make --ops conv3x3_40x40x256 --batches 1
@@ -45,7 +45,7 @@ def make(a):
         for batch in a.batches:
             key = suite.bundle_key(op, batch)
             cands = (refine(a.refine, key, a.top) if a.refine
-                     else schedules.conv_candidates(op, batch, a.limit))
+                     else schedules.candidates(op, batch, a.limit))
             funcs, table = [], []
             for i, (g, sched) in enumerate(cands):
                 fn = "%s_c%d" % (key, i)
@@ -120,11 +120,11 @@ def measure(a):
     for key, entry in manifest["bundles"].items():
         op = suite.OPS_BY_NAME[entry["op"]]
         batch = entry["batch"]
-        case = run.ConvCase(op, batch, seed=0)
+        case = (run.ConvCase if op.kind == "conv" else run.BmmCase)(op, batch, seed=0)
         bundle = ctx.load_bundle(os.path.join(a.dir, entry["bundle"]))
         opers = []
         for c in entry["candidates"]:
-            oper = bundle.operator(bundle.find_operator(c["function"] + "_masked_conv2d_0"))
+            oper = bundle.operator(bundle.find_operator(c["function"] + operator_suffix(op)))
             oper.prepare()
             opers.append(oper)
         res = {"op": op.name, "batch": batch, "masks": [], "candidates": entry["candidates"]}
@@ -132,7 +132,7 @@ def measure(a):
             kind = op.mask_kinds[0]
             m, src = run.make_mask(maskset, op, batch, kind, density, 0)
             case.set_mask(m)
-            fn, _ = case.dense_fn(torch.float32, "nhwc")
+            fn, _ = case.dense_fn(torch.float32, "nhwc" if op.kind == "conv" else "bmm")
             cudnn_us, _ = timer.time_fn(fn)
             times, errs = [], []
             ins, outs = case.dynaspa_io()
@@ -162,6 +162,19 @@ def measure(a):
         with open(a.out, "w") as f:
             json.dump(doc, f, indent=1)
     return 0
+
+
+def operator_suffix(op):
+    """What the outlining pass appends to a function's name for its op."""
+    return "_masked_conv2d_0" if op.kind == "conv" else "_masked_batch_matmul_0"
+
+
+def full_tiles(op, batch, g):
+    """DISTiles of a full mask at granularity g."""
+    if op.kind == "conv":
+        ho, wo = suite.out_size(op)
+        return batch * math.ceil(ho / g[0]) * math.ceil(wo / g[1])
+    return batch * suite.HEADS * math.ceil(op.H / g[0])
 
 
 def geomean(xs):
@@ -212,9 +225,7 @@ def choose(a):
                 # The sparse choice serves counts up to 70% of its tiles; the
                 # dense one the rest (a crude split until dynaspa-tune).
                 g = cands[best]["granularity"]
-                op = suite.OPS_BY_NAME[res["op"]]
-                ho, wo = suite.out_size(op)
-                ntiles = res["batch"] * math.ceil(ho / g[0]) * math.ceil(wo / g[1])
+                ntiles = full_tiles(suite.OPS_BY_NAME[res["op"]], res["batch"], g)
                 variants[0]["tiles"] = [0, int(0.7 * ntiles)]
                 variants.append({"granularity": cands[dense]["granularity"],
                                  "schedule": cands[dense]["schedule"]})

@@ -1,5 +1,5 @@
 """PolyKernel auto-scheduling (paper section 3.2, Algorithm 1) for masked
-convolutions: the search, the greedy supermodular selection and the tuning
+convolutions and batch-matmuls: the search, the greedy supermodular selection and the tuning
 records (docs/tuning/records.md) that carry its evidence between machines.
 
 The pieces that touch a device or the compiler are passed in (a `measure`
@@ -166,7 +166,7 @@ def dispatch_ranges(selection, masks, time):
     used.sort(key=lambda c: sum(m["density"] for m in wins[c["id"]]) / len(wins[c["id"]]))
     out = []
     for i, c in enumerate(used):
-        g = "%dx%d" % tuple(c["granularity"])
+        g = "x".join(str(x) for x in c["granularity"])
         entry = {"granularity": c["granularity"], "schedule": c["schedule"], "candidate": c["id"]}
         if i + 1 < len(used):
             entry["tiles"] = [0, max(m["tiles"][g] for m in wins[c["id"]])]
@@ -178,7 +178,7 @@ def dispatched_time(variants, cands, m, time):
     """The time on mask m of the variant the dispatch table picks."""
     by_id = {c["id"]: c for c in cands}
     for v in variants:
-        g = "%dx%d" % tuple(v["granularity"])
+        g = "x".join(str(x) for x in v["granularity"])
         lo, hi = v.get("tiles", [0, math.inf])
         if lo <= m["tiles"][g] <= hi:
             return time(by_id[v["candidate"]], m)

@@ -4,10 +4,10 @@
 //
 //===----------------------------------------------------------------------===//
 //
-// Answers "how long would this conv variant take on this mask?" for many
-// queries at once, with the analysis library itself, so that scripts (the
-// model-vs-measurement evaluation in benchmarks/model_eval.py, a tuner) do
-// not re-implement the model. Reads a JSON request, writes JSON:
+// Answers "how long would this conv or batch-matmul variant take on this
+// mask?" for many queries at once, with the analysis library itself, so that
+// scripts (the model-vs-measurement evaluation in benchmarks/model_eval.py, a
+// tuner) do not re-implement the model. Reads a JSON request, writes JSON:
 //
 //   {"device": "h100-sxm" | {device file object},        (optional)
 //    "queries": [{
@@ -20,6 +20,12 @@
 //      "operator": {"output_bytes", "tile_lists": [{"tiles", "tile_pixels",
 //                   "single_block"}], "variant_kernels"}}]}   (optional)
 //
+// A batch-matmul query has "bmm": {"batch", "m", "k", "n", "col_mask":
+// false, "col_mask_batch": true} instead of "conv", "granularity": [rows],
+// the knobs its template reads (no tiles_per_block or split_k), and
+// "write_fraction" (the share of the active tiles' outputs the masks keep)
+// instead of "pixel_fraction".
+//
 // and answers {"device": name, "predictions": [{"ns", "kernel_ns",
 // "overhead_ns", "global_ns", "shared_ns", "compute_ns", "latency_ns",
 // "bound", "blocks", "blocks_per_sm", "waves", "registers"} or {"error"}]},
@@ -30,6 +36,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "dynaspa/Analysis/BmmProfile.h"
 #include "dynaspa/Analysis/ConvProfile.h"
 
 #include "llvm/Support/CommandLine.h"
@@ -133,6 +140,88 @@ static std::optional<double> operatorOverhead(const cost::DeviceModel &device,
   return cost::estimateOperatorOverhead(device, bytes, lists, kernels);
 }
 
+/// The prediction's fields for `profile` plus the runtime's `overhead`.
+static json::Value answer(const cost::DeviceModel &device,
+                          const cost::KernelProfile &profile,
+                          double overhead) {
+  cost::CostBreakdown c = cost::estimateCost(device, profile);
+  return json::Object{
+      {"ns", c.totalNs + overhead},  {"kernel_ns", c.totalNs},
+      {"overhead_ns", overhead},     {"global_ns", c.globalNs},
+      {"shared_ns", c.sharedNs},     {"compute_ns", c.computeNs},
+      {"latency_ns", c.latencyNs},   {"bound", cost::toString(c.bound)},
+      {"blocks", profile.blocks},    {"blocks_per_sm", c.occupancy.blocksPerSm},
+      {"waves", c.occupancy.waves},  {"registers", profile.registersPerThread}};
+}
+
+/// A batch-matmul query (its "bmm" object is `bmm`).
+static json::Value predictBmm(const cost::DeviceModel &device,
+                              const json::Object &q, const json::Object &bmm,
+                              const json::Object &schedule, double overhead) {
+  QueryReader r(q);
+  cost::BmmProblem p;
+  cost::BmmSchedule s;
+  p.batch = r.integer(bmm, "batch", 1).value_or(0);
+  p.m = r.integer(bmm, "m", std::nullopt).value_or(0);
+  p.k = r.integer(bmm, "k", std::nullopt).value_or(0);
+  p.n = r.integer(bmm, "n", std::nullopt).value_or(0);
+  p.colMask = bmm.getBoolean("col_mask").value_or(false);
+  p.colMaskHasBatch = bmm.getBoolean("col_mask_batch").value_or(true);
+  SmallVector<int64_t> g = r.integers(q, "granularity", 1, std::nullopt);
+  if (!r.error.empty())
+    return json::Object{{"error", r.error}};
+  s.rows = g[0];
+  struct Knob {
+    const char *name;
+    int64_t cost::BmmSchedule::*field;
+  };
+  static const Knob knobs[] = {
+      {"channel_block", &cost::BmmSchedule::channelBlock},
+      {"reduction_block", &cost::BmmSchedule::reductionBlock},
+      {"threads", &cost::BmmSchedule::threads},
+      {"thread_channels", &cost::BmmSchedule::threadChannels},
+      {"thread_pixels", &cost::BmmSchedule::threadPixels},
+      {"vector_width", &cost::BmmSchedule::vectorWidth},
+      {"unroll", &cost::BmmSchedule::unroll},
+      {"blocks", &cost::BmmSchedule::blocks}};
+  for (const auto &[key, v] : schedule) {
+    if (key == "double_buffer") {
+      std::optional<bool> b = v.getAsBoolean();
+      if (!b)
+        return json::Object{{"error", "'double_buffer' must be a boolean"}};
+      s.doubleBuffer = *b;
+      continue;
+    }
+    // Knobs the conv template reads and the bmm template ignores: only
+    // their defaults mean what they say.
+    if ((key == "tiles_per_block" || key == "split_k") &&
+        v.getAsInteger() == 1)
+      continue;
+    const Knob *knob = nullptr;
+    for (const Knob &kn : knobs)
+      if (key == kn.name)
+        knob = &kn;
+    std::optional<int64_t> i = v.getAsInteger();
+    if (!knob || !i)
+      return json::Object{
+          {"error", ("unknown or non-integer batch-matmul schedule knob '" +
+                     key + "'")
+                        .str()}};
+    s.*(knob->field) = *i;
+  }
+  int64_t tiles = r.integer(q, "active_tiles", std::nullopt).value_or(0);
+  s.registersPerThread = r.integer(q, "registers", 0).value_or(0);
+  double fraction = q.getNumber("write_fraction").value_or(1.0);
+  if (!r.error.empty())
+    return json::Object{{"error", r.error}};
+  std::string error;
+  std::optional<cost::KernelProfile> prof =
+      cost::profileMaskedBmm(device, p, s, tiles, &error, fraction);
+  if (!prof)
+    return json::Object{{"error", error}};
+  return answer(device, *prof, overhead);
+}
+
 /// One query's prediction, or {"error"}.
 static json::Value predict(const cost::DeviceModel &device,
                            const json::Value &value) {
@@ -148,11 +237,17 @@ static json::Value predict(const cost::DeviceModel &device,
   cost::ConvSchedule s;
   const json::Object *conv = q->getObject("conv");
   const json::Object *schedule = q->getObject("schedule");
+  const json::Object *bmm = q->getObject("bmm");
   // The runtime's part alone.
-  if (!conv && !schedule && q->getObject("operator"))
+  if (!conv && !bmm && !schedule && q->getObject("operator"))
     return json::Object{{"ns", *overhead}, {"overhead_ns", *overhead}};
+  if (conv && bmm)
+    return json::Object{{"error", "a query has 'conv' or 'bmm', not both"}};
+  if (bmm && schedule)
+    return predictBmm(device, *q, *bmm, *schedule, *overhead);
   if (!conv || !schedule)
-    return json::Object{{"error", "a query needs 'conv' and 'schedule'"}};
+    return json::Object{
+        {"error", "a query needs 'conv' or 'bmm', and 'schedule'"}};
   p.batch = r.integer(*conv, "batch", 1).value_or(0);
   p.height = r.integer(*conv, "height", std::nullopt).value_or(0);
   p.width = r.integer(*conv, "width", std::nullopt).value_or(0);
@@ -225,15 +320,7 @@ static json::Value predict(const cost::DeviceModel &device,
       cost::profileMaskedConv(device, p, s, tiles, &error, fraction);
   if (!prof)
     return json::Object{{"error", error}};
-  cost::CostBreakdown c = cost::estimateCost(device, *prof);
-
-  return json::Object{
-      {"ns", c.totalNs + *overhead}, {"kernel_ns", c.totalNs},
-      {"overhead_ns", *overhead},    {"global_ns", c.globalNs},
-      {"shared_ns", c.sharedNs},     {"compute_ns", c.computeNs},
-      {"latency_ns", c.latencyNs},   {"bound", cost::toString(c.bound)},
-      {"blocks", prof->blocks},      {"blocks_per_sm", c.occupancy.blocksPerSm},
-      {"waves", c.occupancy.waves},  {"registers", prof->registersPerThread}};
+  return answer(device, *prof, *overhead);
 }
 
 static int fail(const Twine &message) {
@@ -244,8 +331,8 @@ static int fail(const Twine &message) {
 int main(int argc, char **argv) {
   cl::ParseCommandLineOptions(
       argc, argv,
-      "dynaspa-cost: the analytical cost model's predictions for conv "
-      "variants, JSON in and out (see the file header for the format)\n");
+      "dynaspa-cost: the analytical cost model's predictions for conv and "
+      "batch-matmul variants, JSON in and out (see the file header for the format)\n");
   ErrorOr<std::unique_ptr<MemoryBuffer>> buffer =
       MemoryBuffer::getFileOrSTDIN(inputFile);
   if (!buffer)

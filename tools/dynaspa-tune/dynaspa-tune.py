@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
-"""dynaspa-tune: choose the k variants of a masked convolution's PolyKernel by
-measurement (paper Algorithm 1) and write them as tuning records.
+"""dynaspa-tune: choose the k variants of a masked convolution's or masked
+batch-matmul's (attention) PolyKernel by measurement (paper Algorithm 1) and
+write them as tuning records.
 
   dynaspa-tune run  OP.mlir --masks DIR --records R.json      compile and measure here
   dynaspa-tune plan OP.mlir --masks DIR --records R.json --out W   next measurements -> W
   dynaspa-tune measure W --runtime libdynaspa_runtime.so      on the device (no compiler)
   dynaspa-tune update OP.mlir --masks DIR --records R.json --results W/results.json
+  dynaspa-tune plan OP.mlir ... --all --out W        every (candidate, mask) pair at once
+  dynaspa-tune run OP.mlir ... --replay W/results.json   the search on those measurements
 
 `run` is plan + measure + update in a loop until the trial budget is spent,
 then the greedy selection of k variants; `plan`/`measure`/`update` are the
@@ -66,9 +69,10 @@ class Conv:
     """A masked_conv2d from its record signature (what the compiler matches
     records by, so the tuner and the compiler agree on what an op is)."""
 
+    kind = "conv"
+    suffix = "_masked_conv2d_0"
+
     def __init__(self, sig):
-        if sig["op"] != "spsparse.masked_conv2d":
-            fail("only spsparse.masked_conv2d is tuned (got %s)" % sig["op"])
         if sig.get("layout") != "nhwc" or sig.get("dilations") != [1, 1]:
             fail("only NHWC convolutions without dilation are tuned")
         dims = lambda t: [int(x) for x in re.match(r"tensor<(.*)x\w+>", t).group(1).split("x")]  # noqa
@@ -98,6 +102,63 @@ class Conv:
                     self.sig["results"][0], self.sig["results"][0]))
 
 
+class Bmm:
+    """A masked_batch_matmul from its record signature: [B, M, K] x [B, K, N]
+    with a row mask [B, M] and maybe a column mask. Attention's token masks
+    are per image: B = images x `heads`, each image's mask repeated for its
+    heads, and a column mask (QK^T: only pairs of kept tokens) is the same
+    token mask."""
+    kind = "bmm"
+    suffix = "_masked_batch_matmul_0"
+
+    def __init__(self, sig, heads):
+        dims = lambda t: [int(x) for x in re.match(r"tensor<(.*)x\w+>", t).group(1).split("x")]  # noqa
+        self.sig = sig
+        self.lhs, self.rhs, self.row = (dims(t) for t in sig["operands"][:3])
+        self.col_mask = len(sig["operands"]) == 4
+        if self.col_mask and dims(sig["operands"][3]) != [self.rhs[0], self.rhs[2]]:
+            fail("the column mask must be [batch, N] (one token mask for rows and columns)")
+        if self.col_mask and self.rhs[2] != self.lhs[1]:
+            fail("a column mask needs N = M (the same tokens as the rows)")
+        self.batch, self.M, self.K = self.lhs
+        self.N = self.rhs[2]
+        if self.batch % heads:
+            fail("batch %d is not a multiple of --heads %d" % (self.batch, heads))
+        self.heads, self.images = heads, self.batch // heads
+        # The schedule space (benchmarks/schedules.py) reads an op like the
+        # suite's: H rows, Cin = K, W = N.
+        self.H, self.Cin, self.W = self.M, self.K, self.N
+        self.maskshape = [self.batch, self.M]
+        self.name = "tuned"
+
+    def mlir(self, fn, variants):
+        types = self.sig["operands"]
+        args = ", ".join("%%a%d: %s" % (i, t) for i, t in enumerate(types))
+        vs = ", ".join("{granularity = #spsparse.granularity<[%s]>, "
+                       "schedule = #spsparse.schedule<%s>}" % (", ".join(map(str, g)), s)
+                       for g, s in variants)
+        operands = "%a0, %a1 row_mask %a2" + (" col_mask %a3" if self.col_mask else "")
+        return ("func.func @%s(%s) -> %s {\n  %%y = spsparse.masked_batch_matmul %s "
+                "{spsparse.variants = [%s]}\n      : (%s) -> %s\n  return %%y : %s\n}\n" % (
+                    fn, args, self.sig["results"][0], operands, vs, ", ".join(types),
+                    self.sig["results"][0], self.sig["results"][0]))
+
+
+def make_op(sig, heads=6):
+    """The tuner's view of the op a signature names."""
+    if sig["op"] == "spsparse.masked_conv2d":
+        return Conv(sig)
+    if sig["op"] == "spsparse.masked_batch_matmul":
+        return Bmm(sig, heads)
+    fail("only spsparse.masked_conv2d and spsparse.masked_batch_matmul are tuned (got %s)"
+         % sig["op"])
+
+
+def gkey(g):
+    """A granularity as a mask's tile-count key: "2x2", "16"."""
+    return "x".join(str(v) for v in g)
+
+
 def signature_of(path, compiler):
     """The op's record signature, as the compiler computes it: it prints it
     for an op that no record matches."""
@@ -121,6 +182,15 @@ def candidates(conv, limit, device):
     each with and without double buffering. OpenCL has no float atomics, so
     no split reduction there."""
     out = []
+    if conv.kind == "bmm":
+        # The bmm template has no double buffering and no split reduction.
+        for g, sched in schedules.bmm_candidates(conv, conv.batch, limit):
+            knobs = schedules.parse_schedule(sched)
+            cid = "g%s-" % gkey(g) + "-".join(
+                "%s%s" % ("".join(w[0] for w in k.split("_")), int(knobs[k]))
+                for k in KNOBS if k in knobs)
+            out.append({"id": cid, "granularity": list(g), "schedule": knobs})
+        return out
     for g, sched in schedules.conv_candidates(conv, conv.batch, limit):
         if device == "opencl" and "split_k = 1" not in sched:
             continue
@@ -140,12 +210,27 @@ def make_masks(conv, a, grans):
     import masks as maskmod
     ms = maskmod.MaskSet(a.masks)
     # Token grids are attention's masks, not images.
-    kinds = a.kinds or [k for k in ms.kinds() if k != "tokens"]
-    n, ho, wo = conv.maskshape
+    kinds = a.kinds or [k for k in ms.kinds() if (k == "tokens") == (conv.kind == "bmm")]
     out = []
     for kind in kinds:
         for d in a.densities:
             for s in range(a.per_density):
+                if conv.kind == "bmm":
+                    tok, src = ms.tokens(kind, conv.images, d, seed=s)
+                    if tok.shape[1] != conv.M:
+                        fail("%s masks have %d tokens, the op has %d rows"
+                             % (kind, tok.shape[1], conv.M))
+                    arr = np.repeat(tok, conv.heads, axis=0)
+                    m = {"id": "%s-d%g-s%d" % (kind, d, s), "kind": kind,
+                         "density": float(arr.mean()), "source": src, "seed": s, "tiles": {}}
+                    for (g,) in grans:
+                        pad = np.pad(arr, ((0, 0), (0, -conv.M % g)))
+                        m["tiles"][gkey((g,))] = int(
+                            pad.reshape(conv.batch, -1, g).any(axis=2).sum())
+                    m["_array"] = arr
+                    out.append(m)
+                    continue
+                n, ho, wo = conv.maskshape
                 arr, src = ms.spatial(kind, n, ho, wo, d, seed=s)
                 m = {"id": "%s-d%g-s%d" % (kind, d, s), "kind": kind, "density": float(arr.mean()),
                      "source": src, "seed": s, "tiles": {}}
@@ -153,7 +238,7 @@ def make_masks(conv, a, grans):
                     gh, gw = g
                     pad = np.pad(arr, ((0, 0), (0, -ho % gh), (0, -wo % gw)))
                     t = pad.reshape(n, pad.shape[1] // gh, gh, pad.shape[2] // gw, gw).any(axis=(2, 4))
-                    m["tiles"]["%dx%d" % g] = int(t.sum())
+                    m["tiles"][gkey(g)] = int(t.sum())
                 m["_array"] = arr
                 out.append(m)
     rng = random.Random(a.seed)
@@ -179,9 +264,12 @@ class Predictor:
         for c, m in pairs:
             if (c["id"], m["id"]) in self.table:
                 continue
-            g = "%dx%d" % tuple(c["granularity"])
+            tiles = m["tiles"][gkey(c["granularity"])]
+            if conv.kind == "bmm":
+                queries.append(self.bmm_query(c, m, tiles))
+                keys.append((c["id"], m["id"]))
+                continue
             area = c["granularity"][0] * c["granularity"][1]
-            tiles = m["tiles"][g]
             active = float(m["density"]) * conv.maskshape[1] * conv.maskshape[2] * conv.batch
             queries.append({"conv": {"batch": conv.batch, "height": conv.H, "width": conv.W,
                                      "in_channels": conv.Cin, "out_channels": conv.Cout,
@@ -206,6 +294,22 @@ class Predictor:
     def __call__(self, c, m):
         return self.table.get((c["id"], m["id"]))
 
+    def bmm_query(self, c, m, tiles):
+        """The model's query for a bmm candidate: the outputs written are the
+        set rows (times the set columns with a column mask) of the active
+        tiles' rows."""
+        op, arr, rows = self.conv, m["_array"], c["granularity"][0]
+        pad = np.pad(arr, ((0, 0), (0, -op.M % rows)))
+        active = np.repeat(pad.reshape(op.batch, -1, rows).any(axis=2), rows, axis=1)[:, :op.M]
+        cols = arr.sum(axis=1) if op.col_mask else np.full(op.batch, op.N)
+        written = float((arr.sum(axis=1) * cols).sum())
+        covered = float((active.sum(axis=1) * op.N).sum())
+        return {"bmm": {"batch": op.batch, "m": op.M, "k": op.K, "n": op.N,
+                        "col_mask": op.col_mask},
+                "granularity": c["granularity"], "schedule": c["schedule"],
+                "active_tiles": tiles,
+                "write_fraction": min(1.0, written / covered) if covered else 1.0}
+
 
 # ------------------------------------------------------------ measurement
 def write_plan(conv, pairs, masks, a, out):
@@ -216,11 +320,12 @@ def write_plan(conv, pairs, masks, a, out):
     for c, m in pairs:
         cands.setdefault(c["id"], (c, []))[1].append(m["id"])
     funcs = []
-    manifest = {"signature": conv.sig, "seed": a.seed, "candidates": [], "masks": {}}
+    manifest = {"signature": conv.sig, "seed": a.seed, "candidates": [], "masks": {},
+                "heads": getattr(conv, "heads", None)}
     for i, (cid, (c, mids)) in enumerate(cands.items()):
         fn = "cand%d" % i
         funcs.append(conv.mlir(fn, [(c["granularity"], schedules.format_schedule(c["schedule"]))]))
-        manifest["candidates"].append({"id": cid, "operator": fn + "_masked_conv2d_0",
+        manifest["candidates"].append({"id": cid, "operator": fn + conv.suffix,
                                        "masks": mids})
     needed = {mid for _, (_, mids) in cands.items() for mid in mids}
     for m in masks:
@@ -264,7 +369,9 @@ def measure(a):
     with open(os.path.join(a.plan, "manifest.json")) as f:
         man = json.load(f)
     from dynaspa import runtime as rt
-    conv = Conv(man["signature"])
+    conv = make_op(man["signature"], man.get("heads") or 6)
+    if conv.kind == "bmm":
+        return measure_bmm(a, man, conv)
     lib = rt.Library(a.runtime)
     ctx = lib.context(a.device)
     bundle = ctx.load_bundle(os.path.join(a.plan, "candidates.dspb"))
@@ -298,6 +405,47 @@ def measure(a):
     return 0
 
 
+def measure_bmm(a, man, op):
+    """measure() for a batch-matmul: random operands, the float64 reference
+    masked by rows (and columns), then the same check and timing."""
+    from dynaspa import runtime as rt
+    lib = rt.Library(a.runtime)
+    ctx = lib.context(a.device)
+    bundle = ctx.load_bundle(os.path.join(a.plan, "candidates.dspb"))
+    rng = np.random.default_rng(man["seed"])
+    lhs = rng.uniform(-1, 1, op.lhs).astype(np.float32)
+    rhs = rng.uniform(-1, 1, op.rhs).astype(np.float32)
+    full = np.matmul(lhs.astype(np.float64), rhs.astype(np.float64))
+    masks = {mid: np.load(os.path.join(a.plan, p)) != 0 for mid, p in man["masks"].items()}
+
+    def ref(m):
+        keep = m[:, :, None] & (m[:, None, :] if op.col_mask else True)
+        return full * keep
+    refs = {mid: ref(m) for mid, m in masks.items()}
+    total = sum(len(c["masks"]) for c in man["candidates"])
+    results, done, start = {}, 0, time.time()
+    for c in man["candidates"]:
+        oper = bundle.operator(bundle.find_operator(c["operator"]))
+        oper.prepare()
+        for mid in c["masks"]:
+            inputs = [lhs, rhs, masks[mid]] + ([masks[mid]] if op.col_mask else [])
+            got = oper.run(inputs)[0]
+            r = refs[mid]
+            err = float(np.abs(got - r).max() / max(1.0, np.abs(r).max()))
+            entry = {"max_rel_err": err}
+            if err <= 1e-4:
+                entry["us"] = oper.benchmark(warmup=a.warmup, reps=a.reps,
+                                             rounds=a.rounds)["median_us"]
+            results.setdefault(c["id"], {})[mid] = entry
+            done += 1
+            progress(done, total, "measurements", start)
+    out = os.path.join(a.plan, "results.json")
+    with open(out, "w") as f:
+        json.dump({"device": ctx.device_name(), "results": results}, f, indent=1)
+    print("wrote %s (%d measurements on %s)" % (out, total, ctx.device_name()))
+    return 0
+
+
 # ------------------------------------------------------------- the state
 class State:
     """The records file's operator entry, the candidates and masks, and the
@@ -308,7 +456,7 @@ class State:
         if not os.path.isfile(a.op):
             fail("no such file %s" % a.op)
         self.sig = signature_of(a.op, a.compiler)
-        self.conv = Conv(self.sig)
+        self.conv = make_op(self.sig, a.heads)
         try:
             self.doc = tune.load_records(a.records)
         except (ValueError, json.JSONDecodeError) as e:
@@ -421,6 +569,10 @@ class State:
 def run(a):
     st = State(a)
     rounds = 0
+    replay = None
+    if a.replay:
+        with open(a.replay) as f:
+            replay = json.load(f)["results"]
     while True:
         pairs = st.next_pairs()
         if not pairs:
@@ -429,6 +581,17 @@ def run(a):
         with tempfile.TemporaryDirectory() as work:
             print("round %d: %d measurements of %d candidates" % (
                 rounds, len(pairs), len({c["id"] for c, _ in pairs})), flush=True)
+            if replay is not None:
+                # Only the pairs this round asks for, from the earlier
+                # measurements, so the search sees what it would have seen.
+                missing = [(c["id"], m["id"]) for c, m in pairs
+                           if m["id"] not in replay.get(c["id"], {})]
+                if missing:
+                    fail("%s has no measurement of %s on %s" % (a.replay, *missing[0]))
+                st.absorb({cid: {mid: replay[cid][mid] for c, m in pairs
+                                 if c["id"] == cid for mid in [m["id"]]}
+                           for cid in {c["id"] for c, _ in pairs}})
+                continue
             write_plan(st.conv, pairs, st.masks, a, work)
             ma = argparse.Namespace(plan=work, runtime=a.runtime, device=a.device,
                                     warmup=a.warmup, reps=a.reps, rounds=a.rounds)
@@ -442,7 +605,11 @@ def run(a):
 
 def plan(a):
     st = State(a)
-    pairs = st.next_pairs()
+    # --all: every candidate on every mask, for a device that is lent too
+    # briefly for a plan/measure/update cycle per round; `run --replay`
+    # then searches with those measurements.
+    pairs = ([(c, m) for c in st.cands for m in st.masks
+              if (c["id"], m["id"]) not in st.measured] if a.all else st.next_pairs())
     if not pairs:
         print("nothing left to measure: run `dynaspa-tune update` without --results to select")
         return 0
@@ -477,7 +644,10 @@ def main(argv=None):
     build = os.path.join(ROOT, "build")
 
     def common(q):
-        q.add_argument("op", help="MLIR file with one spsparse.masked_conv2d")
+        q.add_argument("op", help="MLIR file with one spsparse.masked_conv2d or "
+                       "spsparse.masked_batch_matmul")
+        q.add_argument("--heads", type=int, default=6,
+                       help="batch-matmul: attention heads per image (a token mask per image)")
         q.add_argument("--masks", required=True, help="mask directory (index.json + .npy)")
         q.add_argument("--records", required=True, help="tuning-record JSON (read and written)")
         q.add_argument("--k", type=int, default=6, help="variants in the PolyKernel")
@@ -516,9 +686,13 @@ def main(argv=None):
     r = sub.add_parser("run", help="compile and measure on this machine's device")
     common(r)
     timing(r)
+    r.add_argument("--replay", help="a `measure` results.json (of `plan --all`) to take the "
+                   "measurements from instead of a device")
     pl = sub.add_parser("plan", help="write the next measurements (bundle + masks) to --out")
     common(pl)
     pl.add_argument("--out", required=True)
+    pl.add_argument("--all", action="store_true",
+                    help="every candidate on every mask (for `run --replay`)")
     m = sub.add_parser("measure", help="on the device: measure a plan (runtime only)")
     m.add_argument("plan")
     m.add_argument("--device", choices=("cuda", "opencl"), default="cuda")

@@ -1,0 +1,353 @@
+//===- BmmProfile.cpp - the masked batch-matmul template's access patterns ===//
+//
+// Part of the dynaspa project.
+//
+//===----------------------------------------------------------------------===//
+//
+// Describes BmmKernel.cpp's kernel as warp instructions and feeds them to a
+// ProfileBuilder, as ConvProfile.cpp does for the conv template. Everything
+// this file takes from the template, so that a change there is a change to
+// one of these items:
+//
+//  B1 Grid: (min(blocks, tiles of a full mask), ceil(N / channel_block)),
+//     tiles of a full mask = batch x ceil(M / rows) when blocks is 0.
+//     blockIdx.x walks the active tiles grid-stride; blocks past the active
+//     tiles exit at once and are not modelled. The busiest block handles
+//     ceil(active / min(grid.x, active)) tiles.
+//  B2 Threads: tid = rg * colGroups + cg with colGroups = channel_block /
+//     thread_channels; a thread owns rows rg + i * rowGroups (i <
+//     thread_pixels, rowGroups = rows / thread_pixels) and columns cg + j *
+//     colGroups (j < thread_channels): consecutive lanes take consecutive
+//     columns, one float each (no runs, unlike the conv).
+//  B3 Per tile: one thread-uniform load of the tile id (i32), decoded
+//     arithmetically into (batch entry, first row); nothing in shared
+//     memory.
+//  B4 Per chunk of `reduction_block` of K (ceil(K / rb) chunks): a barrier;
+//     stage lhs [rows][rb] and rhs [rb][channel_block] with `for e = tid; e
+//     < vectors; e += threads`, a `vector_width` load from global memory
+//     and a store at shared e * vw; lhs vector e is row e / (rb / vw),
+//     K offset (e % (rb / vw)) * vw; rhs vector e is K offset e / (cb / vw),
+//     column (e % (cb / vw)) * vw. Rows past M, K past its end and columns
+//     past N are not loaded (phantom reads) but stored; then a barrier.
+//  B5 The register tile: for each of rb steps of K, every warp issues
+//     thread_pixels 4-byte lhs loads at (row * rb + r) (the lanes of one row
+//     read one word: a broadcast; rows of one warp are rb words apart) and
+//     thread_channels 4-byte rhs loads at (r * cb + column) (consecutive),
+//     then thread_pixels x thread_channels FMAs. `unroll` only changes
+//     instruction scheduling.
+//  B6 Epilogue: with a column mask, per column one mask byte (columns in
+//     range); per row one row-mask byte (rows in range); per (row, column)
+//     a 4-byte store where both are set.
+//  B7 Shared memory: 4 * (rows * rb + rb * cb) bytes, static, at most
+//     48 KiB. double_buffer is rejected.
+//  B8 Registers (when ptxas has not said): accumulators, one lhs and one
+//     rhs operand per row and column, their shared addresses, and a fixed
+//     part for the tile loop's state.
+//  B9 Placement: the busiest block works on full tiles (the first rows of
+//     batch entry 0) and the first column block, so every lane is in range:
+//     the upper bound. Tiles that end past M and the last column block do
+//     less.
+//  B10 The busiest block's critical path, for the latency bound: per tile a
+//     wait for the tile id (~20 instructions to decode); per chunk 2
+//     barriers, and the staging loops, which are not unrolled, wait for each
+//     iteration's load before storing it: ceil(lhs vectors / threads) +
+//     ceil(rhs vectors / threads) waits of ~22 and ~20 instructions; the
+//     register tile: per step of K, thread_pixels + thread_channels loads
+//     and thread_pixels x thread_channels FMAs. Epilogue: the column mask
+//     bytes (one wait, in flight together), per row a wait for its mask
+//     byte and ~12 instructions, per column ~6 and the store.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dynaspa/Analysis/BmmProfile.h"
+
+#include <algorithm>
+
+using namespace dynaspa::cost;
+
+/// Static shared memory the template may use (it does not opt in to more).
+static constexpr int64_t kMaxStaticSharedBytes = 48 * 1024;
+
+static int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+int64_t dynaspa::cost::getBmmSharedBytes(const BmmSchedule &s) {
+  return 4 * (s.rows * s.reductionBlock + s.reductionBlock * s.channelBlock);
+}
+
+int64_t dynaspa::cost::getBmmTileCount(const BmmProblem &p,
+                                       const BmmSchedule &s) {
+  return p.batch * ceilDiv(p.m, s.rows);
+}
+
+std::string dynaspa::cost::verifyBmmSchedule(const BmmProblem &p,
+                                             const BmmSchedule &s) {
+  for (int64_t v : {p.batch, p.m, p.k, p.n})
+    if (v <= 0)
+      return "batch-matmul sizes must be positive";
+  if (p.elementBytes != 4)
+    return "the GPU lowering handles f32 batch-matmuls only";
+  for (int64_t v : {s.rows, s.channelBlock, s.reductionBlock, s.threads,
+                    s.threadChannels, s.threadPixels, s.vectorWidth, s.unroll})
+    if (v <= 0)
+      return "schedule knobs must be positive";
+  if (s.blocks < 0 || s.registersPerThread < 0)
+    return "blocks and registers_per_thread must be non-negative";
+  // planBmm's checks, in its order and with its words.
+  if (s.channelBlock % s.threadChannels || s.rows % s.threadPixels)
+    return "thread_channels must divide channel_block and thread_pixels the "
+           "DISTile's " +
+           std::to_string(s.rows) + " rows";
+  int64_t groups =
+      (s.channelBlock / s.threadChannels) * (s.rows / s.threadPixels);
+  if (s.threads != groups)
+    return "threads must be (channel_block / thread_channels) * (rows / "
+           "thread_pixels) = " +
+           std::to_string(groups);
+  if (s.threads > 1024)
+    return "more than 1024 threads per block";
+  int64_t vw = s.vectorWidth;
+  if (vw != 1 && vw != 2 && vw != 4)
+    return "vector_width must be 1, 2 or 4";
+  if (p.k % vw || s.reductionBlock % vw || p.n % vw || s.channelBlock % vw)
+    return "vector_width " + std::to_string(vw) +
+           " must divide K, N, channel_block and reduction_block";
+  if (s.reductionBlock % s.unroll)
+    return "unroll must divide reduction_block";
+  if (s.doubleBuffer)
+    return "double_buffer is not implemented by the GPU lowering yet";
+  int64_t bytes = getBmmSharedBytes(s);
+  if (bytes > kMaxStaticSharedBytes)
+    return "needs " + std::to_string(bytes) +
+           " bytes of shared memory (more than 48 KiB)";
+  return "";
+}
+
+int64_t dynaspa::cost::estimateBmmRegisters(const BmmSchedule &s) {
+  // B8: tp * tc accumulators, a loaded operand per row and column plus its
+  // shared address, and ~24 for the loop counters, the tile's origin and
+  // the kernel arguments. Not fitted to ptxas: pass "registers" where the
+  // compiled kernel is known.
+  int64_t tp = s.threadPixels, tc = s.threadChannels;
+  return std::min<int64_t>(tp * tc + 2 * (tp + tc) + 24, 255);
+}
+
+namespace {
+/// Emits the warp instructions of the busiest block (B9: batch entry 0,
+/// rows from 0, column block 0) into a KernelProfile.
+class BmmWalker {
+public:
+  using ThreadAddress = std::function<std::optional<int64_t>(int64_t)>;
+
+  BmmWalker(const DeviceModel &device, const BmmProblem &p,
+            const BmmSchedule &s, KernelProfile &profile)
+      : device(device), p(p), s(s), builder(device, profile),
+        colGroups(s.channelBlock / s.threadChannels),
+        rowGroups(s.rows / s.threadPixels) {}
+
+  /// B3: the tile id, one word that every lane of a warp reads.
+  void tileId(double count) {
+    for (int64_t w = 0; w < numWarps(); ++w)
+      builder.addGlobal(
+          warpAccess(w, 4, [](int64_t) { return std::optional<int64_t>(0); }),
+          count);
+  }
+
+  /// B4: stage the lhs rows and the rhs block of the chunk at K offset k0.
+  void stageChunk(int64_t k0, double count) {
+    const int64_t vw = s.vectorWidth, rb = s.reductionBlock;
+    const int64_t rbv = rb / vw, cbv = s.channelBlock / vw;
+    stage(s.rows * rbv, count, [&](int64_t e) -> std::optional<int64_t> {
+      int64_t row = e / rbv, kk = k0 + (e % rbv) * vw;
+      if (row >= p.m || kk >= p.k)
+        return std::nullopt;
+      return row * p.k + kk;
+    });
+    stage(rb * cbv, count, [&](int64_t e) -> std::optional<int64_t> {
+      int64_t kk = k0 + e / cbv, col = (e % cbv) * vw;
+      if (col >= p.n || kk >= p.k)
+        return std::nullopt;
+      return kk * p.n + col;
+    });
+  }
+
+  /// B5: one chunk's shared loads of the register tile. Over the rb steps
+  /// every lane's address moves by the same amount (1 word for lhs, cb
+  /// words for rhs), which leaves bank conflicts unchanged: one instruction
+  /// per (warp, row) and (warp, column) stands for rb of them.
+  void registerTile(double count) {
+    count *= s.reductionBlock;
+    const int64_t eb = p.elementBytes;
+    for (int64_t w = 0; w < numWarps(); ++w) {
+      for (int64_t i = 0; i < s.threadPixels; ++i)
+        builder.addShared(warpAccess(w, eb,
+                                     [&](int64_t tid) -> std::optional<int64_t> {
+                                       return row(tid, i) * s.reductionBlock *
+                                              eb;
+                                     }),
+                          count);
+      for (int64_t j = 0; j < s.threadChannels; ++j)
+        builder.addShared(warpAccess(w, eb,
+                                     [&](int64_t tid) -> std::optional<int64_t> {
+                                       return column(tid, j) * eb;
+                                     }),
+                          count);
+    }
+  }
+
+  /// B6: mask loads and the output stores, `writeFraction` of them set.
+  void epilogue(double count, double writeFraction) {
+    const int64_t eb = p.elementBytes, mb = p.maskElementBytes;
+    for (int64_t w = 0; w < numWarps(); ++w) {
+      if (p.colMask)
+        for (int64_t j = 0; j < s.threadChannels; ++j)
+          builder.addGlobal(
+              warpAccess(w, mb,
+                         [&](int64_t tid) -> std::optional<int64_t> {
+                           int64_t col = column(tid, j);
+                           if (col >= p.n)
+                             return std::nullopt;
+                           return col * mb;
+                         }),
+              count);
+      for (int64_t i = 0; i < s.threadPixels; ++i) {
+        builder.addGlobal(warpAccess(w, mb,
+                                     [&](int64_t tid) -> std::optional<int64_t> {
+                                       int64_t r = row(tid, i);
+                                       if (r >= p.m)
+                                         return std::nullopt;
+                                       return r * mb;
+                                     }),
+                          count);
+        for (int64_t j = 0; j < s.threadChannels; ++j)
+          builder.addGlobal(
+              warpAccess(w, eb,
+                         [&](int64_t tid) -> std::optional<int64_t> {
+                           int64_t r = row(tid, i), col = column(tid, j);
+                           if (r >= p.m || col >= p.n)
+                             return std::nullopt;
+                           return (r * p.n + col) * eb;
+                         }),
+              count * writeFraction);
+      }
+    }
+  }
+
+private:
+  /// The warp instruction in which warp `warp`'s threads access `address`.
+  WarpAccess warpAccess(int64_t warp, int64_t width,
+                        const ThreadAddress &address) const {
+    int64_t lanes = device.warpSize, first = warp * lanes;
+    return WarpAccess::fromFunction(
+        lanes, width, [&](int64_t lane) -> std::optional<int64_t> {
+          if (first + lane >= s.threads)
+            return std::nullopt;
+          return address(first + lane);
+        });
+  }
+  int64_t numWarps() const { return ceilDiv(s.threads, device.warpSize); }
+
+  /// B2: row i and column j of thread `tid` (inside the tile and the
+  /// column block; B9 puts both at 0).
+  int64_t row(int64_t tid, int64_t i) const {
+    return tid / colGroups + i * rowGroups;
+  }
+  int64_t column(int64_t tid, int64_t j) const {
+    return tid % colGroups + j * colGroups;
+  }
+
+  /// `for e = tid; e < vectors; e += threads`: the load of vector `e` from
+  /// element index `global(e)` (nullopt: phantom) and the store to shared
+  /// e * vector_width.
+  void stage(int64_t vectors, double count, const ThreadAddress &global) {
+    const int64_t vw = s.vectorWidth, eb = p.elementBytes;
+    for (int64_t base = 0; base < vectors; base += s.threads)
+      for (int64_t w = 0; w < numWarps(); ++w) {
+        builder.addGlobal(
+            warpAccess(w, vw * eb,
+                       [&](int64_t tid) -> std::optional<int64_t> {
+                         if (base + tid >= vectors)
+                           return std::nullopt;
+                         std::optional<int64_t> index = global(base + tid);
+                         return index ? std::optional(*index * eb)
+                                      : std::nullopt;
+                       }),
+            count);
+        builder.addShared(warpAccess(w, vw * eb,
+                                     [&](int64_t tid) -> std::optional<int64_t> {
+                                       if (base + tid >= vectors)
+                                         return std::nullopt;
+                                       return (base + tid) * vw * eb;
+                                     }),
+                          count);
+      }
+  }
+
+  const DeviceModel &device;
+  const BmmProblem &p;
+  const BmmSchedule &s;
+  ProfileBuilder builder;
+  const int64_t colGroups, rowGroups;
+};
+} // namespace
+
+std::optional<KernelProfile>
+dynaspa::cost::profileMaskedBmm(const DeviceModel &device, const BmmProblem &p,
+                                const BmmSchedule &s, int64_t activeTiles,
+                                std::string *error, double writeFraction) {
+  std::string why = verifyBmmSchedule(p, s);
+  if (why.empty() && (activeTiles < 0 || activeTiles > getBmmTileCount(p, s)))
+    why = "active_tiles must be between 0 and the " +
+          std::to_string(getBmmTileCount(p, s)) + " tiles of a full mask";
+  if (why.empty() && !(writeFraction >= 0 && writeFraction <= 1))
+    why = "the fraction of written outputs must be in [0, 1]";
+  if (!why.empty()) {
+    if (error)
+      *error = why;
+    return std::nullopt;
+  }
+
+  // B1: the grid and the busiest block's share of the work.
+  int64_t launched =
+      s.blocks > 0 ? std::min(s.blocks, getBmmTileCount(p, s))
+                   : getBmmTileCount(p, s);
+  int64_t working = std::min(launched, activeTiles);
+  int64_t tilesPerBlock = working > 0 ? ceilDiv(activeTiles, working) : 0;
+  const int64_t chunks = ceilDiv(p.k, s.reductionBlock);
+
+  KernelProfile profile;
+  profile.blocks = working * ceilDiv(p.n, s.channelBlock);
+  profile.threadsPerBlock = s.threads;
+  profile.sharedBytesPerBlock = getBmmSharedBytes(s);
+  profile.registersPerThread = s.registersPerThread > 0
+                                   ? s.registersPerThread
+                                   : estimateBmmRegisters(s);
+  profile.warpMacs = static_cast<double>(tilesPerBlock) * chunks *
+                     s.reductionBlock * s.threadPixels * s.threadChannels;
+  if (tilesPerBlock == 0)
+    return profile;
+
+  // B10: the critical path of one tile.
+  const int64_t vw = s.vectorWidth;
+  const double lhsIters = ceilDiv(s.rows * s.reductionBlock / vw, s.threads);
+  const double rhsIters =
+      ceilDiv(s.reductionBlock * s.channelBlock / vw, s.threads);
+  const double tp = s.threadPixels, tc = s.threadChannels;
+  const double tileStep = s.reductionBlock * (tp + tc + tp * tc);
+  const double epilogue = (p.colMask ? 4 * tc : 0) + tp * (12 + tc * 7);
+  const double instructions =
+      20 + chunks * (lhsIters * 22 + rhsIters * 20 + tileStep) + epilogue;
+  const double serial =
+      1 + chunks * (lhsIters + rhsIters) + (p.colMask ? 1 : 0) + tp;
+  const double tiles = static_cast<double>(tilesPerBlock);
+  profile.warpInstructions = tiles * instructions;
+  profile.serialRoundTrips = tiles * serial;
+  profile.barriers = tiles * 2 * chunks;
+
+  BmmWalker walker(device, p, s, profile);
+  walker.tileId(tiles);
+  for (int64_t chunk = 0; chunk < chunks; ++chunk)
+    walker.stageChunk(chunk * s.reductionBlock, tiles);
+  walker.registerTile(tiles * chunks);
+  walker.epilogue(tiles, writeFraction);
+  return profile;
+}

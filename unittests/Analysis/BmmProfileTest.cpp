@@ -1,0 +1,198 @@
+//===- BmmProfileTest.cpp - the masked batch-matmul template's profile ----===//
+//
+// Part of the dynaspa project.
+//
+//===----------------------------------------------------------------------===//
+//
+// A-ViT's QKᵀ (6 heads x 197 tokens, head dim 64, row and column masks) at
+// the template's default DISTile of 16 tokens: the profile's MACs add up to
+// what the grid computes, its transaction counts are the ones worked out by
+// hand from the template's access patterns, the checks mirror the
+// template's, bank conflicts appear where rows of one warp share a bank, and
+// the cost grows with the tile count.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dynaspa/Analysis/BmmProfile.h"
+
+#include "gtest/gtest.h"
+
+using namespace dynaspa::cost;
+
+namespace {
+
+BmmProblem qkt() {
+  BmmProblem p;
+  p.batch = 6;
+  p.m = p.n = 197;
+  p.k = 64;
+  p.colMask = true;
+  return p;
+}
+
+BmmProblem av() {
+  BmmProblem p;
+  p.batch = 6;
+  p.m = p.k = 197;
+  p.n = 64;
+  return p;
+}
+
+/// 16 tokens, 32 columns per block, 4 per thread: 8 x 16 = 128 threads.
+BmmSchedule base() { return BmmSchedule(); }
+
+DeviceModel h100() { return *getBuiltinDevice("h100-sxm"); }
+
+double totalMacs(const DeviceModel &d, const KernelProfile &p) {
+  return p.warpMacs * d.warpSize * (p.threadsPerBlock / d.warpSize) * p.blocks;
+}
+
+TEST(BmmProfile, ShapeAndMacs) {
+  std::string error;
+  std::optional<KernelProfile> prof =
+      profileMaskedBmm(h100(), qkt(), base(), 30, &error);
+  ASSERT_TRUE(prof) << error;
+  EXPECT_EQ(getBmmTileCount(qkt(), base()), 6 * 13);
+  // 30 tiles x ceil(197 / 32) column blocks.
+  EXPECT_EQ(prof->blocks, 30 * 7);
+  EXPECT_EQ(prof->threadsPerBlock, 128);
+  EXPECT_EQ(prof->sharedBytesPerBlock, 4 * (16 * 8 + 8 * 32));
+  // 8 chunks x 8 steps x 4 columns per thread; the grid computes 7 x 32 =
+  // 224 columns (the last block's 27 past N are phantom).
+  EXPECT_DOUBLE_EQ(prof->warpMacs, 8 * 8 * 4);
+  EXPECT_DOUBLE_EQ(totalMacs(h100(), *prof), 30.0 * 16 * 64 * 224);
+}
+
+TEST(BmmProfile, HandCountedTransactions) {
+  std::optional<KernelProfile> prof =
+      profileMaskedBmm(h100(), qkt(), base(), 1);
+  ASSERT_TRUE(prof);
+  // Per chunk, lhs: each warp reads 4 rows x 8 floats, 32 aligned bytes
+  // each (k0 is a multiple of 8): 16 sectors. rhs: a warp reads 32 floats
+  // of one row of K; rows are 788 bytes apart, so row kk starts at byte
+  // 20 * kk mod 32 of a sector: 4 sectors where kk is a multiple of 8, 5
+  // otherwise; over K = 64: 8 x 4 + 56 x 5. Epilogue: per warp 4 column-mask
+  // loads (8 bytes each) and one row-mask load (4 bytes); per column group j
+  // the 16 rows store 32 bytes each, aligned only for rows 0 and 8: 2 + 14
+  // x 2. Each warp loads the tile id (one sector).
+  double expected =
+      8 * 16 + (8 * 4 + 56 * 5) + 4 * 4 + 4 * 1 + 4 * (2 + 14 * 2) + 4;
+  EXPECT_DOUBLE_EQ(prof->globalTransactionsPerBlock, expected);
+  // Rows of a warp are 8 words apart in the staged lhs: banks 0, 8, 16, 24.
+  EXPECT_DOUBLE_EQ(prof->bankConflict, 1);
+}
+
+TEST(BmmProfile, WideReductionBlockConflicts) {
+  BmmSchedule s = base();
+  s.reductionBlock = 32; // A warp's 4 rows are 32 words apart: one bank.
+  std::optional<KernelProfile> prof = profileMaskedBmm(h100(), qkt(), s, 1);
+  ASSERT_TRUE(prof);
+  EXPECT_GT(prof->bankConflict, 1.5);
+  // One row per warp: 32 columns per block, 1 per thread.
+  s.threadChannels = 1;
+  s.threads = 32 * 16;
+  prof = profileMaskedBmm(h100(), qkt(), s, 1);
+  ASSERT_TRUE(prof);
+  EXPECT_DOUBLE_EQ(prof->bankConflict, 1);
+}
+
+TEST(BmmProfile, ColumnMaskAndWritesCostTransactions) {
+  BmmProblem p = qkt();
+  std::optional<KernelProfile> masked = profileMaskedBmm(h100(), p, base(), 1);
+  p.colMask = false;
+  std::optional<KernelProfile> rows = profileMaskedBmm(h100(), p, base(), 1);
+  std::optional<KernelProfile> half =
+      profileMaskedBmm(h100(), p, base(), 1, nullptr, 0.5);
+  ASSERT_TRUE(masked && rows && half);
+  EXPECT_DOUBLE_EQ(masked->globalTransactionsPerBlock -
+                       rows->globalTransactionsPerBlock,
+                   16);
+  EXPECT_DOUBLE_EQ(rows->globalTransactionsPerBlock -
+                       half->globalTransactionsPerBlock,
+                   4 * (2 + 14 * 2) / 2.0);
+}
+
+TEST(BmmProfile, GridStride) {
+  BmmSchedule s = base();
+  s.blocks = 10;
+  std::optional<KernelProfile> few = profileMaskedBmm(h100(), av(), s, 45);
+  ASSERT_TRUE(few);
+  // 10 blocks along the list, 2 column blocks of 32 of N = 64; the busiest
+  // block does 5 tiles.
+  EXPECT_EQ(few->blocks, 10 * 2);
+  std::optional<KernelProfile> all = profileMaskedBmm(h100(), av(), base(), 45);
+  ASSERT_TRUE(all);
+  EXPECT_EQ(all->blocks, 45 * 2);
+  EXPECT_DOUBLE_EQ(few->warpMacs, 5 * all->warpMacs);
+  EXPECT_DOUBLE_EQ(few->globalTransactionsPerBlock,
+                   5 * all->globalTransactionsPerBlock);
+}
+
+TEST(BmmProfile, EmptyMaskDoesNothing) {
+  std::optional<KernelProfile> prof = profileMaskedBmm(h100(), av(), base(), 0);
+  ASSERT_TRUE(prof);
+  EXPECT_EQ(prof->blocks, 0);
+  EXPECT_DOUBLE_EQ(prof->globalTransactionsPerBlock, 0);
+}
+
+TEST(BmmProfile, TheTemplatesChecks) {
+  auto why = [](BmmProblem p, BmmSchedule s) {
+    return verifyBmmSchedule(p, s);
+  };
+  EXPECT_EQ(why(qkt(), base()), "");
+  BmmSchedule s = base();
+  s.threadPixels = 3;
+  EXPECT_EQ(why(qkt(), s), "thread_channels must divide channel_block and "
+                           "thread_pixels the DISTile's 16 rows");
+  s = base();
+  s.threads = 64;
+  EXPECT_EQ(why(qkt(), s), "threads must be (channel_block / thread_channels) "
+                           "* (rows / thread_pixels) = 128");
+  s = base();
+  s.rows = 128;
+  s.threadChannels = 1;
+  s.threads = 32 * 128;
+  EXPECT_EQ(why(qkt(), s), "more than 1024 threads per block");
+  s = base();
+  s.vectorWidth = 4; // N = 197 for QKᵀ, K = 197 for AV.
+  EXPECT_EQ(why(qkt(), s), "vector_width 4 must divide K, N, channel_block "
+                           "and reduction_block");
+  EXPECT_EQ(why(av(), s), why(qkt(), s));
+  BmmProblem even = qkt();
+  even.n = 196;
+  EXPECT_EQ(why(even, s), "");
+  s = base();
+  s.unroll = 3;
+  EXPECT_EQ(why(qkt(), s), "unroll must divide reduction_block");
+  s = base();
+  s.doubleBuffer = true;
+  EXPECT_EQ(why(qkt(), s),
+            "double_buffer is not implemented by the GPU lowering yet");
+  s = base();
+  s.channelBlock = 256;
+  s.reductionBlock = 64;
+  s.threadChannels = 16;
+  s.threads = 16 * 16; // 4 * (16 * 64 + 64 * 256) = 69632 bytes.
+  EXPECT_EQ(why(qkt(), s),
+            "needs 69632 bytes of shared memory (more than 48 KiB)");
+  std::string error;
+  EXPECT_FALSE(profileMaskedBmm(h100(), qkt(), base(), 79, &error));
+  EXPECT_EQ(error,
+            "active_tiles must be between 0 and the 78 tiles of a full mask");
+}
+
+TEST(BmmProfile, CostGrowsWithTiles) {
+  DeviceModel d = h100();
+  double last = 0;
+  for (int64_t tiles : {1, 8, 20, 40, 78}) {
+    std::optional<KernelProfile> prof =
+        profileMaskedBmm(d, qkt(), base(), tiles);
+    ASSERT_TRUE(prof);
+    CostBreakdown c = estimateCost(d, *prof);
+    EXPECT_GE(c.totalNs, last) << tiles;
+    last = c.totalNs;
+  }
+  EXPECT_GT(last, 0);
+}
+
+} // namespace
