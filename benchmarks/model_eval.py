@@ -4,7 +4,7 @@ what pruning with it loses, and how far greedy PolyKernel selection gets.
 
     # registers of every swept kernel (dynaspa-compile + ptxas, no GPU)
     /usr/bin/python3 benchmarks/model_eval.py registers
-    # latency constants from the suite's overhead measurements (not the sweeps)
+    # the device file: dynaspa-calibrate's measurements + latencies fitted to the suite
     /usr/bin/python3 benchmarks/model_eval.py calibrate
     # the evaluation: docs/tuning/h100-eval.json and the scatter plots
     /usr/bin/python3 benchmarks/model_eval.py eval
@@ -593,19 +593,24 @@ def fit_one(rows, dev, key, tool):
 
 
 def cmd_calibrate(a):
-    """The latency constants from the runtime's overhead measurements of the
-    suite (zero fill + tile-list kernels, no variant kernel); none of the
-    sweeps is used. memory_latency_ns from the suite run with the
-    single-block tile list (the kernel the sweeps ran with), atomic_ns from
-    the current suite (multi-block tile lists) with that latency;
-    kernel_gap_ns is measured in the current suite; barrier_ns is assumed."""
+    """The device file the evaluation uses: dynaspa-calibrate's measurements
+    (--calibrated) plus the latency constants, fitted to the runtime's
+    overhead measurements of the suite (zero fill + tile-list kernels, no
+    variant kernel); none of the sweeps is used. memory_latency_ns from the
+    suite run with the single-block tile list (the kernel the sweeps ran
+    with), atomic_ns from the current suite (multi-block tile lists) with
+    that latency; barrier_ns is assumed."""
     old = load_json(a.single_block_suite)
     old_table = load_json(a.single_block_schedules).get("variants", {})
     new = load_json(a.suite)
     new_table = load_json(a.schedules).get("variants", {})
     tool = os.path.join(a.build, "dynaspa-cost")
-    dev = {"base": "h100-sxm", "kernel_gap_ns": round(new["graph_kernel_gap_us"] * 1000, 1),
-           "barrier_ns": a.barrier_ns, "memory_latency_ns": 0.0, "atomic_ns": 0.0}
+    # Speeds and the kernel gap as dynaspa-calibrate measured them on the
+    # device (docs/tuning/calibration.md); only the latencies, which no probe
+    # isolates, are fitted here.
+    calibrated = load_json(a.calibrated)
+    dev = {k: v for k, v in calibrated.items() if k != "note"}
+    dev.update({"barrier_ns": a.barrier_ns, "memory_latency_ns": 0.0, "atomic_ns": 0.0})
     print("memory_latency_ns from %s (single-block tile lists):" % a.single_block_suite)
     latency, err_old = fit_one(overhead_rows(old, old_table, True), dev, "memory_latency_ns",
                                tool)
@@ -615,12 +620,13 @@ def cmd_calibrate(a):
     dev["atomic_ns"] = atomic
     rel = lambda spec: os.path.relpath(spec, ROOT) if os.path.exists(spec) else spec
     dev["note"] = (
-        "kernel_gap_ns: %s graph_kernel_gap_us (20 tiny kernels in a graph); barrier_ns: assumed; "
+        "sms, alpha, gamma, global/shared_bandwidth, kernel_gap_ns: dynaspa-calibrate (%s); "
+        "barrier_ns: assumed; "
         "memory_latency_ns: least squares on the median runtime overhead (zero fill + "
         "single-block tile lists) of %d (op, batch) bundles of %s, mean relative error %.0f%%, "
         "max %.0f%%; atomic_ns: likewise on %d bundles of %s (multi-block tile lists), %.0f%% / "
         "%.0f%%. No sweep data used." % (
-            rel(a.suite), len(err_old), rel(a.single_block_suite), 100 * mean(err_old),
+            rel(a.calibrated), len(err_old), rel(a.single_block_suite), 100 * mean(err_old),
             100 * max(err_old), len(err_new), rel(a.suite), 100 * mean(err_new),
             100 * max(err_new)))
     print("memory_latency_ns = %.1f, atomic_ns = %.1f" % (latency, atomic))
@@ -646,6 +652,8 @@ def main(argv=None):
     c.add_argument("--single-block-suite", default="cd2a52b:docs/benchmarks/h100.json",
                    help="a file, or REV:PATH in git")
     c.add_argument("--single-block-schedules", default="cd2a52b:benchmarks/schedules.json")
+    c.add_argument("--calibrated", default=os.path.join(TUNING, "h100-calibrated.json"),
+                   help="the device file dynaspa-calibrate wrote on the GPU")
     c.add_argument("--device", default=DEVICE)
     c.add_argument("--barrier-ns", type=float, default=20.0)
     e = sub.add_parser("eval")

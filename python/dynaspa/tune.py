@@ -58,6 +58,29 @@ def greedy_select(cands, masks, time, k):
         if best is None:
             break
         chosen.append(best)
+    return improve_by_swaps(chosen, cands, masks, time)
+
+
+def improve_by_swaps(chosen, cands, masks, time):
+    """Local search after the greedy steps: replace a chosen candidate by
+    another, or drop one, while that lowers g. Greedy alone keeps its first
+    pick, the best single variant; the best pair is often two specialists
+    (one for sparse masks, one for dense) of which neither is that pick."""
+    g = expected_time(chosen, masks, time)
+    improved = True
+    while improved and chosen:
+        improved = False
+        for i in range(len(chosen)):
+            rest = chosen[:i] + chosen[i + 1:]
+            options = [rest] if rest else []
+            options += [rest[:i] + [c] + rest[i:] for c in cands if c not in chosen]
+            for option in options:
+                v = expected_time(option, masks, time)
+                if v < g - 1e-9:
+                    chosen, g, improved = option, v, True
+                    break
+            if improved:
+                break
     return chosen
 
 
@@ -135,13 +158,18 @@ class Tuner:
         return self.measured.get((c["id"], m["id"]))
 
     def complete(self, top):
-        """Pairs to measure so that the `top` candidates by mean measured
-        time have a time on every train mask (the final selection compares
-        candidates on the same masks)."""
-        seen = {}
+        """Pairs to measure so that the `top` candidates have a time on every
+        train mask (the final selection compares candidates on the same
+        masks). Candidates are ranked by their mean ratio to the best time
+        measured on each mask they were measured on: a plain mean time would
+        favour those measured only on sparse (fast) masks."""
+        best, seen = {}, {}
         for (cid, mid), t in self.measured.items():
             if t is not None:
-                seen.setdefault(cid, []).append(t)
+                best[mid] = min(t, best.get(mid, math.inf))
+        for (cid, mid), t in self.measured.items():
+            if t is not None:
+                seen.setdefault(cid, []).append(t / best[mid])
         ranked = sorted(seen, key=lambda cid: sum(seen[cid]) / len(seen[cid]))[:top]
         by_id = {c["id"]: c for c in self.cands}
         return [(by_id[cid], m) for cid in ranked for m in self.masks
