@@ -38,6 +38,23 @@ def compile_command(compiler, mlir_path, bundle_path, chip, extra):
     return [compiler, mlir_path, "-o", bundle_path, "--cuda-chips=" + chip] + list(extra)
 
 
+def bundle_variants(runner, bundle_path):
+    """The dispatch table of a bundle's operator (name, granularity, tile
+    range per variant) as `dynaspa-run --inspect` reads it, so that run.py
+    can say which DISTile size the variant that ran used; None without the
+    runner."""
+    if not (os.path.isfile(runner) and os.access(runner, os.X_OK)):
+        return None
+    proc = subprocess.run([runner, bundle_path, "--inspect", "--json"],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        return None
+    op = json.loads(proc.stdout)["operators"][0]
+    return [{"name": v["name"], "granularity": v["granularity"],
+             "min_tiles": v["min_tiles"], "max_tiles": v["max_tiles"]}
+            for v in op["variants"]]
+
+
 def git_commit():
     try:
         return subprocess.run(["git", "-C", ROOT, "rev-parse", "--short=12", "HEAD"],
@@ -56,6 +73,8 @@ def main(argv=None):
     p.add_argument("--quick", action="store_true", help="only what run.py --quick needs")
     p.add_argument("--mlir-only", action="store_true")
     p.add_argument("--jobs", type=int, default=2)
+    p.add_argument("--runner", default=os.path.join(ROOT, "build", "runtime", "bin", "dynaspa-run"),
+                   help="dynaspa-run, to record each bundle's variants in the manifest")
     p.add_argument("--extra", nargs=argparse.REMAINDER, default=[],
                    help="further compiler flags (must come last)")
     a = p.parse_args(argv)
@@ -118,7 +137,8 @@ def main(argv=None):
             manifest["bundles"][key] = dict(
                 op=op.name, batch=b, function=key, mlir=os.path.relpath(mpath, a.out),
                 bundle=os.path.basename(bpath) if err is None else None,
-                status="ok" if err is None else "failed", error=err)
+                status="ok" if err is None else "failed", error=err,
+                variants=bundle_variants(a.runner, bpath) if err is None else None)
             print("%-6s %s%s" % ("ok" if err is None else "FAIL", key,
                                  "" if err is None else "\n  " + cmd + "\n  " +
                                  err.strip().replace("\n", "\n  ")))

@@ -139,6 +139,28 @@ def markdown(doc, path_stem):
             out.append("| %s | %d | %s | %s |" % (name, b, kind, " | ".join(cells)))
     out.append("")
 
+    eff = [r for r in recs if r.get("active_tile_peak_fraction") is not None
+           and r["flops"] >= 5e9]
+    if eff:
+        out.append("## Active tiles: large-work conv kernels (dense conv >= 5 GFLOP)")
+        out.append("")
+        out.append("What the variant kernels do on the DISTiles they compute. overshoot = "
+                   "pixels of the active DISTiles / active pixels; kernel = dynaspa time "
+                   "minus overhead and zero fill; rate = conv FLOPs of the active tiles' "
+                   "pixels / kernel time, and as a fraction of the measured fp32 peak.")
+        out.append("")
+        out.append("| op | batch | mask | d | DISTile | tiles | overshoot | kernel µs "
+                   "| TFLOP/s on active tiles | of peak |")
+        out.append("|---|---|---|---|---|---|---|---|---|---|")
+        for r in sorted(eff, key=lambda r: (r["name"], r["batch"], r["mask_kind"],
+                                            r["target_density"])):
+            out.append("| %s | %d | %s | %g | %s | %d | %.2f | %s | %.1f | %.0f%% |" % (
+                r["name"], r["batch"], r["mask_kind"], r["target_density"],
+                "x".join(str(g) for g in r["dynaspa_granularity"]), r["dynaspa_tile_count"],
+                r["tile_overshoot"], fmt(r["kernel_us"]), r["active_tile_tflops"],
+                100 * r["active_tile_peak_fraction"]))
+        out.append("")
+
     for name, rs in groups.items():
         out.append("## %s" % title(rs[0]))
         out.append("")

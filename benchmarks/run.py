@@ -124,6 +124,37 @@ def work_density(op, m):
     return float((d * d).mean())
 
 
+def active_tile_stats(op, rec, granularity, peak_tflops):
+    """What the conv kernels do on the DISTiles they compute: tile pixels
+    over active pixels (the overshoot a DISTile size costs) and the FLOP rate
+    on those tiles' pixels, as a fraction of the measured fp32 peak (the
+    issue's "on active tiles" bar). Kernel time = the op's time minus the
+    separately timed overhead and zero fill."""
+    if op.kind != "conv" or not granularity or rec.get("dynaspa_tile_count") is None:
+        return {}
+    ho, wo = suite.out_size(op)
+    tile_pixels = rec["dynaspa_tile_count"] * granularity[0] * granularity[1]
+    active = rec["density"] * rec["batch"] * ho * wo
+    kernel_us = rec["dynaspa_us"] - (rec.get("overhead_us") or 0) - (rec.get("zero_fill_us") or 0)
+    out = {"dynaspa_granularity": list(granularity), "active_tile_pixels": tile_pixels,
+           "tile_overshoot": tile_pixels / active if active else None}
+    if kernel_us > 0:
+        tflops = 2 * op.Cin * op.Cout * op.k * op.k * tile_pixels / kernel_us / 1e6
+        out.update(kernel_us=kernel_us, active_tile_tflops=tflops,
+                   active_tile_peak_fraction=tflops / peak_tflops)
+    return out
+
+
+def bundle_variants(bundles, op, batch):
+    """The variants make_bundles.py recorded for this bundle, if any."""
+    try:
+        with open(os.path.join(bundles, "manifest.json")) as f:
+            entry = json.load(f)["bundles"].get(suite.bundle_key(op, batch)) or {}
+    except (OSError, ValueError):
+        return None
+    return entry.get("variants")
+
+
 def bundle_path(bundles, op, batch):
     return os.path.join(bundles, suite.bundle_key(op, batch) + ".dspb")
 
@@ -649,6 +680,11 @@ def run_group(a, op, batch, items, dyn, timer, facts, log):
         else:
             try:
                 dynaspa_record(a, dyn, oper, case, timer, rec)
+                variants = bundle_variants(a.bundles, op, batch)
+                if variants and rec.get("dynaspa_variant") is not None and rec.get("dynaspa_us"):
+                    rec.update(active_tile_stats(
+                        op, rec, variants[rec["dynaspa_variant"]]["granularity"],
+                        facts["peak_fp32_tflops"]))
             except Exception as e:  # noqa: BLE001
                 rec["notes"].append("dynaspa: %s" % str(e)[:400])
 
