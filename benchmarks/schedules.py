@@ -148,6 +148,10 @@ def fit(op, batch, g, cb, threads, tc, tp, tpb, split):
             + ", double_buffer = true")
 
 
+# The suite's schedules are the H100's.
+H100_SMS = 132
+
+
 def default_variants(op, batch):
     """A two-variant PolyKernel for shapes the sweep has not measured, from
     the shape classes that won the H100 sweep (docs/benchmarks/sweep-h100-*):
@@ -158,7 +162,16 @@ def default_variants(op, batch):
     split = 4 if batch == 1 else 1
     ho, wo = (op.H - 1) // op.stride + 1, (op.W - 1) // op.stride + 1
     tiles2 = batch * math.ceil(ho / 2) * math.ceil(wo / 2)
-    sparse = ((2, 2), fit(op, batch, (2, 2), 128, 256, 4, 4, 8, split), [0, int(0.6 * tiles2)])
+    hi = int(0.6 * tiles2)
+    if op.k > 1:
+        # A 2x2 tile of a 3x3 conv reads a 4x4 input window per 4 outputs
+        # (4x), a 4x4 tile 6x6 per 16 (2.25x): on the H100 the 2x2 variant
+        # ran at 22-60% of the fp32 peak on its tiles, the 4x4 one at 72-82%
+        # (docs/benchmarks/h100.md, "Active tiles"; NOTES.md entry 7). So 2x2
+        # tiles only while they are too few for 4x4 tiles to fill the GPU:
+        # below 8 per SM (about 3 active 4x4 tiles per SM on clustered masks).
+        hi = min(hi, 8 * H100_SMS)
+    sparse = ((2, 2), fit(op, batch, (2, 2), 128, 256, 4, 4, 8, split), [0, hi])
     dense = ((4, 4), fit(op, batch, (4, 4), 64, 128, 8, 8, 8, split), None)
     return [sparse, dense]
 
