@@ -150,6 +150,8 @@ def fit(op, batch, g, cb, threads, tc, tp, tpb, split):
 
 # The suite's schedules are the H100's.
 H100_SMS = 132
+# The dense variant's channel block and 4x4 tiles per block.
+DENSE_CB, DENSE_TPB = 64, 8
 
 
 def default_variants(op, batch):
@@ -164,15 +166,18 @@ def default_variants(op, batch):
     tiles2 = batch * math.ceil(ho / 2) * math.ceil(wo / 2)
     hi = int(0.6 * tiles2)
     if op.k > 1:
-        # A 2x2 tile of a 3x3 conv reads a 4x4 input window per 4 outputs
-        # (4x), a 4x4 tile 6x6 per 16 (2.25x): on the H100 the 2x2 variant
-        # ran at 22-60% of the fp32 peak on its tiles, the 4x4 one at 72-82%
-        # (docs/benchmarks/h100.md, "Active tiles"; NOTES.md entry 7). So 2x2
-        # tiles only while they are too few for 4x4 tiles to fill the GPU:
-        # below 8 per SM (about 3 active 4x4 tiles per SM on clustered masks).
-        hi = min(hi, 8 * H100_SMS)
+        # On the H100 the 2x2 variant of a 3x3 conv ran at 22-60% of the fp32
+        # peak on its tiles, the 4x4 one at 72-82% (docs/benchmarks/h100.md,
+        # "Active tiles"; NOTES.md entry 7): a 2x2 tile reads 4x its outputs
+        # in input and a block of four of them reuses its filter block over
+        # only 16 pixels. So 2x2 tiles only while the 4x4 variant's grid
+        # (DENSE_TPB tiles per block, one block per channel block) would not
+        # give every SM a block, taking ~3 active 2x2 tiles per active 4x4
+        # one (clustered masks).
+        blocks_per_tile_group = math.ceil(op.Cout / DENSE_CB)
+        hi = min(hi, 3 * DENSE_TPB * math.ceil(H100_SMS / blocks_per_tile_group))
     sparse = ((2, 2), fit(op, batch, (2, 2), 128, 256, 4, 4, 8, split), [0, hi])
-    dense = ((4, 4), fit(op, batch, (4, 4), 64, 128, 8, 8, 8, split), None)
+    dense = ((4, 4), fit(op, batch, (4, 4), DENSE_CB, 128, 8, 8, DENSE_TPB, split), None)
     return [sparse, dense]
 
 
