@@ -52,7 +52,11 @@ def greedy_select(cands, masks, time, k):
         for c in cands:
             if c in chosen:
                 continue
-            gain = marginal_gain(c, chosen, masks, time)
+            # g of the empty set is infinite, so every first candidate's
+            # marginal gain is -inf: compare g({c}) itself for the first pick
+            # (until 2026-11-24 the first candidate in `cands` won it).
+            gain = (marginal_gain(c, chosen, masks, time) if chosen
+                    else expected_time([c], masks, time))
             if gain < best_gain:
                 best, best_gain = c, gain
         if best is None:

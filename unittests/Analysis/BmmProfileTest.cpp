@@ -181,6 +181,51 @@ TEST(BmmProfile, TheTemplatesChecks) {
             "active_tiles must be between 0 and the 78 tiles of a full mask");
 }
 
+// B11: ptxas unrolls a staging loop of 4 or more iterations per thread by 4
+// (four loads in flight per wait) and leaves shorter ones rolled; two
+// single-iteration loops are one straight-line chunk (one wait).
+TEST(BmmProfile, StagingWaitsFollowPtxasUnrolling) {
+  EXPECT_EQ(getBmmStagingWaits(1), 1);
+  EXPECT_EQ(getBmmStagingWaits(2), 2);
+  EXPECT_EQ(getBmmStagingWaits(3), 3);
+  EXPECT_EQ(getBmmStagingWaits(4), 1);
+  EXPECT_EQ(getBmmStagingWaits(5), 2);
+  EXPECT_EQ(getBmmStagingWaits(8), 2);
+  EXPECT_EQ(getBmmStagingWaits(64), 16);
+
+  // Per tile: the tile id, the chunks' staging waits, QKT's column-mask
+  // bytes, one row-mask byte per thread row.
+  auto serial = [](const BmmSchedule &s) {
+    std::optional<KernelProfile> prof = profileMaskedBmm(h100(), qkt(), s, 1);
+    EXPECT_TRUE(prof);
+    return prof ? prof->serialRoundTrips : -1.0;
+  };
+  // base: lhs 16 x 8 / 128 = 1 iteration, rhs 8 x 32 / 128 = 2 (rolled);
+  // 8 chunks of K = 64.
+  EXPECT_DOUBLE_EQ(serial(base()), 1 + 8 * (1 + 2) + 1 + 1);
+  // rb 16: lhs 2 (rolled), rhs 4 (unrolled: 1 wait); 4 chunks.
+  BmmSchedule s = base();
+  s.reductionBlock = 16;
+  EXPECT_DOUBLE_EQ(serial(s), 1 + 4 * (2 + 1) + 1 + 1);
+  // 16 columns, 1 per thread, 2 rows per thread: one iteration each, the
+  // chunk's two loads in flight together.
+  s = base();
+  s.channelBlock = 16;
+  s.threadChannels = 1;
+  s.threadPixels = 2;
+  EXPECT_DOUBLE_EQ(serial(s), 1 + 8 * 1 + 1 + 2);
+  // 64 rows, rb 32, 64 columns, 4 x 4 per thread (256 threads): 8
+  // iterations per loop, 2 waits each; 2 chunks.
+  s = base();
+  s.rows = 64;
+  s.reductionBlock = 32;
+  s.channelBlock = 64;
+  s.threadChannels = 4;
+  s.threadPixels = 4;
+  s.threads = 256;
+  EXPECT_DOUBLE_EQ(serial(s), 1 + 2 * (2 + 2) + 1 + 4);
+}
+
 TEST(BmmProfile, CostGrowsWithTiles) {
   DeviceModel d = h100();
   double last = 0;

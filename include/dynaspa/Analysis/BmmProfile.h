@@ -68,6 +68,11 @@ int64_t getBmmSharedBytes(const BmmSchedule &schedule);
 int64_t getBmmTileCount(const BmmProblem &problem,
                         const BmmSchedule &schedule);
 
+/// Dependent global-load waits of one staging loop of `iterations` loads per
+/// thread, as ptxas unrolls it (B11 in BmmProfile.cpp): one per 4 iterations
+/// from 4 on, one per iteration below.
+int64_t getBmmStagingWaits(int64_t iterations);
+
 /// Registers per thread the kernel is estimated to need when ptxas has not
 /// said (see B8 in BmmProfile.cpp).
 int64_t estimateBmmRegisters(const BmmSchedule &schedule);

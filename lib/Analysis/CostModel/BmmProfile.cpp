@@ -49,13 +49,29 @@
 //     less.
 //  B10 The busiest block's critical path, for the latency bound: per tile a
 //     wait for the tile id (~20 instructions to decode); per chunk 2
-//     barriers, and the staging loops, which are not unrolled, wait for each
-//     iteration's load before storing it: ceil(lhs vectors / threads) +
-//     ceil(rhs vectors / threads) waits of ~22 and ~20 instructions; the
-//     register tile: per step of K, thread_pixels + thread_channels loads
-//     and thread_pixels x thread_channels FMAs. Epilogue: the column mask
-//     bytes (one wait, in flight together), per row a wait for its mask
-//     byte and ~12 instructions, per column ~6 and the store.
+//     barriers, and the staging loops' waits (B11), with ~22 and ~20
+//     instructions per lhs and rhs iteration; the register tile: per step
+//     of K, thread_pixels + thread_channels loads and thread_pixels x
+//     thread_channels FMAs. Epilogue: the column mask bytes (one wait, in
+//     flight together), per row a wait for its mask byte and ~12
+//     instructions, per column ~6 and the store.
+//  B11 Waits of a staging loop of n = ceil(vectors / threads) iterations.
+//     The PTX loop (`for e = tid; ...`) is not unrolled, but ptxas unrolls
+//     it in the SASS: with n >= 4 by 4 (four loads in flight, then their
+//     four stores: one wait per 4 iterations); with n <= 2 it keeps one
+//     load and store per iteration (a wait each); with n = 1 in both loops
+//     the chunk is straight-line code and the lhs and rhs loads are in
+//     flight together (one wait per chunk). Seen with nvdisasm on the 96
+//     QKT and the 96 AV candidates of the H100 sweep at batch 16 (ptxas
+//     13, sm_90): 154 of 158 staging loops follow this in each; the four
+//     exceptions are long rhs loops (16-64 iterations) at 64 threads that
+//     ptxas leaves rolled (under-predicted here). Until 2026-11-24
+//     this profile charged a wait per iteration (as ConvProfile's A10 does
+//     for the conv's staging, whose address arithmetic reads the tile
+//     table): that predicted the H100's attention times at 1.1-4x and
+//     ranked the candidates worse (Spearman 0.48-0.69 over 96 candidates at
+//     batches 1, 4 and 16, against 0.69-0.82 with this rule; see
+//     docs/tuning/h100-tune-attention.md). No time was fitted.
 //
 //===----------------------------------------------------------------------===//
 
@@ -120,6 +136,11 @@ std::string dynaspa::cost::verifyBmmSchedule(const BmmProblem &p,
     return "needs " + std::to_string(bytes) +
            " bytes of shared memory (more than 48 KiB)";
   return "";
+}
+
+int64_t dynaspa::cost::getBmmStagingWaits(int64_t iterations) {
+  // B11: ptxas unrolls loops of 4 or more iterations by 4.
+  return iterations >= 4 ? ceilDiv(iterations, 4) : iterations;
 }
 
 int64_t dynaspa::cost::estimateBmmRegisters(const BmmSchedule &s) {
@@ -328,16 +349,20 @@ dynaspa::cost::profileMaskedBmm(const DeviceModel &device, const BmmProblem &p,
 
   // B10: the critical path of one tile.
   const int64_t vw = s.vectorWidth;
-  const double lhsIters = ceilDiv(s.rows * s.reductionBlock / vw, s.threads);
-  const double rhsIters =
+  const int64_t lhsIters = ceilDiv(s.rows * s.reductionBlock / vw, s.threads);
+  const int64_t rhsIters =
       ceilDiv(s.reductionBlock * s.channelBlock / vw, s.threads);
   const double tp = s.threadPixels, tc = s.threadChannels;
   const double tileStep = s.reductionBlock * (tp + tc + tp * tc);
   const double epilogue = (p.colMask ? 4 * tc : 0) + tp * (12 + tc * 7);
   const double instructions =
-      20 + chunks * (lhsIters * 22 + rhsIters * 20 + tileStep) + epilogue;
+      20 + chunks * (lhsIters * 22.0 + rhsIters * 20.0 + tileStep) + epilogue;
+  const double stagingWaits = static_cast<double>(
+      lhsIters == 1 && rhsIters == 1
+          ? 1
+          : getBmmStagingWaits(lhsIters) + getBmmStagingWaits(rhsIters));
   const double serial =
-      1 + chunks * (lhsIters + rhsIters) + (p.colMask ? 1 : 0) + tp;
+      1 + chunks * stagingWaits + (p.colMask ? 1 : 0) + tp;
   const double tiles = static_cast<double>(tilesPerBlock);
   profile.warpInstructions = tiles * instructions;
   profile.serialRoundTrips = tiles * serial;
