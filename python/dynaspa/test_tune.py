@@ -36,26 +36,27 @@ def mask(i, density, tiles=None):
 
 
 @check
-def greedy_matches_exhaustive_on_small_spaces():
-    # Small spaces shaped like the measured ones: each variant's time is a
-    # fixed cost plus a cost per active tile (t = a + b * density), so each
-    # is best over a density range. Greedy's g is never below the optimum
-    # (a sanity check of both) and is the optimum on all but a few.
-    rng = random.Random(7)
+def greedy_with_swaps_close_to_exhaustive():
+    # 300 random small spaces (3-7 candidates of two granularities, 2-5
+    # masks, k = 1-3, times uniform in [10, 100] us). The selection is never
+    # below the exhaustive optimum (a sanity check of both); with the swap
+    # refinement it is the optimum on 294 of them and at most 20% above it
+    # (greedy steps alone: 270, 43%).
+    rng = random.Random(0)
     exact, worst = 0, 0.0
-    for _ in range(50):
-        cands = [cand(i, (4, 4) if i % 2 else (8, 8)) for i in range(6)]
-        masks = [mask(j, 0.1 + 0.2 * j) for j in range(5)]
-        ab = {c["id"]: (rng.uniform(5, 60), rng.uniform(20, 200)) for c in cands}
-        time = lambda c, m: ab[c["id"]][0] + ab[c["id"]][1] * m["density"]  # noqa: E731
-        k = 3
+    for _ in range(300):
+        n, nm, k = rng.randint(3, 7), rng.randint(2, 5), rng.randint(1, 3)
+        cands = [cand(i, (16,) if i % 2 else (8,)) for i in range(n)]
+        masks = [mask(j, 0.5) for j in range(nm)]
+        table = {(c["id"], m["id"]): rng.uniform(10, 100) for c in cands for m in masks}
+        time = lambda c, m: table[(c["id"], m["id"])]  # noqa: E731
         g = tune.expected_time(tune.greedy_select(cands, masks, time, k), masks, time)
         best = min(tune.expected_time(list(s), masks, time)
                    for r in range(1, k + 1) for s in itertools.combinations(cands, r))
         assert g >= best - 1e-9, (g, best)
         exact += g <= best + 1e-9
         worst = max(worst, g / best - 1)
-    assert exact >= 45 and worst < 0.05, (exact, worst)
+    assert exact >= 290 and worst < 0.25, (exact, worst)
 
 
 @check

