@@ -84,6 +84,23 @@ def dispatch_ranges_follow_the_wins():
 
 
 @check
+def dispatch_ranges_are_contiguous_segments():
+    # c0 is fastest at the sparsest and the densest mask, c1 in between: one
+    # range per variant cannot give c0 both ends, and letting c0 take
+    # [0, count of the densest mask it wins] would hand it the middle too.
+    cands = [cand(0), cand(1)]
+    masks = [mask(i, d, {"4x4": n}) for i, (d, n) in
+             enumerate([(0.1, 10), (0.3, 30), (0.5, 50), (1.0, 100)])]
+    table = {("c0", "m0"): 5, ("c0", "m1"): 40, ("c0", "m2"): 60, ("c0", "m3"): 99,
+             ("c1", "m0"): 8, ("c1", "m1"): 20, ("c1", "m2"): 30, ("c1", "m3"): 100}
+    time = lambda c, m: table[(c["id"], m["id"])]  # noqa: E731
+    v = tune.dispatch_ranges(cands, masks, time)
+    assert [(x["candidate"], x.get("tiles")) for x in v] == [("c0", [0, 10]), ("c1", None)], v
+    total = sum(tune.dispatched_time(v, cands, m, time) for m in masks)
+    assert total == 5 + 20 + 30 + 100, total
+
+
+@check
 def complete_ranks_by_relative_time_not_by_mask_mix():
     # c0 was measured only on the sparse mask (fast, but 2x the best there);
     # c1 only on the dense one, where it is the best; c2 on both. By mean raw

@@ -473,8 +473,24 @@ class State:
         self.train = [m for m in self.masks if m["split"] == "train"]
         self.heldout = [m for m in self.masks if m["split"] == "heldout"]
         self.predict = Predictor(self.conv, a) if a.cost else (lambda c, m: None)
+        if a.prune_top:
+            self.prune(a.prune_top)
         self.tuner = tune.Tuner(self.cands, self.train, self.predict, self.measured,
                                 seed=a.seed + self.trials())
+
+    def prune(self, top):
+        """Keeps the `top` candidates by the model's mean predicted time over
+        the train masks (what spsparse-prune-schedules does in the
+        compiler), so that `plan --all` can measure the pruned space
+        exhaustively."""
+        if not self.a.cost:
+            fail("--prune-top needs the cost model (--cost)")
+        self.predict.prefetch([(c, m) for c in self.cands for m in self.train])
+
+        def score(c):
+            ts = [self.predict(c, m) for m in self.train]
+            return math.inf if None in ts else sum(ts) / len(ts)
+        self.cands = sorted(self.cands, key=score)[:top]
 
     def trials(self):
         return sum(1 for k in self.measured if any(m["id"] == k[1] for m in self.train))
@@ -661,6 +677,9 @@ def main(argv=None):
         q.add_argument("--top", type=int, default=8,
                        help="candidates measured on every train mask before the selection")
         q.add_argument("--limit", type=int, default=None, help="candidate space size")
+        q.add_argument("--prune-top", type=int, default=None,
+                       help="keep only the cost model's best N candidates (mean predicted "
+                       "time over the train masks)")
         q.add_argument("--kinds", nargs="+", help="mask kinds (default: all in --masks)")
         q.add_argument("--densities", nargs="+", type=float, default=[0.1, 0.3, 0.5, 0.7, 1.0])
         q.add_argument("--per-density", type=int, default=2, help="masks per kind and density")
