@@ -79,6 +79,8 @@ private:
   Status checkModule(const fb::Module *module, const std::string &where);
   Status checkOperator(const fb::Operator *op, const std::string &where);
   Status checkProbe(const fb::Probe *probe, const std::string &where);
+  Status checkKernelRef(uint32_t module, const flatbuffers::String *kernel,
+                        const std::string &where);
   Status checkOpShapes(const fb::Operator *op, const std::string &where);
   Status checkLaunch(const fb::Launch *launch, const fb::Operator *op,
                      const std::string &where);
@@ -156,15 +158,23 @@ Status Checker::checkModule(const fb::Module *module,
   return Status::ok();
 }
 
+Status Checker::checkKernelRef(uint32_t module,
+                               const flatbuffers::String *kernel,
+                               const std::string &where) {
+  if (module >= numModules_)
+    return fail(where, "module index " + std::to_string(module) +
+                           " out of range (" + std::to_string(numModules_) +
+                           " modules)");
+  if (!kernel || kernel->size() == 0)
+    return fail(where, "no kernel name");
+  return Status::ok();
+}
+
 Status Checker::checkProbe(const fb::Probe *probe, const std::string &where) {
   if (!knownEnum(probe->kind(), fb::ProbeKind::MAX))
     return fail(where, "unknown probe kind");
-  if (probe->module_() >= numModules_)
-    return fail(where, "module index " + std::to_string(probe->module_()) +
-                           " out of range (" + std::to_string(numModules_) +
-                           " modules)");
-  if (!probe->kernel() || probe->kernel()->size() == 0)
-    return fail(where, "probe has no kernel name");
+  if (Status s = checkKernelRef(probe->module_(), probe->kernel(), where); !s)
+    return s;
   if (probe->block() == 0 || probe->block() > 1024)
     return fail(where, "block of " + std::to_string(probe->block()) +
                            " threads out of range");
@@ -192,12 +202,8 @@ Status Checker::checkIndices(const flatbuffers::Vector<uint32_t> *indices,
 
 Status Checker::checkLaunch(const fb::Launch *launch, const fb::Operator *op,
                             const std::string &where) {
-  if (launch->module_() >= numModules_)
-    return fail(where, "module index " + std::to_string(launch->module_()) +
-                           " out of range (" + std::to_string(numModules_) +
-                           " modules)");
-  if (!launch->kernel() || launch->kernel()->size() == 0)
-    return fail(where, "launch has no kernel name");
+  if (Status s = checkKernelRef(launch->module_(), launch->kernel(), where); !s)
+    return s;
   for (auto [dims, name] : {std::pair{launch->grid(), "grid"},
                             std::pair{launch->block(), "block"}}) {
     if (!dims || dims->size() < 1 || dims->size() > 3)

@@ -17,7 +17,7 @@
 
 #include "dynaspa/runtime/runtime.h"
 #include "dynaspa/runtime/runtime.hpp"
-#include "test_bundles.h"
+#include "opencl_fixture.h"
 
 #include <gtest/gtest.h>
 
@@ -30,19 +30,11 @@
 namespace dynaspa::runtime::testing {
 namespace {
 
-class OpenCLNetwork : public ::testing::Test {
+class OpenCLNetwork : public OpenCLTest {
 protected:
-  void SetUp() override {
-    dynaspa_status_t s = dynaspa_context_create(DYNASPA_DEVICE_OPENCL, &ctx_);
-    if (s == DYNASPA_NO_DEVICE || s == DYNASPA_UNSUPPORTED)
-      GTEST_SKIP() << "no OpenCL device: "
-                   << dynaspa_context_last_error(nullptr);
-    ASSERT_EQ(s, DYNASPA_OK) << dynaspa_context_last_error(nullptr);
-  }
   void TearDown() override {
     EXPECT_EQ(dynaspa_network_destroy(net_), DYNASPA_OK);
-    EXPECT_EQ(dynaspa_bundle_destroy(bundle_), DYNASPA_OK);
-    EXPECT_EQ(dynaspa_context_destroy(ctx_), DYNASPA_OK);
+    OpenCLTest::TearDown();
   }
 
   /// Operators [2,5,w_i] x [2,w_i,w_i+1], a network of all of them in order.
@@ -56,12 +48,7 @@ protected:
       o.binaries.emplace_back(fb::Format::OPENCL_C, maskedBmmSource());
       ops_.push_back(o);
     }
-    std::vector<uint8_t> bytes =
-        serializeBundle(makeMaskedBmmChainBundle(ops_));
-    ASSERT_EQ(
-        dynaspa_bundle_load_bytes(ctx_, bytes.data(), bytes.size(), &bundle_),
-        DYNASPA_OK)
-        << dynaspa_context_last_error(ctx_);
+    load(makeMaskedBmmChainBundle(ops_));
     std::vector<size_t> order;
     for (size_t i = 0; i < ops_.size(); ++i)
       order.push_back(i);
@@ -95,8 +82,6 @@ protected:
     }
   }
 
-  dynaspa_context_t *ctx_ = nullptr;
-  dynaspa_bundle_t *bundle_ = nullptr;
   dynaspa_network_t *net_ = nullptr;
   std::vector<BmmOptions> ops_;
 };

@@ -17,7 +17,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "dynaspa/runtime/runtime.h"
-#include "test_bundles.h"
+#include "opencl_fixture.h"
 
 #include <gtest/gtest.h>
 
@@ -28,35 +28,12 @@
 namespace dynaspa::runtime::testing {
 namespace {
 
-class OpenCL : public ::testing::Test {
+class OpenCL : public OpenCLTest {
 protected:
-  void SetUp() override {
-    dynaspa_status_t s = dynaspa_context_create(DYNASPA_DEVICE_OPENCL, &ctx_);
-    if (s == DYNASPA_NO_DEVICE || s == DYNASPA_UNSUPPORTED)
-      GTEST_SKIP() << "no OpenCL device: "
-                   << dynaspa_context_last_error(nullptr);
-    ASSERT_EQ(s, DYNASPA_OK) << dynaspa_context_last_error(nullptr);
-  }
-  void TearDown() override {
-    EXPECT_EQ(dynaspa_bundle_destroy(bundle_), DYNASPA_OK);
-    EXPECT_EQ(dynaspa_context_destroy(ctx_), DYNASPA_OK);
-  }
-
-  void load(const fb::BundleT &b) {
-    std::vector<uint8_t> bytes = serializeBundle(b);
-    ASSERT_EQ(
-        dynaspa_bundle_load_bytes(ctx_, bytes.data(), bytes.size(), &bundle_),
-        DYNASPA_OK)
-        << dynaspa_context_last_error(ctx_);
-  }
-
   dynaspa_run_stats_t runAndCheck(const BmmOptions &o,
                                   const std::vector<float> &rowMask) {
     return runMaskedBmm(ctx_, bundle_, o, rowMask);
   }
-
-  dynaspa_context_t *ctx_ = nullptr;
-  dynaspa_bundle_t *bundle_ = nullptr;
 };
 
 TEST_F(OpenCL, OpenCLSourceRunsAndDispatchesOnTileCount) {

@@ -13,7 +13,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "dynaspa/runtime/runtime.h"
-#include "test_bundles.h"
+#include "opencl_fixture.h"
 
 #include <gtest/gtest.h>
 
@@ -67,23 +67,12 @@ fb::BundleT makeProbeBundle() {
   return b;
 }
 
-class Probes : public ::testing::Test {
+class Probes : public OpenCLTest {
 protected:
   void SetUp() override {
-    dynaspa_status_t s = dynaspa_context_create(DYNASPA_DEVICE_OPENCL, &ctx_);
-    if (s == DYNASPA_NO_DEVICE || s == DYNASPA_UNSUPPORTED)
-      GTEST_SKIP() << "no OpenCL device: "
-                   << dynaspa_context_last_error(nullptr);
-    ASSERT_EQ(s, DYNASPA_OK) << dynaspa_context_last_error(nullptr);
-    std::vector<uint8_t> bytes = serializeBundle(makeProbeBundle());
-    ASSERT_EQ(
-        dynaspa_bundle_load_bytes(ctx_, bytes.data(), bytes.size(), &bundle_),
-        DYNASPA_OK)
-        << dynaspa_context_last_error(ctx_);
-  }
-  void TearDown() override {
-    EXPECT_EQ(dynaspa_bundle_destroy(bundle_), DYNASPA_OK);
-    EXPECT_EQ(dynaspa_context_destroy(ctx_), DYNASPA_OK);
+    OpenCLTest::SetUp();
+    if (!IsSkipped() && !HasFatalFailure())
+      load(makeProbeBundle());
   }
 
   dynaspa_status_t bench(size_t probe, uint32_t grid, int64_t count,
@@ -94,8 +83,6 @@ protected:
                                    &options, &us_);
   }
 
-  dynaspa_context_t *ctx_ = nullptr;
-  dynaspa_bundle_t *bundle_ = nullptr;
   double us_ = -1;
 };
 

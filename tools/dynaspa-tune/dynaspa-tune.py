@@ -368,70 +368,41 @@ def measure(a):
     float64 before it is timed."""
     with open(os.path.join(a.plan, "manifest.json")) as f:
         man = json.load(f)
-    from dynaspa import runtime as rt
-    conv = make_op(man["signature"], man.get("heads") or 6)
-    if conv.kind == "bmm":
-        return measure_bmm(a, man, conv)
-    lib = rt.Library(a.runtime)
-    ctx = lib.context(a.device)
-    bundle = ctx.load_bundle(os.path.join(a.plan, "candidates.dspb"))
+    op = make_op(man["signature"], man.get("heads") or 6)
     rng = np.random.default_rng(man["seed"])
-    x = rng.standard_normal(conv.input).astype(np.float32)
-    w = (rng.standard_normal(conv.filter) / math.sqrt(conv.k * conv.k * conv.Cin)).astype(np.float32)
-    b = rng.standard_normal(conv.Cout).astype(np.float32) if conv.bias else None
     masks = {mid: np.load(os.path.join(a.plan, p)) for mid, p in man["masks"].items()}
-    refs = {mid: reference(x, w, m, b, conv.stride, conv.padding) for mid, m in masks.items()}
-    total = sum(len(c["masks"]) for c in man["candidates"])
-    results, done, start = {}, 0, time.time()
-    for c in man["candidates"]:
-        oper = bundle.operator(bundle.find_operator(c["operator"]))
-        oper.prepare()
-        for mid in c["masks"]:
-            inputs = [x, w, masks[mid] != 0] + ([b] if conv.bias else [])
-            got = oper.run(inputs)[0]
-            ref = refs[mid]
-            err = float(np.abs(got - ref).max() / max(1.0, np.abs(ref).max()))
-            entry = {"max_rel_err": err}
-            if err <= 1e-4:
-                r = oper.benchmark(warmup=a.warmup, reps=a.reps, rounds=a.rounds)
-                entry["us"] = r["median_us"]
-            results.setdefault(c["id"], {})[mid] = entry
-            done += 1
-            progress(done, total, "measurements", start)
-    out = os.path.join(a.plan, "results.json")
-    with open(out, "w") as f:
-        json.dump({"device": ctx.device_name(), "results": results}, f, indent=1)
-    print("wrote %s (%d measurements on %s)" % (out, total, ctx.device_name()))
-    return 0
+    if op.kind == "bmm":
+        # Random operands; the float64 reference masked by rows (and columns).
+        lhs = rng.uniform(-1, 1, op.lhs).astype(np.float32)
+        rhs = rng.uniform(-1, 1, op.rhs).astype(np.float32)
+        full = np.matmul(lhs.astype(np.float64), rhs.astype(np.float64))
+        masks = {mid: m != 0 for mid, m in masks.items()}
 
+        def case(m):
+            keep = m[:, :, None] & (m[:, None, :] if op.col_mask else True)
+            return [lhs, rhs, m] + ([m] if op.col_mask else []), full * keep
+    else:
+        x = rng.standard_normal(op.input).astype(np.float32)
+        w = (rng.standard_normal(op.filter) / math.sqrt(op.k * op.k * op.Cin)).astype(np.float32)
+        b = rng.standard_normal(op.Cout).astype(np.float32) if op.bias else None
 
-def measure_bmm(a, man, op):
-    """measure() for a batch-matmul: random operands, the float64 reference
-    masked by rows (and columns), then the same check and timing."""
+        def case(m):
+            return ([x, w, m != 0] + ([b] if op.bias else []),
+                    reference(x, w, m, b, op.stride, op.padding))
+    cases = {mid: case(m) for mid, m in masks.items()}
+
     from dynaspa import runtime as rt
-    lib = rt.Library(a.runtime)
-    ctx = lib.context(a.device)
+    ctx = rt.Library(a.runtime).context(a.device)
     bundle = ctx.load_bundle(os.path.join(a.plan, "candidates.dspb"))
-    rng = np.random.default_rng(man["seed"])
-    lhs = rng.uniform(-1, 1, op.lhs).astype(np.float32)
-    rhs = rng.uniform(-1, 1, op.rhs).astype(np.float32)
-    full = np.matmul(lhs.astype(np.float64), rhs.astype(np.float64))
-    masks = {mid: np.load(os.path.join(a.plan, p)) != 0 for mid, p in man["masks"].items()}
-
-    def ref(m):
-        keep = m[:, :, None] & (m[:, None, :] if op.col_mask else True)
-        return full * keep
-    refs = {mid: ref(m) for mid, m in masks.items()}
     total = sum(len(c["masks"]) for c in man["candidates"])
     results, done, start = {}, 0, time.time()
     for c in man["candidates"]:
         oper = bundle.operator(bundle.find_operator(c["operator"]))
         oper.prepare()
         for mid in c["masks"]:
-            inputs = [lhs, rhs, masks[mid]] + ([masks[mid]] if op.col_mask else [])
+            inputs, ref = cases[mid]
             got = oper.run(inputs)[0]
-            r = refs[mid]
-            err = float(np.abs(got - r).max() / max(1.0, np.abs(r).max()))
+            err = float(np.abs(got - ref).max() / max(1.0, np.abs(ref).max()))
             entry = {"max_rel_err": err}
             if err <= 1e-4:
                 entry["us"] = oper.benchmark(warmup=a.warmup, reps=a.reps,
