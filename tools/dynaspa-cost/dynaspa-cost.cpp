@@ -155,6 +155,44 @@ static json::Value answer(const cost::DeviceModel &device,
 }
 
 /// A batch-matmul query (its "bmm" object is `bmm`).
+/// A schedule knob by its #spsparse.schedule name.
+template <typename Schedule> struct Knob {
+  const char *name;
+  int64_t Schedule::*field;
+};
+
+/// Sets `s`'s fields from the request's "schedule" object; an unknown name
+/// is an error so that a typo does not silently keep a default. `ignored`
+/// knobs are accepted only at their default (1): the template does not read
+/// them. Returns the error, or an empty string.
+template <typename Schedule>
+static std::string
+readSchedule(const json::Object &schedule, ArrayRef<Knob<Schedule>> knobs,
+             ArrayRef<StringRef> ignored, StringRef what, Schedule &s) {
+  for (const auto &[key, v] : schedule) {
+    if (key == "double_buffer") {
+      std::optional<bool> b = v.getAsBoolean();
+      if (!b)
+        return "'double_buffer' must be a boolean";
+      s.doubleBuffer = *b;
+      continue;
+    }
+    if (llvm::is_contained(ignored, key.str()) && v.getAsInteger() == 1)
+      continue;
+    const Knob<Schedule> *knob = nullptr;
+    for (const Knob<Schedule> &kn : knobs)
+      if (key == kn.name)
+        knob = &kn;
+    std::optional<int64_t> i = v.getAsInteger();
+    if (!knob || !i)
+      return ("unknown or non-integer " + what + "schedule knob '" + key.str() +
+              "'")
+          .str();
+    s.*(knob->field) = *i;
+  }
+  return "";
+}
+
 static json::Value predictBmm(const cost::DeviceModel &device,
                               const json::Object &q, const json::Object &bmm,
                               const json::Object &schedule, double overhead) {
@@ -171,11 +209,7 @@ static json::Value predictBmm(const cost::DeviceModel &device,
   if (!r.error.empty())
     return json::Object{{"error", r.error}};
   s.rows = g[0];
-  struct Knob {
-    const char *name;
-    int64_t cost::BmmSchedule::*field;
-  };
-  static const Knob knobs[] = {
+  static const Knob<cost::BmmSchedule> knobs[] = {
       {"channel_block", &cost::BmmSchedule::channelBlock},
       {"reduction_block", &cost::BmmSchedule::reductionBlock},
       {"threads", &cost::BmmSchedule::threads},
@@ -184,31 +218,12 @@ static json::Value predictBmm(const cost::DeviceModel &device,
       {"vector_width", &cost::BmmSchedule::vectorWidth},
       {"unroll", &cost::BmmSchedule::unroll},
       {"blocks", &cost::BmmSchedule::blocks}};
-  for (const auto &[key, v] : schedule) {
-    if (key == "double_buffer") {
-      std::optional<bool> b = v.getAsBoolean();
-      if (!b)
-        return json::Object{{"error", "'double_buffer' must be a boolean"}};
-      s.doubleBuffer = *b;
-      continue;
-    }
-    // Knobs the conv template reads and the bmm template ignores: only
-    // their defaults mean what they say.
-    if ((key == "tiles_per_block" || key == "split_k") &&
-        v.getAsInteger() == 1)
-      continue;
-    const Knob *knob = nullptr;
-    for (const Knob &kn : knobs)
-      if (key == kn.name)
-        knob = &kn;
-    std::optional<int64_t> i = v.getAsInteger();
-    if (!knob || !i)
-      return json::Object{
-          {"error", ("unknown or non-integer batch-matmul schedule knob '" +
-                     key + "'")
-                        .str()}};
-    s.*(knob->field) = *i;
-  }
+  // Knobs the conv template reads and the bmm template ignores.
+  static const StringRef convOnly[] = {"tiles_per_block", "split_k"};
+  if (std::string e = readSchedule<cost::BmmSchedule>(
+          schedule, knobs, convOnly, "batch-matmul ", s);
+      !e.empty())
+    return json::Object{{"error", e}};
   int64_t tiles = r.integer(q, "active_tiles", std::nullopt).value_or(0);
   s.registersPerThread = r.integer(q, "registers", 0).value_or(0);
   double fraction = q.getNumber("write_fraction").value_or(1.0);
@@ -274,13 +289,7 @@ static json::Value predict(const cost::DeviceModel &device,
   s.tileH = g[0];
   s.tileW = g[1];
 
-  // The schedule's knobs by their #spsparse.schedule names; an unknown name
-  // is an error so that a typo does not silently keep a default.
-  struct Knob {
-    const char *name;
-    int64_t cost::ConvSchedule::*field;
-  };
-  static const Knob knobs[] = {
+  static const Knob<cost::ConvSchedule> knobs[] = {
       {"channel_block", &cost::ConvSchedule::channelBlock},
       {"reduction_block", &cost::ConvSchedule::reductionBlock},
       {"threads", &cost::ConvSchedule::threads},
@@ -291,25 +300,10 @@ static json::Value predict(const cost::DeviceModel &device,
       {"blocks", &cost::ConvSchedule::blocks},
       {"tiles_per_block", &cost::ConvSchedule::tilesPerBlock},
       {"split_k", &cost::ConvSchedule::splitK}};
-  for (const auto &[key, v] : *schedule) {
-    if (key == "double_buffer") {
-      std::optional<bool> b = v.getAsBoolean();
-      if (!b)
-        return json::Object{{"error", "'double_buffer' must be a boolean"}};
-      s.doubleBuffer = *b;
-      continue;
-    }
-    const Knob *knob = nullptr;
-    for (const Knob &kn : knobs)
-      if (key == kn.name)
-        knob = &kn;
-    std::optional<int64_t> i = v.getAsInteger();
-    if (!knob || !i)
-      return json::Object{
-          {"error",
-           ("unknown or non-integer schedule knob '" + key + "'").str()}};
-    s.*(knob->field) = *i;
-  }
+  if (std::string e =
+          readSchedule<cost::ConvSchedule>(*schedule, knobs, {}, "", s);
+      !e.empty())
+    return json::Object{{"error", e}};
   int64_t tiles = r.integer(*q, "active_tiles", std::nullopt).value_or(0);
   s.registersPerThread = r.integer(*q, "registers", 0).value_or(0);
   double fraction = q->getNumber("pixel_fraction").value_or(1.0);
