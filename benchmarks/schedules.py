@@ -178,6 +178,11 @@ def default_variants(op, batch):
         hi = min(hi, 3 * DENSE_TPB * math.ceil(H100_SMS / blocks_per_tile_group))
     sparse = ((2, 2), fit(op, batch, (2, 2), 128, 256, 4, 4, 8, split), [0, hi])
     dense = ((4, 4), fit(op, batch, (4, 4), DENSE_CB, 128, 8, 8, DENSE_TPB, split), None)
+    # Every run builds the tile list of every granularity (the variants
+    # dispatch themselves on the device), 3-5 us each on large work: a 2x2
+    # variant for under 5% of the tiles (d < ~0.05) is not worth that.
+    if hi < 0.05 * tiles2:
+        return [dense]
     return [sparse, dense]
 
 
