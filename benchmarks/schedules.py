@@ -174,7 +174,9 @@ def default_variants(op, batch):
         # (DENSE_TPB tiles per block, one block per channel block) would not
         # give every SM a block, taking ~3 active 2x2 tiles per active 4x4
         # one (clustered masks).
-        blocks_per_tile_group = math.ceil(op.Cout / DENSE_CB)
+        # (At batch 1 the dense variant also splits the reduction `split`
+        # ways, which multiplies its blocks.)
+        blocks_per_tile_group = math.ceil(op.Cout / DENSE_CB) * split
         hi = min(hi, 3 * DENSE_TPB * math.ceil(H100_SMS / blocks_per_tile_group))
     sparse = ((2, 2), fit(op, batch, (2, 2), 128, 256, 4, 4, 8, split), [0, hi])
     dense = ((4, 4), fit(op, batch, (4, 4), DENSE_CB, 128, 8, 8, DENSE_TPB, split), None)

@@ -75,7 +75,8 @@ def greedy_stops_when_a_slot_costs_more_than_it_saves():
 def dispatch_ranges_follow_the_wins():
     cands = [cand(0), cand(1)]
     masks = [mask(0, 0.1, {"4x4": 10}), mask(1, 0.9, {"4x4": 90})]
-    table = {("c0", "m0"): 1, ("c0", "m1"): 9, ("c1", "m0"): 2, ("c1", "m1"): 5}
+    # Each saves 10 us on its mask, more than the second variant's slot.
+    table = {("c0", "m0"): 10, ("c0", "m1"): 90, ("c1", "m0"): 20, ("c1", "m1"): 50}
     time = lambda c, m: table[(c["id"], m["id"])]  # noqa: E731
     v = tune.dispatch_ranges(cands, masks, time)
     assert [x["candidate"] for x in v] == ["c0", "c1"], v
@@ -92,12 +93,34 @@ def dispatch_ranges_are_contiguous_segments():
     masks = [mask(i, d, {"4x4": n}) for i, (d, n) in
              enumerate([(0.1, 10), (0.3, 30), (0.5, 50), (1.0, 100)])]
     table = {("c0", "m0"): 5, ("c0", "m1"): 40, ("c0", "m2"): 60, ("c0", "m3"): 99,
-             ("c1", "m0"): 8, ("c1", "m1"): 20, ("c1", "m2"): 30, ("c1", "m3"): 100}
+             ("c1", "m0"): 18, ("c1", "m1"): 20, ("c1", "m2"): 30, ("c1", "m3"): 100}
     time = lambda c, m: table[(c["id"], m["id"])]  # noqa: E731
     v = tune.dispatch_ranges(cands, masks, time)
     assert [(x["candidate"], x.get("tiles")) for x in v] == [("c0", [0, 10]), ("c1", None)], v
     total = sum(tune.dispatched_time(v, cands, m, time) for m in masks)
     assert total == 5 + 20 + 30 + 100, total
+    # A variant whose gain over the masks is below its kernel slot is dropped.
+    table[("c1", "m0")] = 5.5
+    table[("c0", "m1")], table[("c0", "m2")], table[("c0", "m3")] = 20.5, 30.5, 100.5
+    v = tune.dispatch_ranges(cands, masks, time)
+    assert [x["candidate"] for x in v] == ["c1"], v
+    # A missing time rules a variant out of the segments it would cover only.
+    table[("c0", "m0")], table[("c1", "m0")] = None, 50
+    table[("c0", "m1")], table[("c0", "m2")], table[("c0", "m3")] = 5, 5, 5
+    v = tune.dispatch_ranges(cands, masks, time)
+    assert [(x["candidate"], x.get("tiles")) for x in v] == [("c1", [0, 10]), ("c0", None)], v
+
+
+@check
+def first_round_follows_the_model():
+    # Nothing measured yet: the first round's candidates are the model's
+    # best (g of the empty set is infinite, so marginal gains cannot rank).
+    cands = [cand(i) for i in range(6)]
+    masks = [mask(0, 0.1), mask(1, 1.0)]
+    predict = lambda c, m: 100.0 - int(c["id"][1:])  # noqa: E731 (c5 best)
+    t = tune.Tuner(cands, masks, predict, {}, seed=1)
+    pairs = t.round(1, 2, 2, 0.0)
+    assert {c["id"] for c, _ in pairs} == {"c5", "c4"}, pairs
 
 
 @check

@@ -98,7 +98,9 @@ def explore_exploit(cands, base, masks, score, count, rng, explore):
     predicted marginal gain over `base` is best, a fraction `explore` drawn
     at random from the rest so that a wrong prediction can be corrected."""
     pool = [c for c in cands if c not in base]
-    ranked = sorted(pool, key=lambda c: marginal_gain(c, base, masks, score))
+    # g of the empty set is infinite: with nothing chosen yet, rank by g({c}).
+    ranked = sorted(pool, key=lambda c: (marginal_gain(c, base, masks, score) if base
+                                         else expected_time([c], masks, score)))
     n_explore = min(len(pool), int(round(count * explore)))
     picked = ranked[:count - n_explore]
     rest = [c for c in ranked if c not in picked]
@@ -190,25 +192,32 @@ class Tuner:
 
 def dispatch_ranges(selection, masks, time):
     """Tile-count ranges for the chosen variants, in dispatch order (first
-    match wins; the last variant takes the rest). The dispatch table can give
-    each variant one range of counts, so the train masks, in order of
-    density, are cut into contiguous segments, one per variant, with the
-    least total time (a dynamic program over (masks covered, variants
-    used)); each variant then serves up to the largest count, at its own
-    granularity, of its segment. Assigning each variant the masks it is
-    fastest on instead lets a variant that wins at both ends of the density
-    range take everything between (found on the H100: a PolyKernel slower
-    than its own second variant at d=0.3). Variants that get no segment are
-    dropped."""
+    match wins; the last variant takes the rest). The dispatch table gives
+    each variant one range of its own count, so the train masks, in order of
+    their tile count at the finest chosen granularity, are cut into
+    contiguous segments, one per variant, with the least total time plus the
+    kernel slots the used variants cost every run (a dynamic program over
+    (masks covered, variants used)); each variant then serves up to the
+    largest count, at its own granularity, of its segment. Assigning each
+    variant the masks it is fastest on instead lets a variant that wins at
+    both ends take everything between (found on the H100: a PolyKernel
+    slower than its own second variant at d=0.3). Variants that get no
+    segment are dropped."""
     gkey = lambda c: "x".join(str(x) for x in c["granularity"])  # noqa: E731
-    order = sorted(masks, key=lambda m: (m["density"], m["tiles"][gkey(selection[0])]))
+    finest = min(selection, key=lambda c: math.prod(c["granularity"]))
+    order = sorted(masks, key=lambda m: (m["tiles"][gkey(finest)], m["density"]))
     n, k = len(order), len(selection)
-    seg = [[0.0] * (n + 1) for _ in range(k)]   # seg[v][j]: v on order[:j]
-    for v, c in enumerate(selection):
-        for j, m in enumerate(order):
-            t = time(c, m)
-            seg[v][j + 1] = seg[v][j] + (math.inf if t is None else t)
-    # best[(i, used)] = (cost of order[:i] with the variants in `used`, plan)
+
+    def seg(v, i, j):
+        ts = [time(selection[v], m) for m in order[i:j]]
+        return math.inf if None in ts else sum(ts)
+
+    def slots(used):
+        chosen = [selection[v] for v in range(k) if used >> v & 1]
+        grans = {tuple(c["granularity"]) for c in chosen}
+        return KERNEL_SLOT_US * n * ((len(chosen) - 1) + (len(grans) - 1))
+
+    # best[(i, used)] = (time of order[:i] with the variants in `used`, plan)
     best = {(0, 0): (0.0, [])}
     for i in range(n):
         for used in range(1 << k):
@@ -219,11 +228,11 @@ def dispatch_ranges(selection, masks, time):
                 if used >> v & 1:
                     continue
                 for j in range(i + 1, n + 1):
-                    key = (j, used | 1 << v)
-                    c = cost + seg[v][j] - seg[v][i]
+                    key, c = (j, used | 1 << v), cost + seg(v, i, j)
                     if key not in best or c < best[key][0]:
                         best[key] = (c, plan + [(v, i, j)])
-    _, plan = min((best[(n, u)] for u in range(1 << k) if (n, u) in best),
+    _, plan = min(((best[(n, u)][0] + slots(u), best[(n, u)][1])
+                   for u in range(1, 1 << k) if (n, u) in best),
                   key=lambda e: e[0])
     out = []
     for idx, (v, i, j) in enumerate(plan):

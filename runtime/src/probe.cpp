@@ -22,21 +22,36 @@ ProbeBench::~ProbeBench() {
 }
 
 Status ProbeBench::allocate() {
-  if (src_.handle)
+  if (ready_)
     return Status::ok();
   int64_t elements = 0;
   for (const fb::Probe *p : *bundle_.probes())
     elements = std::max(elements, p->elements());
   size_t bytes = static_cast<size_t>(elements) * sizeof(float);
+  Status s = Status::ok();
   for (DeviceBuffer *b : {&src_, &dst_}) {
-    if (Status s = backend_.allocate(bytes, b); !s)
-      return s;
+    if (!b->handle)
+      s = backend_.allocate(bytes, b);
     // Zeros: every probe computes on finite, normal inputs (no denormal
     // slow paths on CPUs).
-    if (Status s = backend_.fillZero(*b, bytes, backend_.ownQueue()); !s)
-      return s;
+    if (s)
+      s = backend_.fillZero(*b, bytes, backend_.ownQueue());
+    if (!s)
+      break;
   }
-  return backend_.synchronize();
+  if (s)
+    s = backend_.synchronize();
+  if (!s) {
+    // Nothing half-made survives a failure: the next call starts over.
+    for (DeviceBuffer *b : {&src_, &dst_})
+      if (b->handle) {
+        backend_.release(*b);
+        *b = DeviceBuffer();
+      }
+    return s;
+  }
+  ready_ = true;
+  return Status::ok();
 }
 
 Status ProbeBench::benchmark(uint32_t index, uint32_t grid, int64_t count,
@@ -52,9 +67,11 @@ Status ProbeBench::benchmark(uint32_t index, uint32_t grid, int64_t count,
   if (options.warmup < 0 || options.reps < 1 || options.rounds < 1)
     return invalidArgument("benchmark needs warmup >= 0, reps >= 1 and "
                            "rounds >= 1");
-  if (grid < 1 || launches < 1 ||
-      grid > static_cast<uint32_t>(std::numeric_limits<int32_t>::max()))
+  if (grid < 1 || launches < 1)
     return invalidArgument("a probe needs grid >= 1 and launches >= 1");
+  if (grid > static_cast<uint32_t>(std::numeric_limits<int32_t>::max()))
+    return invalidArgument("a grid of " + std::to_string(grid) +
+                           " blocks is out of range (at most 2^31 - 1)");
   if (count < 0 || count > std::numeric_limits<int32_t>::max())
     return invalidArgument("probe count " + std::to_string(count) +
                            " out of range [0, 2^31)");

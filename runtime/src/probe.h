@@ -43,6 +43,8 @@ private:
   ModuleCache &modules_;
   const bundle::Bundle &bundle_;
   DeviceBuffer src_, dst_;
+  /// Both buffers allocated and zeroed.
+  bool ready_ = false;
 };
 
 } // namespace dynaspa::runtime

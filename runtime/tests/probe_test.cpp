@@ -139,6 +139,7 @@ TEST_F(Probes, BenchmarkRejectsShapesTheProbesCannotTake) {
       {0, 4, -1, 1, "out of range"},
       {0, 4, int64_t(1) << 31, 1, "out of range"},
       {0, 0, 1, 1, "grid >= 1"},
+      {0, 0x80000000u, 1, 1, "at most 2^31 - 1"},
       {0, 4, 1, 0, "launches >= 1"},
       {2, 4, 1, 1, "probe index 2"},
   };

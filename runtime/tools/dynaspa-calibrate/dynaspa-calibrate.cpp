@@ -31,6 +31,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <fstream>
@@ -437,17 +438,26 @@ Status run(const Options &o) {
                {"shared_bandwidth", significant(model->sharedBandwidth)},
                {"kernel_gap_ns", significant(model->kernelGapNs)},
                {"note", note.str()}};
+  // Written beside the target, read back the way the compiler reads it, and
+  // only then renamed: a file the compiler would reject never lands at -o.
+  std::string tmp = o.output + ".tmp";
   {
-    std::ofstream out(o.output);
+    std::ofstream out(tmp);
     out << file.dump(1) << "\n";
     if (!out)
-      return runtime::invalidArgument("cannot write " + o.output);
+      return runtime::invalidArgument("cannot write " + tmp);
   }
-  // What the compiler will see: read it back the way it does.
   std::string error;
-  if (!cost::readDeviceFile(o.output, error))
-    return Status(DYNASPA_DEVICE_ERROR, "wrote a device file the compiler "
-                                        "rejects: " + error);
+  if (!cost::readDeviceFile(tmp, error)) {
+    std::remove(tmp.c_str());
+    return Status(DYNASPA_DEVICE_ERROR,
+                  "the measurements make a device file the compiler "
+                  "rejects: " + error);
+  }
+  if (std::rename(tmp.c_str(), o.output.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    return runtime::invalidArgument("cannot write " + o.output);
+  }
   if (!o.samples.empty()) {
     std::ofstream out(o.samples);
     out << record.dump(1) << "\n";
