@@ -104,6 +104,9 @@ def dispatch_ranges_are_contiguous_segments():
     table[("c0", "m1")], table[("c0", "m2")], table[("c0", "m3")] = 20.5, 30.5, 100.5
     v = tune.dispatch_ranges(cands, masks, time)
     assert [x["candidate"] for x in v] == ["c1"], v
+    # ... unless the device's slot is cheaper than the gain (0.4 < 0.5 us).
+    v = tune.dispatch_ranges(cands, masks, time, tune.Slots(variant_us=0.1))
+    assert [x["candidate"] for x in v] == ["c0", "c1"], v
     # A missing time rules a variant out of the segments it would cover only.
     table[("c0", "m0")], table[("c1", "m0")] = None, 50
     table[("c0", "m1")], table[("c0", "m2")], table[("c0", "m3")] = 5, 5, 5

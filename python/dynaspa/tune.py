@@ -18,8 +18,33 @@ FORMAT, VERSION = "dynaspa-tuning-records", 1
 KERNEL_SLOT_US = 2.3
 
 
+class Slots:
+    """What a PolyKernel pays on every run for its size, in microseconds:
+    each variant after the first is launched (self-dispatch) and exits at
+    once, `variant_us`; each granularity after the first adds a tile-list
+    kernel, `granularity_us`. `from_device_file` takes the variant slot from
+    a calibrated device file's kernel gap (dynaspa-calibrate)."""
+
+    def __init__(self, variant_us=KERNEL_SLOT_US, granularity_us=KERNEL_SLOT_US):
+        self.variant_us, self.granularity_us = variant_us, granularity_us
+
+    @classmethod
+    def from_device_file(cls, path):
+        with open(path) as f:
+            gap = json.load(f).get("kernel_gap_ns")
+        return cls(variant_us=gap / 1000.0) if gap else cls()
+
+    def of(self, selection):
+        grans = {tuple(c["granularity"]) for c in selection}
+        return (self.variant_us * (len(selection) - 1)
+                + self.granularity_us * (len(grans) - 1))
+
+
+SLOTS = Slots()
+
+
 # ----------------------------------------------------------- set functions
-def expected_time(selection, masks, time):
+def expected_time(selection, masks, time, slots=SLOTS):
     """g(S, M): the mean over `masks` of the best time in `selection`, plus
     the kernels every run pays for (each variant is launched, each extra
     granularity adds a tile-list kernel). `time(c, m)` is None when unknown."""
@@ -32,18 +57,16 @@ def expected_time(selection, masks, time):
         if best is None:
             return math.inf
         total += best
-    grans = {tuple(c["granularity"]) for c in selection}
-    slots = (len(selection) - 1) + (len(grans) - 1)
-    return total / max(1, len(masks)) + KERNEL_SLOT_US * slots
+    return total / max(1, len(masks)) + slots.of(selection)
 
 
-def marginal_gain(cand, selection, masks, time):
+def marginal_gain(cand, selection, masks, time, slots=SLOTS):
     """Delta_g(s | S, M) (eq. 7): negative when adding `cand` helps."""
-    return (expected_time(selection + [cand], masks, time)
-            - expected_time(selection, masks, time))
+    return (expected_time(selection + [cand], masks, time, slots)
+            - expected_time(selection, masks, time, slots))
 
 
-def greedy_select(cands, masks, time, k):
+def greedy_select(cands, masks, time, k, slots=SLOTS):
     """The greedy supermodular minimization (eq. 6): up to k candidates, each
     the one with the best marginal gain; stops when none improves g."""
     chosen = []
@@ -55,17 +78,17 @@ def greedy_select(cands, masks, time, k):
             # g of the empty set is infinite, so every first candidate's
             # marginal gain is -inf: compare g({c}) itself for the first pick
             # (until 2026-11-24 the first candidate in `cands` won it).
-            gain = (marginal_gain(c, chosen, masks, time) if chosen
-                    else expected_time([c], masks, time))
+            gain = (marginal_gain(c, chosen, masks, time, slots) if chosen
+                    else expected_time([c], masks, time, slots))
             if gain < best_gain:
                 best, best_gain = c, gain
         if best is None:
             break
         chosen.append(best)
-    return improve_by_swaps(chosen, cands, masks, time)
+    return improve_by_swaps(chosen, cands, masks, time, slots)
 
 
-def improve_by_swaps(chosen, cands, masks, time):
+def improve_by_swaps(chosen, cands, masks, time, slots=SLOTS):
     """Local search after the greedy steps: replace a chosen candidate by
     another, or drop one, while that lowers g. Greedy alone keeps its first
     pick, the best single variant, while the best pair may be two
@@ -73,7 +96,7 @@ def improve_by_swaps(chosen, cands, masks, time):
     that pick. On 300 random small spaces it lifts the exact optimum from
     270 to 294 and bounds the excess at 20% instead of 43%
     (python/dynaspa/test_tune.py)."""
-    g = expected_time(chosen, masks, time)
+    g = expected_time(chosen, masks, time, slots)
     improved = True
     while improved and chosen:
         improved = False
@@ -82,7 +105,7 @@ def improve_by_swaps(chosen, cands, masks, time):
             options = [rest] if rest else []
             options += [rest[:i] + [c] + rest[i:] for c in cands if c not in chosen]
             for option in options:
-                v = expected_time(option, masks, time)
+                v = expected_time(option, masks, time, slots)
                 if v < g - 1e-9:
                     chosen, g, improved = option, v, True
                     break
@@ -92,15 +115,15 @@ def improve_by_swaps(chosen, cands, masks, time):
 
 
 # ----------------------------------------------------------------- search
-def explore_exploit(cands, base, masks, score, count, rng, explore):
+def explore_exploit(cands, base, masks, score, count, rng, explore, slots=SLOTS):
     """Explore-and-Exploit with Delta_g as the energy (Algorithm 1, lines
     7-8): `count` candidates not yet in `base`, most of them those whose
     predicted marginal gain over `base` is best, a fraction `explore` drawn
     at random from the rest so that a wrong prediction can be corrected."""
     pool = [c for c in cands if c not in base]
     # g of the empty set is infinite: with nothing chosen yet, rank by g({c}).
-    ranked = sorted(pool, key=lambda c: (marginal_gain(c, base, masks, score) if base
-                                         else expected_time([c], masks, score)))
+    ranked = sorted(pool, key=lambda c: (marginal_gain(c, base, masks, score, slots) if base
+                                         else expected_time([c], masks, score, slots)))
     n_explore = min(len(pool), int(round(count * explore)))
     picked = ranked[:count - n_explore]
     rest = [c for c in ranked if c not in picked]
@@ -117,10 +140,11 @@ class Tuner:
     prediction scaled by the median measured/predicted ratio so far (line 14:
     "update the cost function f using D")."""
 
-    def __init__(self, cands, masks, predict, measured, seed=0):
+    def __init__(self, cands, masks, predict, measured, seed=0, slots=SLOTS):
         self.cands, self.masks, self.predict = cands, masks, predict
         self.measured = measured
         self.rng = random.Random(seed)
+        self.slots = slots
 
     def scale(self):
         ratios = sorted(self.measured[(c["id"], m["id"])] / p
@@ -154,9 +178,9 @@ class Tuner:
         for _ in range(k):
             # The energy is the gain over what the slot's predecessors and the
             # known candidates already give (Delta_g(. | Q, M')).
-            best_known = greedy_select(known, minibatch, self.f, 1)
+            best_known = greedy_select(known, minibatch, self.f, 1, self.slots)
             picked = explore_exploit(fresh, query + best_known, minibatch, self.f,
-                                     per_variant, self.rng, explore)
+                                     per_variant, self.rng, explore, self.slots)
             if not picked:
                 break
             query += picked
@@ -187,10 +211,10 @@ class Tuner:
     def select(self, k):
         full = [c for c in self.cands
                 if all(self.time(c, m) is not None for m in self.masks)]
-        return greedy_select(full, self.masks, self.time, k)
+        return greedy_select(full, self.masks, self.time, k, self.slots)
 
 
-def dispatch_ranges(selection, masks, time):
+def dispatch_ranges(selection, masks, time, slots=SLOTS):
     """Tile-count ranges for the chosen variants, in dispatch order (first
     match wins; the last variant takes the rest). The dispatch table gives
     each variant one range of its own count, so the train masks, in order of
@@ -212,10 +236,8 @@ def dispatch_ranges(selection, masks, time):
         ts = [time(selection[v], m) for m in order[i:j]]
         return math.inf if None in ts else sum(ts)
 
-    def slots(used):
-        chosen = [selection[v] for v in range(k) if used >> v & 1]
-        grans = {tuple(c["granularity"]) for c in chosen}
-        return KERNEL_SLOT_US * n * ((len(chosen) - 1) + (len(grans) - 1))
+    def slot_cost(used):
+        return n * slots.of([selection[v] for v in range(k) if used >> v & 1])
 
     # best[(i, used)] = (time of order[:i] with the variants in `used`, plan)
     best = {(0, 0): (0.0, [])}
@@ -231,7 +253,7 @@ def dispatch_ranges(selection, masks, time):
                     key, c = (j, used | 1 << v), cost + seg(v, i, j)
                     if key not in best or c < best[key][0]:
                         best[key] = (c, plan + [(v, i, j)])
-    _, plan = min(((best[(n, u)][0] + slots(u), best[(n, u)][1])
+    _, plan = min(((best[(n, u)][0] + slot_cost(u), best[(n, u)][1])
                    for u in range(1, 1 << k) if (n, u) in best),
                   key=lambda e: e[0])
     out = []

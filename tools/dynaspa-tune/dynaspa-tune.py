@@ -449,8 +449,12 @@ class State:
         self.predict = Predictor(self.conv, a) if a.cost else (lambda c, m: None)
         if a.prune_top:
             self.prune(a.prune_top)
+        # A launched variant costs the device's kernel gap where the device
+        # file has a calibrated one (dynaspa-calibrate), else the default.
+        self.slots = (tune.Slots.from_device_file(a.cost_device_file)
+                      if a.cost_device_file else tune.Slots())
         self.tuner = tune.Tuner(self.cands, self.train, self.predict, self.measured,
-                                seed=a.seed + self.trials())
+                                seed=a.seed + self.trials(), slots=self.slots)
 
     def prune(self, top):
         """Keeps the `top` candidates by the model's mean predicted time over
@@ -517,12 +521,12 @@ class State:
         chosen = self.tuner.select(a.k)
         if not chosen:
             fail("no candidate has a correct measurement on every train mask yet")
-        variants = tune.dispatch_ranges(chosen, self.train, self.tuner.time)
+        variants = tune.dispatch_ranges(chosen, self.train, self.tuner.time, self.slots)
         t = self.tuner.time
         full = [c for c in self.cands if all(t(c, m) is not None for m in self.masks)]
         best1 = tune.greedy_select(
             [c for c in self.cands if all(t(c, m) is not None for m in self.train)],
-            self.train, t, 1)
+            self.train, t, 1, self.slots)
         evalset = [m for m in self.heldout if all(t(c, m) is not None for c in chosen + best1)]
 
         def mean(xs):
@@ -533,7 +537,9 @@ class State:
         self.rec["selection"] = {
             "method": "greedy supermodular (dynaspa-tune)", "k": a.k, "seed": a.seed,
             "masks": [m["id"] for m in self.train],
-            "expected_us": tune.expected_time(chosen, self.train, t),
+            "slots_us": {"variant": self.slots.variant_us,
+                         "granularity": self.slots.granularity_us},
+            "expected_us": tune.expected_time(chosen, self.train, t, self.slots),
             "heldout": {"masks": [m["id"] for m in evalset], "dispatched_us": disp,
                         "oracle_us": oracle, "best_single_us": single,
                         "best_single": best1[0]["id"] if best1 else None}}
