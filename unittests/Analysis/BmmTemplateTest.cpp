@@ -13,6 +13,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "TemplateAgreement.h"
+
 #include "dynaspa/Analysis/BmmProfile.h"
 #include "dynaspa/Conversion/SpSparseToGPU/SpSparseToGPU.h"
 
@@ -94,37 +96,21 @@ protected:
     std::string why = cost::verifyBmmSchedule(p, s);
     std::string what = "case " + std::to_string(built) + ": rows " +
                        std::to_string(s.rows) + " " + diagnostic;
-    if (failed(fn)) {
-      EXPECT_FALSE(why.empty()) << what;
-      EXPECT_NE(diagnostic.find(why), std::string::npos)
-          << what << "\n profile: " << why;
+    if (std::optional<bool> stop =
+            dynaspa::testing::agreeOnAcceptance(fn, why, diagnostic, what)) {
       gpuModule->erase();
-      return false;
+      return *stop;
     }
-    EXPECT_TRUE(why.empty()) << what << " profile rejects: " << why;
-    if (!why.empty()) {
-      gpuModule->erase();
-      return true;
-    }
-    int64_t shared = 0;
-    for (BlockArgument a : fn->getWorkgroupAttributions()) {
-      auto type = cast<MemRefType>(a.getType());
-      shared += type.getNumElements() * type.getElementTypeBitWidth() / 8;
-    }
-    EXPECT_EQ(shared, cost::getBmmSharedBytes(s)) << what;
+    EXPECT_EQ(dynaspa::testing::getStaticSharedBytes(*fn),
+              cost::getBmmSharedBytes(s))
+        << what;
     // Grid and block: blocks along the list for a full mask, the profile's
     // working blocks when every tile is active.
-    auto launch = (*fn)->getAttrOfType<DictionaryAttr>("spsparse.launch");
-    auto grid = launch.getAs<DenseI64ArrayAttr>("grid").asArrayRef();
-    auto block = launch.getAs<DenseI64ArrayAttr>("block").asArrayRef();
-    std::optional<cost::KernelProfile> prof =
+    dynaspa::testing::expectLaunchMatches(
+        *fn,
         cost::profileMaskedBmm(*cost::getBuiltinDevice("h100-sxm"), p, s,
-                               cost::getBmmTileCount(p, s));
-    EXPECT_TRUE(prof) << what;
-    if (prof) {
-      EXPECT_EQ(grid[0] * grid[1] * grid[2], prof->blocks) << what;
-      EXPECT_EQ(block[0] * block[1] * block[2], prof->threadsPerBlock) << what;
-    }
+                               cost::getBmmTileCount(p, s)),
+        what);
     gpuModule->erase();
     return true;
   }

@@ -13,6 +13,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "TemplateAgreement.h"
+
 #include "dynaspa/Analysis/ConvProfile.h"
 #include "dynaspa/Conversion/SpSparseToGPU/SpSparseToGPU.h"
 
@@ -123,39 +125,23 @@ protected:
     std::string what = "case " + std::to_string(built) + ": g " +
                        std::to_string(gh) + "x" + std::to_string(gw) + " " +
                        scheduleString(schedule);
-    if (failed(fn)) {
-      EXPECT_FALSE(why.empty()) << what << " template: " << diagnostic;
-      EXPECT_NE(diagnostic.find(why), std::string::npos)
-          << what << "\n template: " << diagnostic << "\n profile: " << why;
+    if (std::optional<bool> stop =
+            dynaspa::testing::agreeOnAcceptance(fn, why, diagnostic, what)) {
       gpuModule->erase();
-      return false;
+      return *stop;
     }
-    EXPECT_TRUE(why.empty()) << what << " profile rejects: " << why;
-    if (!why.empty()) {
-      gpuModule->erase();
-      return true;
-    }
-    // Static shared memory: the workgroup attributions.
-    int64_t shared = 0;
-    for (BlockArgument a : fn->getWorkgroupAttributions()) {
-      auto type = cast<MemRefType>(a.getType());
-      shared += type.getNumElements() * type.getElementTypeBitWidth() / 8;
-    }
-    EXPECT_EQ(shared, cost::getConvSharedBytes(p, ms)) << what;
+    EXPECT_EQ(dynaspa::testing::getStaticSharedBytes(*fn),
+              cost::getConvSharedBytes(p, ms))
+        << what;
     // Grid and block: blocks along the list for a full mask, the profile's
     // working blocks when every tile is active.
-    auto launch = (*fn)->getAttrOfType<DictionaryAttr>("spsparse.launch");
-    auto grid = launch.getAs<DenseI64ArrayAttr>("grid").asArrayRef();
-    auto block = launch.getAs<DenseI64ArrayAttr>("block").asArrayRef();
     int64_t tiles = shape.n * llvm::divideCeil(p.getOutHeight(), gh) *
                     llvm::divideCeil(p.getOutWidth(), gw);
-    std::optional<cost::KernelProfile> prof = cost::profileMaskedConv(
-        *cost::getBuiltinDevice("h100-sxm"), p, ms, tiles);
-    EXPECT_TRUE(prof) << what;
-    if (prof) {
-      EXPECT_EQ(grid[0] * grid[1] * grid[2], prof->blocks) << what;
-      EXPECT_EQ(block[0], prof->threadsPerBlock) << what;
-    }
+    llvm::ArrayRef<int64_t> grid = dynaspa::testing::expectLaunchMatches(
+        *fn,
+        cost::profileMaskedConv(*cost::getBuiltinDevice("h100-sxm"), p, ms,
+                                tiles),
+        what);
     EXPECT_EQ(grid[2], s.splitK) << what;
     gpuModule->erase();
     return true;

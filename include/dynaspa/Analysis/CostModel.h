@@ -189,6 +189,11 @@ struct WarpAccess {
   static WarpAccess
   fromFunction(int64_t warpSize, int64_t width,
                const std::function<std::optional<int64_t>(int64_t)> &address);
+  /// Warp `warp` of a block of `threads`: lane i is thread
+  /// warp * warpSize + i at `address(tid)`, inactive past the block's end.
+  static WarpAccess
+  ofBlockWarp(int64_t warp, int64_t warpSize, int64_t threads, int64_t width,
+              const std::function<std::optional<int64_t>(int64_t)> &address);
 
   int64_t getActiveLanes() const;
   /// Bytes the active lanes request (active lanes * width).

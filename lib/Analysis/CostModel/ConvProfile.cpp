@@ -273,13 +273,8 @@ private:
   /// The warp instruction in which warp `warp`'s threads access `address`.
   WarpAccess warpAccess(int64_t warp, int64_t width,
                         const ThreadAddress &address) const {
-    int64_t lanes = device.warpSize, first = warp * lanes;
-    return WarpAccess::fromFunction(
-        lanes, width, [&](int64_t lane) -> std::optional<int64_t> {
-          if (first + lane >= s.threads)
-            return std::nullopt;
-          return address(first + lane);
-        });
+    return WarpAccess::ofBlockWarp(warp, device.warpSize, s.threads, width,
+                                   address);
   }
   int64_t numWarps() const { return ceilDiv(s.threads, device.warpSize); }
 

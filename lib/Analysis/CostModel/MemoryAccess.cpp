@@ -48,6 +48,18 @@ WarpAccess WarpAccess::fromFunction(
   return a;
 }
 
+WarpAccess WarpAccess::ofBlockWarp(
+    int64_t warp, int64_t warpSize, int64_t threads, int64_t width,
+    const std::function<std::optional<int64_t>(int64_t)> &address) {
+  int64_t first = warp * warpSize;
+  return fromFunction(warpSize, width,
+                      [&](int64_t lane) -> std::optional<int64_t> {
+                        if (first + lane >= threads)
+                          return std::nullopt;
+                        return address(first + lane);
+                      });
+}
+
 int64_t WarpAccess::getActiveLanes() const {
   return std::count_if(lanes.begin(), lanes.end(),
                        [](const std::optional<int64_t> &l) { return l; });
