@@ -16,23 +16,18 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import traceback
 
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-sys.path.insert(0, HERE)
+sys.path[:0] = [HERE, os.path.join(ROOT, "python")]
 
 import masks  # noqa: E402
 import suite  # noqa: E402
+from dynaspa.selftest import Checks  # noqa: E402
 
-CHECKS = []
-
-
-def check(fn):
-    CHECKS.append(fn)
-    return fn
+check = Checks()
 
 
 # ------------------------------------------------------------- resizing
@@ -363,16 +358,7 @@ def main(argv=None):
     default_opt = os.path.join(ROOT, "build", "bin", "dynaspa-opt")
     p.add_argument("--dynaspa-opt", default=default_opt if os.path.exists(default_opt) else None)
     args = p.parse_args(argv)
-    failed = 0
-    for fn in CHECKS:
-        try:
-            note = fn(args)
-            print("PASS %s%s" % (fn.__name__, " (%s)" % note if note else ""))
-        except Exception:  # noqa: BLE001
-            failed += 1
-            print("FAIL %s\n%s" % (fn.__name__, traceback.format_exc()))
-    print("%d passed, %d failed" % (len(CHECKS) - failed, failed))
-    return 1 if failed else 0
+    return check.run(lambda fn: fn(args))
 
 
 if __name__ == "__main__":

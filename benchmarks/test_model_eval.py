@@ -12,19 +12,14 @@ import math
 import os
 import sys
 import tempfile
-import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
+sys.path[:0] = [HERE, os.path.join(os.path.dirname(HERE), "python")]
 
 import model_eval as me  # noqa: E402
+from dynaspa.selftest import Checks  # noqa: E402
 
-CHECKS = []
-
-
-def check(fn):
-    CHECKS.append(fn)
-    return fn
+check = Checks()
 
 
 @check
@@ -117,21 +112,7 @@ def main():
     p.add_argument("--build", default=me.BUILD)
     p.add_argument("--masks", default=os.path.join(me.ROOT, "..", "shared", "masks"))
     a = p.parse_args()
-    passed = failed = 0
-    for fn in CHECKS:
-        try:
-            if fn is end_to_end:
-                fn(a.build, a.masks)
-            else:
-                fn()
-            print("PASS", fn.__name__)
-            passed += 1
-        except Exception:
-            print("FAIL", fn.__name__)
-            traceback.print_exc()
-            failed += 1
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return check.run(lambda fn: fn(a.build, a.masks) if fn is end_to_end else fn())
 
 
 if __name__ == "__main__":

@@ -13,18 +13,13 @@ import math
 import os
 import random
 import sys
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from dynaspa import tune  # noqa: E402
+from dynaspa.selftest import Checks  # noqa: E402
 
-CHECKS = []
-
-
-def check(fn):
-    CHECKS.append(fn)
-    return fn
+check = Checks()
 
 
 def cand(i, g=(4, 4)):
@@ -141,20 +136,5 @@ def complete_ranks_by_relative_time_not_by_mask_mix():
     assert [(c["id"], m["id"]) for c, m in pairs] == [("c1", "m0")], pairs
 
 
-def main():
-    passed = failed = 0
-    for fn in CHECKS:
-        try:
-            fn()
-            print("PASS", fn.__name__)
-            passed += 1
-        except Exception:
-            print("FAIL", fn.__name__)
-            traceback.print_exc()
-            failed += 1
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(check.run())
