@@ -75,6 +75,14 @@ def main(argv=None):
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--runner", default=os.path.join(ROOT, "build", "runtime", "bin", "dynaspa-run"),
                    help="dynaspa-run, to record each bundle's variants in the manifest")
+    p.add_argument("--default-variants", action="store_true",
+                   help="A/B runs: the default PolyKernel for every conv shape, not the "
+                        "sweep's choice (benchmarks/schedules.json)")
+    p.add_argument("--min-blocks", type=int, default=schedules.MIN_BLOCKS,
+                   help="A/B runs: the default PolyKernels' adaptive-split target "
+                        "(0: the static split)")
+    p.add_argument("--no-small-tiles", action="store_true",
+                   help="A/B runs: default PolyKernels without the 2x2-DISTile variant")
     p.add_argument("--extra", nargs=argparse.REMAINDER, default=[],
                    help="further compiler flags (must come last)")
     a = p.parse_args(argv)
@@ -96,8 +104,9 @@ def main(argv=None):
             key = suite.bundle_key(op, b)
             mpath = os.path.join(mdir, key + ".mlir")
             with open(mpath, "w") as f:
-                f.write(suite.mlir(op, b, schedules.chosen_variants(op, b)
-                                   if op.kind == "conv" else None))
+                f.write(suite.mlir(op, b, schedules.chosen_variants(
+                    op, b, use_chosen=not a.default_variants, min_blocks=a.min_blocks,
+                    small_tiles=not a.no_small_tiles) if op.kind == "conv" else None))
             jobs.append((key, op, b, mpath, os.path.join(a.out, key + ".dspb")))
     print("wrote %d MLIR files to %s" % (len(jobs), mdir))
 

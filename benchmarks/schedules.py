@@ -132,10 +132,11 @@ def candidates(op, batch, limit=None):
     return (conv_candidates if op.kind == "conv" else bmm_candidates)(op, batch, limit)
 
 
-def fit(op, batch, g, cb, threads, tc, tp, tpb, split):
+def fit(op, batch, g, cb, threads, tc, tp, tpb, split, min_blocks=0):
     """One variant of the given shape class made valid for `op`: channel block
     no wider than needed, the largest reduction block that fits in shared
-    memory, split_k within the reduction."""
+    memory, split_k within the reduction; with `min_blocks` the split is
+    adaptive (the kernel splits only as far as the active tiles need)."""
     cout_pad = 32 * math.ceil(op.Cout / 32)
     while cb > cout_pad and cb > 32:
         cb //= 2
@@ -145,23 +146,30 @@ def fit(op, batch, g, cb, threads, tc, tp, tpb, split):
     split = min(split, math.ceil(op.Cin / rb))
     unroll = 4 if op.k == 1 else 1
     return (schedule_string(cb, rb, threads, tc, tp, vw, unroll, tpb, split)
-            + ", double_buffer = true")
+            + ", double_buffer = true"
+            + (", min_blocks = %d" % min_blocks if min_blocks and split > 1 else ""))
 
 
 # The suite's schedules are the H100's.
 H100_SMS = 132
 # The dense variant's channel block and 4x4 tiles per block.
 DENSE_CB, DENSE_TPB = 64, 8
+# The adaptive split (`min_blocks`): blocks of work to aim for, and the most
+# slices. 0 gives the static split of before (4 ways at batch 1, none above).
+MIN_BLOCKS = 4 * H100_SMS
+MAX_SPLIT = 16
 
 
-def default_variants(op, batch):
+def default_variants(op, batch, min_blocks=MIN_BLOCKS, small_tiles=True):
     """A two-variant PolyKernel for shapes the sweep has not measured, from
     the shape classes that won the H100 sweep (docs/benchmarks/sweep-h100-*):
-    small blocks of 2x2 tiles with a 4-way split reduction while few tiles
-    are active, 8 tiles of 4x4 per block for dense masks, both double
-    buffered (it won every refined comparison); at batch > 1 the split is
-    not needed for parallelism."""
-    split = 4 if batch == 1 else 1
+    small blocks of 2x2 tiles while few tiles are active, 8 tiles of 4x4 per
+    block for dense masks, both double buffered (it won every refined
+    comparison). The reduction is split adaptively up to MAX_SPLIT ways, as
+    far as the active tiles need for `min_blocks` blocks of work; with
+    min_blocks = 0 statically, 4 ways at batch 1 and none above.
+    `small_tiles=False` leaves out the 2x2 variant."""
+    split = MAX_SPLIT if min_blocks else (4 if batch == 1 else 1)
     ho, wo = (op.H - 1) // op.stride + 1, (op.W - 1) // op.stride + 1
     tiles2 = batch * math.ceil(ho / 2) * math.ceil(wo / 2)
     hi = int(0.6 * tiles2)
@@ -178,24 +186,26 @@ def default_variants(op, batch):
         # ways, which multiplies its blocks.)
         blocks_per_tile_group = math.ceil(op.Cout / DENSE_CB) * split
         hi = min(hi, 3 * DENSE_TPB * math.ceil(H100_SMS / blocks_per_tile_group))
-    sparse = ((2, 2), fit(op, batch, (2, 2), 128, 256, 4, 4, 8, split), [0, hi])
-    dense = ((4, 4), fit(op, batch, (4, 4), DENSE_CB, 128, 8, 8, DENSE_TPB, split), None)
+    sparse = ((2, 2), fit(op, batch, (2, 2), 128, 256, 4, 4, 8, split, min_blocks), [0, hi])
+    dense = ((4, 4), fit(op, batch, (4, 4), DENSE_CB, 128, 8, 8, DENSE_TPB, split, min_blocks),
+              None)
     # Every run builds the tile list of every granularity (the variants
     # dispatch themselves on the device), 3-5 us each on large work: a 2x2
     # variant for under 5% of the tiles (d < ~0.05) is not worth that.
-    if hi < 0.05 * tiles2:
+    if hi < 0.05 * tiles2 or not small_tiles:
         return [dense]
     return [sparse, dense]
 
 
-def chosen_variants(op, batch):
+def chosen_variants(op, batch, use_chosen=True, **default_knobs):
     """[(granularity, schedule, tiles)] chosen for (op, batch): measured by
-    the sweep if it covered the shape, else default_variants."""
+    the sweep if it covered the shape (and `use_chosen`), else
+    default_variants(op, batch, **default_knobs)."""
     table = {}
-    if os.path.exists(CHOSEN):
+    if use_chosen and os.path.exists(CHOSEN):
         with open(CHOSEN) as f:
             table = json.load(f).get("variants", {})
     entry = table.get("%s_b%d" % (op.name, batch))
     if not entry:
-        return default_variants(op, batch)
+        return default_variants(op, batch, **default_knobs)
     return [(tuple(v["granularity"]), v["schedule"], v.get("tiles")) for v in entry]

@@ -5,8 +5,8 @@
 # (device-out/gpu carried): the runtime's CUDA gtests, every generated kernel
 # of the end-to-end suite against the float64 reference, and
 # compute-sanitizer memcheck and racecheck on the cases that exercise
-# grouping, split-K atomics and double buffering. Exit status 1 on any
-# failure.
+# grouping, split-K atomics (static and adaptive) and double buffering.
+# Exit status 1 on any failure.
 #
 #===----------------------------------------------------------------------===#
 set -uo pipefail
@@ -38,7 +38,7 @@ for b in "$G"/e2e/*.dspb; do
   echo "$n: $r"
 done
 echo "e2e: $pass passed, $fail failed"
-for n in split_k2_double_buffer double_buffer_batch2 double_buffer_s2 grouped_1x1_batch2 saliency_40x40 \
+for n in split_k2_double_buffer split_adaptive_sparse split_adaptive_uneven double_buffer_batch2 double_buffer_s2 grouped_1x1_batch2 saliency_40x40 \
          multiblock_1x1_tiles_batch2 multiblock_2x2_saliency; do
   run=("$G/bin/dynaspa-run" "$G/e2e/$n.dspb" --device cuda --random 3 --mask "$G/e2e/${n}_mask.npy" --check)
   m=$(compute-sanitizer --tool memcheck --report-api-errors no "${run[@]}" 2>&1 | grep "ERROR SUMMARY")

@@ -219,7 +219,8 @@ static json::Value predictBmm(const cost::DeviceModel &device,
       {"unroll", &cost::BmmSchedule::unroll},
       {"blocks", &cost::BmmSchedule::blocks}};
   // Knobs the conv template reads and the bmm template ignores.
-  static const StringRef convOnly[] = {"tiles_per_block", "split_k"};
+  static const StringRef convOnly[] = {"tiles_per_block", "split_k",
+                                       "min_blocks"};
   if (std::string e = readSchedule<cost::BmmSchedule>(
           schedule, knobs, convOnly, "batch-matmul ", s);
       !e.empty())
@@ -299,7 +300,8 @@ static json::Value predict(const cost::DeviceModel &device,
       {"unroll", &cost::ConvSchedule::unroll},
       {"blocks", &cost::ConvSchedule::blocks},
       {"tiles_per_block", &cost::ConvSchedule::tilesPerBlock},
-      {"split_k", &cost::ConvSchedule::splitK}};
+      {"split_k", &cost::ConvSchedule::splitK},
+      {"min_blocks", &cost::ConvSchedule::minBlocks}};
   if (std::string e =
           readSchedule<cost::ConvSchedule>(*schedule, knobs, {}, "", s);
       !e.empty())

@@ -43,7 +43,8 @@ import schedules  # noqa: E402  (benchmarks/: the conv template's schedule space
 from dynaspa import tune  # noqa: E402
 
 KNOBS = ("channel_block", "reduction_block", "threads", "thread_channels", "thread_pixels",
-         "vector_width", "unroll", "tiles_per_block", "split_k", "double_buffer")
+         "vector_width", "unroll", "tiles_per_block", "split_k", "min_blocks",
+         "double_buffer")
 
 
 def fail(msg):

@@ -82,7 +82,8 @@ protected:
         [&] { return emitError(UnknownLoc::get(&ctx)); }, &ctx, s.channelBlock,
         s.reductionBlock, s.threads, s.threadChannels, s.threadPixels,
         s.vectorWidth, s.unroll, s.doubleBuffer, s.blocks,
-        /*tiles_per_block=*/int64_t(1), /*split_k=*/int64_t(1));
+        /*tiles_per_block=*/int64_t(1), /*split_k=*/int64_t(1),
+        /*min_blocks=*/int64_t(0));
     if (!schedule)
       return false; // The attribute's own verifier; not the template's.
     OpBuilder builder(&ctx);

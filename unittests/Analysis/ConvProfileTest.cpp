@@ -131,6 +131,43 @@ TEST(ConvProfile, GridStrideAndSplitK) {
             2 * single->globalTransactionsPerBlock);
 }
 
+TEST(ConvProfile, AdaptiveSplit) {
+  // 50 tiles of 4x8 in a full 40x40 mask, 8 channel blocks, 32 chunks of 8
+  // input channels. With min_blocks = 400 the kernel splits only as much
+  // as the active tiles need for 400 blocks of work, at most split_k = 8.
+  ConvSchedule s = schedule4x8();
+  s.splitK = 8;
+  s.minBlocks = 400;
+  auto profile = [&](const ConvSchedule &sched, int64_t tiles) {
+    std::optional<KernelProfile> prof =
+        profileMaskedConv(h100(), paperConv(), sched, tiles);
+    EXPECT_TRUE(prof);
+    return prof.value_or(KernelProfile());
+  };
+  // Full mask: 50 x 8 blocks already, no split.
+  EXPECT_EQ(profile(s, 50).blocks, 400);
+  EXPECT_DOUBLE_EQ(profile(s, 50).warpMacs, profile(schedule4x8(), 50).warpMacs);
+  // 10 tiles: 5 slices of ceil(32 / 5) = 7 chunks, 50 (group, slice) pairs.
+  EXPECT_EQ(profile(s, 10).blocks, 400);
+  EXPECT_DOUBLE_EQ(profile(s, 10).warpMacs,
+                   profile(schedule4x8(), 10).warpMacs * 7 / 32);
+  // 2 tiles would want 25 slices: capped at split_k, 16 pairs of 4 chunks.
+  EXPECT_EQ(profile(s, 2).blocks, 2 * 8 * 8);
+  EXPECT_DOUBLE_EQ(profile(s, 2).warpMacs,
+                   profile(schedule4x8(), 2).warpMacs * 4 / 32);
+  // A fixed grid along the list shares the pairs out grid-stride.
+  s.blocks = 20;
+  EXPECT_EQ(profile(s, 10).blocks, 20 * 8);
+  EXPECT_DOUBLE_EQ(profile(s, 10).warpMacs,
+                   profile(schedule4x8(), 10).warpMacs * 3 * 7 / 32);
+  // min_blocks without a split to adapt is an error, not a silent no-op.
+  s = schedule4x8();
+  s.minBlocks = 400;
+  std::string why;
+  EXPECT_FALSE(profileMaskedConv(h100(), paperConv(), s, 10, &why));
+  EXPECT_EQ(why, "min_blocks needs split_k > 1");
+}
+
 TEST(ConvProfile, ChannelRunsAndSplitKAtomics) {
   // 64 channels per block, 8 per thread in two runs of 4: lanes take
   // consecutive runs, so a warp (4 pixels x 8 channel groups) stores 4 x

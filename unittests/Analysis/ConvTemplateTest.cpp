@@ -106,7 +106,7 @@ protected:
         [&] { return emitError(UnknownLoc::get(&ctx)); }, &ctx, s.channelBlock,
         s.reductionBlock, s.threads, s.threadChannels, s.threadPixels,
         s.vectorWidth, s.unroll, s.doubleBuffer, s.blocks, s.tilesPerBlock,
-        s.splitK);
+        s.splitK, s.minBlocks);
     if (!schedule)
       return false; // The attribute's own verifier; not the template's.
     OpBuilder builder(&ctx);
@@ -142,7 +142,7 @@ protected:
         cost::profileMaskedConv(*cost::getBuiltinDevice("h100-sxm"), p, ms,
                                 tiles),
         what);
-    EXPECT_EQ(grid[2], s.splitK) << what;
+    EXPECT_EQ(grid[2], s.minBlocks > 0 ? 1 : s.splitK) << what;
     gpuModule->erase();
     return true;
   }
@@ -245,6 +245,7 @@ TEST_F(ConvTemplate, RandomSchedulesAgree) {
       s.blocks = pick({0, 0, 7});
       s.tilesPerBlock = pick({1, 2, 8, 32});
       s.splitK = pick({1, 2, 4, 64});
+      s.minBlocks = pick({0, 0, 0, 16, 264});
       // Mostly a consistent thread count, sometimes not.
       int64_t pixels = s.tilesPerBlock * g * gw;
       s.threads = (s.channelBlock / std::max<int64_t>(s.threadChannels, 1)) *

@@ -54,6 +54,9 @@ struct ConvSchedule {
   /// Blocks that split the input-channel reduction; they add their partial
   /// sums atomically into the zero-filled output.
   int64_t splitK = 1;
+  /// Adaptive split (> 0): split only as many ways (at most splitK) as the
+  /// active tiles need for this many blocks of work; 0 always splits splitK.
+  int64_t minBlocks = 0;
   /// Registers per thread if known from the compiled kernel (ptxas -v); 0
   /// estimates them (estimateConvRegisters).
   int64_t registersPerThread = 0;

@@ -13,6 +13,13 @@
 //     tiles_per_block active tiles grid-stride; blocks past the active
 //     groups exit at once and are not modelled (a launch slot, no traffic).
 //     The busiest block handles ceil(groups / blocks.x) groups.
+//     With min_blocks (adaptive split): grid (min(blocks, max(G, min(
+//     ceil(min_blocks / channel blocks), G * split_k))), channel blocks, 1)
+//     with G the groups of a full mask; the
+//     kernel splits the reduction into S = min(split_k, ceil(min_blocks /
+//     (max(groups, 1) * channel blocks))) slices of ceil(chunks / S) chunks
+//     and blockIdx.x walks the groups x S (group, slice) pairs, so the
+//     busiest block handles ceil(pairs / blocks.x) of them.
 //  A2 Threads: tid = pg * channelGroups + cg with channelGroups =
 //     channel_block / thread_channels. A thread owns pixels pg + i *
 //     pixelGroups (i < thread_pixels) and, in runs of `run` consecutive
@@ -70,6 +77,7 @@
 #include "dynaspa/Analysis/ConvProfile.h"
 
 #include <algorithm>
+#include <limits>
 
 using namespace dynaspa::cost;
 
@@ -163,8 +171,10 @@ std::string dynaspa::cost::verifyConvSchedule(const ConvProblem &p,
                     s.unroll, s.tilesPerBlock, s.splitK})
     if (v <= 0)
       return "schedule knobs must be positive";
-  if (s.blocks < 0 || s.registersPerThread < 0)
-    return "blocks and registers_per_thread must be non-negative";
+  if (s.blocks < 0 || s.minBlocks < 0 || s.registersPerThread < 0)
+    return "blocks, min_blocks and registers_per_thread must be non-negative";
+  if (s.minBlocks > 0 && s.splitK == 1)
+    return "min_blocks needs split_k > 1";
   // planConv's checks, in its order and with its words.
   const int64_t pixels = s.tilesPerBlock * s.tileH * s.tileW;
   if (s.channelBlock % s.threadChannels || pixels % s.threadPixels)
@@ -523,15 +533,34 @@ std::optional<KernelProfile> dynaspa::cost::profileMaskedConv(
       *error = why;
     return std::nullopt;
   }
-  const Plan plan = makePlan(p, s);
+  Plan plan = makePlan(p, s);
 
-  // A1: the grid and the busiest block's share of the work.
+  // A1: the grid and the busiest block's share of the work: groups of
+  // tiles, or (group, slice) pairs with the adaptive split.
+  const int64_t channelBlocks = ceilDiv(p.outChannels, s.channelBlock);
   int64_t groups = ceilDiv(activeTiles, s.tilesPerBlock);
-  int64_t gridX = s.blocks > 0 ? std::min(s.blocks, groups) : groups;
-  int64_t groupsPerBlock = gridX > 0 ? ceilDiv(groups, gridX) : 0;
+  int64_t work = groups, slicesZ = s.splitK;
+  int64_t launchX = std::numeric_limits<int64_t>::max();
+  if (s.minBlocks > 0) {
+    int64_t fullGroups = ceilDiv(p.batch * ceilDiv(p.getOutHeight(), s.tileH) *
+                                     ceilDiv(p.getOutWidth(), s.tileW),
+                                 s.tilesPerBlock);
+    launchX = std::max(fullGroups, std::min(ceilDiv(s.minBlocks, channelBlocks),
+                                            fullGroups * s.splitK));
+    int64_t slices = std::min(
+        s.splitK,
+        ceilDiv(s.minBlocks, std::max<int64_t>(groups, 1) * channelBlocks));
+    work = groups * slices;
+    slicesZ = 1;
+    plan.chunksPerSplit = ceilDiv(plan.chunks, slices);
+  }
+  if (s.blocks > 0)
+    launchX = std::min(launchX, s.blocks);
+  int64_t gridX = std::min(launchX, work);
+  int64_t groupsPerBlock = gridX > 0 ? ceilDiv(work, gridX) : 0;
 
   KernelProfile profile;
-  profile.blocks = gridX * ceilDiv(p.outChannels, s.channelBlock) * s.splitK;
+  profile.blocks = gridX * channelBlocks * slicesZ;
   profile.threadsPerBlock = s.threads;
   profile.sharedBytesPerBlock = plan.sharedBytes;
   profile.registersPerThread = s.registersPerThread > 0

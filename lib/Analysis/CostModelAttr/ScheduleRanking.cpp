@@ -64,6 +64,7 @@ FailureOr<cost::ConvSchedule> mlir::spsparse::getConvSchedule(GranularityAttr g,
   c.blocks = s.getBlocks();
   c.tilesPerBlock = s.getTilesPerBlock();
   c.splitK = s.getSplitK();
+  c.minBlocks = s.getMinBlocks();
   return c;
 }
 

@@ -9,7 +9,10 @@
 // `tiles_per_block` tiles, N = a `channel_block` slice of the output channels
 // (blockIdx.y), K = kh * kw * Cin, of which blockIdx.z owns a `split_k`
 // slice. Blocks walk the DISTile list grid-stride (blockIdx.x), so the launch
-// is fixed and the tile count never reaches the host. For one group of tiles:
+// is fixed and the tile count never reaches the host. With `min_blocks` the
+// split is adaptive: the kernel reads the active tile count and splits into
+// as few slices (at most `split_k`) as make `min_blocks` blocks of work; the
+// (group, slice) pairs are then what blockIdx.x walks. For one group of tiles:
 //
 //   decode the group's tiles once into shared memory (batch, window origin);
 //   for each chunk of `reduction_block` input channels in this block's slice:
@@ -57,12 +60,14 @@ struct ConvPlan {
   int64_t cb, rb;             // channel / reduction blocks
   int64_t threads, tc, tp, vw; // thread tile, global vector width
   int64_t unroll, splitK;
+  int64_t minBlocks;     // adaptive split: blocks of work to aim for (0: off)
+  int64_t chunks;        // reduction chunks of `rb` channels in Cin
   bool doubleBuffer; // prefetch the next chunk into registers
   int64_t channelGroups; // threads along channels: cb / tc
   int64_t pixelGroups;   // threads along pixels: pixels / tp
   int64_t run;           // consecutive channels of a thread (shared vector)
   int64_t ih, iw, window; // staged input window of one tile (floats)
-  int64_t chunksPerSplit; // reduction chunks one blockIdx.z reduces
+  int64_t chunksPerSplit; // reduction chunks of one static slice
   int64_t inputFloats, filterFloats;
 };
 
@@ -86,6 +91,7 @@ FailureOr<ConvPlan> planConv(MaskedConv2DOp op, const ConvShape &s,
   p.vw = schedule.getVectorWidth();
   p.unroll = schedule.getUnroll();
   p.splitK = schedule.getSplitK();
+  p.minBlocks = schedule.getMinBlocks();
   auto fail = [&]() {
     return op->emitOpError() << "schedule " << schedule << " at granularity ["
                              << p.gh << ", " << p.gw << "]: ";
@@ -113,11 +119,11 @@ FailureOr<ConvPlan> planConv(MaskedConv2DOp op, const ConvShape &s,
   if (p.rb % p.unroll)
     return fail() << "unroll must divide reduction_block";
   p.doubleBuffer = schedule.getDoubleBuffer();
-  int64_t chunks = llvm::divideCeil(s.ci, p.rb);
-  if (p.splitK > chunks)
-    return fail() << "split_k must not exceed the " << chunks
+  p.chunks = llvm::divideCeil(s.ci, p.rb);
+  if (p.splitK > p.chunks)
+    return fail() << "split_k must not exceed the " << p.chunks
                   << " reduction blocks of Cin";
-  p.chunksPerSplit = llvm::divideCeil(chunks, p.splitK);
+  p.chunksPerSplit = llvm::divideCeil(p.chunks, p.splitK);
   // Runs of 4 (or 2) channels let a thread read its filters with one vector
   // load per run; the output store then also needs Cout to be a multiple.
   p.run = p.tc % 4 == 0 ? 4 : (p.tc % 2 == 0 ? 2 : 1);
@@ -248,17 +254,25 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildConvKernel(
   argTypes.push_back(getFlatType(outType.getNumElements(), f32));
   roles.push_back("output");
   appendTileListArgs(argTypes, roles, g, cap, extraCountRoles);
-  // By default one block per group of tiles of a full mask: the best balance.
-  int64_t groups = llvm::divideCeil(cap, p.tpb);
+  // By default one block per group of tiles of a full mask: the best
+  // balance. The adaptive split's (group, slice) pairs need up to
+  // ceil(min_blocks / channel blocks) blocks on a sparse mask, and never
+  // more than split_k per group.
+  int64_t channelBlocks = llvm::divideCeil(s.co, p.cb);
+  int64_t gridX = llvm::divideCeil(cap, p.tpb);
+  if (p.minBlocks > 0)
+    gridX = std::max(gridX,
+                     std::min<int64_t>(llvm::divideCeil(p.minBlocks, channelBlocks),
+                              gridX * p.splitK));
   int64_t blocks = schedule.getBlocks() > 0
-                       ? std::min(schedule.getBlocks(), groups)
-                       : groups;
+                       ? std::min(schedule.getBlocks(), gridX)
+                       : gridX;
   gpu::GPUFuncOp fn = createKernel(
       builder, module, op->getLoc(), name, argTypes, roles,
       {getWorkgroupType(p.inputFloats, f32),
        getWorkgroupType(p.filterFloats, f32),
        getWorkgroupType(kFields * p.tpb, i32)},
-      {blocks, static_cast<int64_t>(llvm::divideCeil(s.co, p.cb)), p.splitK},
+      {blocks, channelBlocks, p.minBlocks > 0 ? 1 : p.splitK},
       p.threads);
 
   ImplicitLocOpBuilder b(op->getLoc(), builder);
@@ -279,10 +293,26 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildConvKernel(
   // otherwise its grid-stride loop is empty.
   Value upper = buildDispatchedCount(k, fn, countArg, dispatch);
   Value numGroups = k.div(k.add(upper, p.tpb - 1), p.tpb);
+  // The reduction's slices: split_k (blockIdx.z), or with min_blocks the
+  // fewest (at most split_k) for which groups x channel blocks x slices
+  // reaches min_blocks; blockIdx.x then walks (group, slice) pairs, slice
+  // fastest, so the slices of one group run side by side.
+  Value slices, numWork = numGroups, chunksPerSlice, split;
+  if (p.minBlocks == 0) {
+    split = gpu::BlockIdOp::create(b, gpu::Dimension::z);
+  } else {
+    Value perSlice = k.mul(arith::MaxUIOp::create(b, numGroups, k.idx(1)),
+                           channelBlocks);
+    Value want = arith::DivUIOp::create(
+        b, k.add(perSlice, p.minBlocks - 1), perSlice); // ceil(min / per)
+    slices = arith::MinUIOp::create(b, want, k.idx(p.splitK)); // want >= 1
+    numWork = k.mul(numGroups, slices);
+    chunksPerSlice = arith::DivUIOp::create(b, k.add(slices, p.chunks - 1),
+                                            slices);
+  }
 
   Value tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
   Value co0 = k.mul(gpu::BlockIdOp::create(b, gpu::Dimension::y), p.cb);
-  Value split = gpu::BlockIdOp::create(b, gpu::Dimension::z);
   Value cg = k.rem(tid, p.channelGroups);
   Value pg = k.div(tid, p.channelGroups);
   // This thread's pixels: tile of the group, (row, col) inside the tile, and
@@ -309,17 +339,22 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildConvKernel(
         b, sTile, ValueRange{k.add(k.mul(t, kFields), field)}));
   };
 
-  auto groupLoop = scf::ForOp::create(
-      b, gpu::BlockIdOp::create(b, gpu::Dimension::x), numGroups,
+  auto workLoop = scf::ForOp::create(
+      b, gpu::BlockIdOp::create(b, gpu::Dimension::x), numWork,
       gpu::GridDimOp::create(b, gpu::Dimension::x));
-  b.setInsertionPointToStart(groupLoop.getBody());
+  b.setInsertionPointToStart(workLoop.getBody());
+  Value group = workLoop.getInductionVar();
+  if (p.minBlocks > 0) {
+    split = arith::RemUIOp::create(b, group, slices);
+    group = arith::DivUIOp::create(b, group, slices);
+  }
   // The previous group is done with the decoded tiles.
   gpu::BarrierOp::create(b);
   {
     auto decodeIf = scf::IfOp::create(b, k.slt(tid, p.tpb), false);
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(decodeIf.thenBlock());
-    Value listIndex = k.add(k.mul(groupLoop.getInductionVar(), p.tpb), tid);
+    Value listIndex = k.add(k.mul(group, p.tpb), tid);
     Value valid = k.cmp(arith::CmpIPredicate::slt, listIndex, upper);
     Value tile = k.toIndex(k.loadOrZero(tiles, listIndex, valid));
     Value n;
@@ -336,9 +371,10 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildConvKernel(
   }
 
   // This block's slice of the reduction: chunks [lo, hi) of `rb` channels.
-  Value kLo = k.mul(split, p.chunksPerSplit * p.rb);
-  Value kHi = arith::MinSIOp::create(b, k.add(kLo, p.chunksPerSplit * p.rb),
-                                     k.idx(s.ci));
+  Value sliceWidth = p.minBlocks > 0 ? k.mul(chunksPerSlice, p.rb)
+                                     : k.idx(p.chunksPerSplit * p.rb);
+  Value kLo = k.mul(split, sliceWidth);
+  Value kHi = arith::MinSIOp::create(b, k.add(kLo, sliceWidth), k.idx(s.ci));
   int64_t rbv = p.rb / p.vw;
   Staging inStage{
       p.tpb * p.ih * p.iw * rbv, p.vw, input, sIn, [&](Value e, Value c0) {

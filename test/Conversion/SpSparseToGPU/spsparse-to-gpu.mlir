@@ -113,6 +113,38 @@ spsparse.polykernel @grouped : (tensor<1x5x5x16xf32>, tensor<3x3x16x16xf32>, ten
 
 // -----
 
+// The adaptive split: with min_blocks the kernel picks the slice count from
+// the active tiles (at most split_k = 4 slices of the 4 chunks), so the
+// launch has no z extent; 3 groups of a full mask, min_blocks = 8 and one
+// channel block give 8 blocks that walk (group, slice) pairs.
+// CHECK-LABEL: spsparse.polykernel @adaptive
+// CHECK: gpu.func @adaptive_a(
+// CHECK-SAME: spsparse.launch = {block = array<i64: 64, 1, 1>, grid = array<i64: 8, 1, 1>}
+// CHECK-NOT: gpu.block_id  z
+// The slices: min(ceil(8 / (max(groups, 1) * 1)), 4).
+// CHECK: %[[GROUPS:.*]] = arith.maxui %{{.*}}, %c1
+// CHECK: %[[WANT:.*]] = arith.divui %{{.*}}, %[[GROUPS]]
+// CHECK: %[[SLICES:.*]] = arith.minui %[[WANT]], %c4
+// CHECK: %[[WORK:.*]] = arith.muli %{{.*}}, %[[SLICES]]
+// CHECK: %[[PER:.*]] = arith.divui %{{.*}}, %[[SLICES]]
+// CHECK: scf.for %[[W:.*]] = %{{.*}} to %[[WORK]]
+// CHECK: %[[SPLIT:.*]] = arith.remui %[[W]], %[[SLICES]]
+// CHECK: arith.divui %[[W]], %[[SLICES]]
+// CHECK: %[[WIDTH:.*]] = arith.muli %[[PER]], %c4
+// CHECK: arith.muli %[[SPLIT]], %[[WIDTH]]
+// CHECK: arith.cmpi eq, %[[SPLIT]], %c0
+// CHECK: memref.atomic_rmw addf
+// CHECK-NOT: gpu.block_id  z
+spsparse.polykernel @adaptive : (tensor<1x5x5x16xf32>, tensor<3x3x16x16xf32>, tensor<1x5x5xi1>, tensor<16xf32>) -> tensor<1x5x5x16xf32> {
+^bb0(%x: tensor<1x5x5x16xf32>, %w: tensor<3x3x16x16xf32>, %m: tensor<1x5x5xi1>, %bias: tensor<16xf32>):
+  spsparse.polykernel.variant @a granularity <[2, 2]> schedule <channel_block = 16, reduction_block = 4, threads = 64, thread_channels = 4, tiles_per_block = 4, split_k = 4, min_blocks = 8>
+  %y = spsparse.masked_conv2d %x, %w mask %m bias %bias {padding = array<i64: 1, 1, 1, 1>}
+      : (tensor<1x5x5x16xf32>, tensor<3x3x16x16xf32>, tensor<1x5x5xi1>, tensor<16xf32>) -> tensor<1x5x5x16xf32>
+  spsparse.yield %y : tensor<1x5x5x16xf32>
+}
+
+// -----
+
 spsparse.polykernel @pk : (tensor<1x5x5x8xf32>, tensor<3x3x8x8xf32>, tensor<1x5x5xi1>) -> tensor<1x5x5x8xf32> {
 ^bb0(%x: tensor<1x5x5x8xf32>, %w: tensor<3x3x8x8xf32>, %m: tensor<1x5x5xi1>):
   // expected-remark @+1 {{while lowering this variant}}

@@ -543,6 +543,18 @@ func.func @f() attributes {s = #spsparse.schedule<blocks = -1>} { return }
 
 // -----
 
+// Schedule: min_blocks is non-negative.
+// expected-error @+1 {{schedule knob 'min_blocks' must be >= 0, got -2}}
+func.func @f() attributes {s = #spsparse.schedule<split_k = 4, min_blocks = -2>} { return }
+
+// -----
+
+// Schedule: the adaptive split needs more than one way to choose from.
+// expected-error @+1 {{schedule knob 'min_blocks' needs 'split_k' > 1 (the most ways the kernel may split)}}
+func.func @f() attributes {s = #spsparse.schedule<min_blocks = 264>} { return }
+
+// -----
+
 // Device: capacities are positive.
 // expected-error @+1 {{device field 'sms' must be positive, got 0}}
 func.func @f() attributes {d = #spsparse.device<name = "x", sms = 0, threads_per_sm = 2048, shared_per_sm = 1, registers_per_sm = 1, blocks_per_sm = 1, global_bandwidth = 1.0, shared_bandwidth = 1.0, alpha = 0.0, gamma = 0.0>} { return }

@@ -160,6 +160,25 @@ def main():
                       "thread_channels = 4, tiles_per_block = 4, thread_pixels = 1, split_k = 2, "
                       "double_buffer = true, vector_width = 4")],
              True, lambda s: random_mask(s, 0.3)),
+            # The adaptive split: 8 slices at most, as many as the active
+            # tiles need for min_blocks blocks of work. Sparse: every slice
+            # count up to the cap; 20 blocks: uneven slices (3 of 8 chunks);
+            # a full mask with the same variant: one slice.
+            ("split_adaptive_sparse", (2, 12, 12, 64, 32, 3, 1, 1),
+             [variant((2, 2), "channel_block = 32, reduction_block = 8, threads = 128, thread_channels = 4, "
+                      "tiles_per_block = 4, thread_pixels = 1, split_k = 8, double_buffer = true, "
+                      "vector_width = 4, min_blocks = 64")],
+             True, lambda s: random_mask(s, 0.1)),
+            ("split_adaptive_uneven", (2, 12, 12, 64, 32, 3, 1, 1),
+             [variant((2, 2), "channel_block = 32, reduction_block = 8, threads = 128, thread_channels = 4, "
+                      "tiles_per_block = 4, thread_pixels = 1, split_k = 8, double_buffer = true, "
+                      "vector_width = 4, min_blocks = 20")],
+             True, lambda s: random_mask(s, 0.2)),
+            ("split_adaptive_full", (2, 12, 12, 64, 32, 3, 1, 1),
+             [variant((2, 2), "channel_block = 32, reduction_block = 8, threads = 128, thread_channels = 4, "
+                      "tiles_per_block = 4, thread_pixels = 1, split_k = 8, double_buffer = true, "
+                      "vector_width = 4, min_blocks = 64")],
+             False, lambda s: np.ones(s, np.uint8)),
         ]
 
     failed = 0

@@ -102,6 +102,14 @@ def SpSparse_ScheduleAttr : SpSparse_Attr<"Schedule", "schedule"> {
       the input channels and adding its partial sums atomically into the
       zero-filled output. It buys parallelism when few tiles are active
       (batch 1); it needs float atomics (CUDA, not the OpenCL path).
+    - `min_blocks`: with `split_k` > 1, split adaptively: the kernel splits
+      the reduction only as many ways (at most `split_k`) as the active
+      tiles need to give at least `min_blocks` blocks of work, so one
+      variant has a batch-1-like split on a sparse mask and none on a dense
+      one. The tile count is known on the device only, so the choice is
+      made there; the launch has one block per tile group of a full mask or
+      ceil(`min_blocks` / channel blocks) blocks along the list, whichever
+      is more (at most `split_k` per group), and none along the split. 0 always splits `split_k` ways.
 
     Every knob has a default, so `#spsparse.schedule<>` is valid.
   }];
@@ -116,7 +124,8 @@ def SpSparse_ScheduleAttr : SpSparse_Attr<"Schedule", "schedule"> {
     DefaultValuedParameter<"bool", "false">:$double_buffer,
     DefaultValuedParameter<"int64_t", "0">:$blocks,
     DefaultValuedParameter<"int64_t", "1">:$tiles_per_block,
-    DefaultValuedParameter<"int64_t", "1">:$split_k
+    DefaultValuedParameter<"int64_t", "1">:$split_k,
+    DefaultValuedParameter<"int64_t", "0">:$min_blocks
   );
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;
