@@ -155,6 +155,26 @@ TEST(ConvProfile, AdaptiveSplit) {
   EXPECT_EQ(profile(s, 2).blocks, 2 * 8 * 8);
   EXPECT_DOUBLE_EQ(profile(s, 2).warpMacs,
                    profile(schedule4x8(), 2).warpMacs * 4 / 32);
+  // One slice stores its outputs (one vector per run), no atomics.
+  auto writes = [&](const ConvSchedule &sched) {
+    std::optional<KernelProfile> all =
+        profileMaskedConv(h100(), paperConv(), sched, 50, nullptr, 1.0);
+    std::optional<KernelProfile> none =
+        profileMaskedConv(h100(), paperConv(), sched, 50, nullptr, 0.0);
+    EXPECT_TRUE(all && none);
+    return all->globalTransactionsPerBlock - none->globalTransactionsPerBlock;
+  };
+  EXPECT_DOUBLE_EQ(writes(s), writes(schedule4x8()));
+  ConvSchedule fixed = schedule4x8();
+  fixed.splitK = 2;
+  EXPECT_GT(writes(fixed), writes(s));
+  // No empty slices: 6 tiles want 9 of up to 16 slices, ceil(32 / 9) = 4
+  // chunks each, so 8 slices hold all 32 chunks.
+  ConvSchedule wide = s;
+  wide.splitK = 16;
+  EXPECT_EQ(profile(wide, 6).blocks, 6 * 8 * 8);
+  EXPECT_DOUBLE_EQ(profile(wide, 6).warpMacs,
+                   profile(schedule4x8(), 6).warpMacs * 4 / 32);
   // A fixed grid along the list shares the pairs out grid-stride.
   s.blocks = 20;
   EXPECT_EQ(profile(s, 10).blocks, 20 * 8);

@@ -14,12 +14,14 @@
 //     groups exit at once and are not modelled (a launch slot, no traffic).
 //     The busiest block handles ceil(groups / blocks.x) groups.
 //     With min_blocks (adaptive split): grid (min(blocks, max(G, min(
-//     ceil(min_blocks / channel blocks), G * split_k))), channel blocks, 1)
-//     with G the groups of a full mask; the
+//     ceil(min_blocks / channel blocks), G * S_max))), channel blocks, 1)
+//     with G the groups of a full mask and S_max the non-empty slices of
+//     split_k; the
 //     kernel splits the reduction into S = min(split_k, ceil(min_blocks /
-//     (max(groups, 1) * channel blocks))) slices of ceil(chunks / S) chunks
-//     and blockIdx.x walks the groups x S (group, slice) pairs, so the
-//     busiest block handles ceil(pairs / blocks.x) of them.
+//     (max(groups, 1) * channel blocks))) slices of C = ceil(chunks / S)
+//     chunks, of which ceil(chunks / C) are not empty, and blockIdx.x walks
+//     the groups x those (group, slice) pairs, so the busiest block handles
+//     ceil(pairs / blocks.x) of them. One slice stores like split_k = 1.
 //  A2 Threads: tid = pg * channelGroups + cg with channelGroups =
 //     channel_block / thread_channels. A thread owns pixels pg + i *
 //     pixelGroups (i < thread_pixels) and, in runs of `run` consecutive
@@ -117,6 +119,7 @@ struct Plan {
   int64_t filterVectors; // kh * kw * rb * cb / vw
   int64_t chunks;        // ceil(Cin / rb)
   int64_t chunksPerSplit;
+  int64_t slices; // of the reduction, at the profiled tile count (A1)
   int64_t prefetch; // registers of a double-buffered thread's next chunk
   int64_t sharedBytes;
 };
@@ -142,6 +145,7 @@ static Plan makePlan(const ConvProblem &p, const ConvSchedule &s) {
   plan.filterVectors = filterFloats / s.vectorWidth;
   plan.chunks = ceilDiv(p.inChannels, s.reductionBlock);
   plan.chunksPerSplit = ceilDiv(plan.chunks, s.splitK);
+  plan.slices = s.splitK;
   // planConv counts floats, not vectors: ceil(floats / threads) per buffer.
   plan.prefetch =
       ceilDiv(inputFloats, s.threads) + ceilDiv(filterFloats, s.threads);
@@ -467,7 +471,7 @@ void ConvWalker::epilogue(double count, double writeFraction) {
   const int64_t eb = p.elementBytes, ho = p.getOutHeight(),
                 wo = p.getOutWidth();
   const double writes = count * writeFraction;
-  const bool atomic = s.splitK > 1;
+  const bool atomic = plan.slices > 1;
   for (int64_t w = 0; w < numWarps(); ++w) {
     for (int64_t i = 0; i < s.threadPixels; ++i) {
       for (int64_t f = 0; f < 3; ++f)
@@ -545,14 +549,17 @@ std::optional<KernelProfile> dynaspa::cost::profileMaskedConv(
     int64_t fullGroups = ceilDiv(p.batch * ceilDiv(p.getOutHeight(), s.tileH) *
                                      ceilDiv(p.getOutWidth(), s.tileW),
                                  s.tilesPerBlock);
-    launchX = std::max(fullGroups, std::min(ceilDiv(s.minBlocks, channelBlocks),
-                                            fullGroups * s.splitK));
+    launchX = std::max(
+        fullGroups,
+        std::min(ceilDiv(s.minBlocks, channelBlocks),
+                 fullGroups * ceilDiv(plan.chunks, plan.chunksPerSplit)));
     int64_t slices = std::min(
         s.splitK,
         ceilDiv(s.minBlocks, std::max<int64_t>(groups, 1) * channelBlocks));
-    work = groups * slices;
-    slicesZ = 1;
     plan.chunksPerSplit = ceilDiv(plan.chunks, slices);
+    plan.slices = ceilDiv(plan.chunks, plan.chunksPerSplit); // none empty
+    work = groups * plan.slices;
+    slicesZ = 1;
   }
   if (s.blocks > 0)
     launchX = std::min(launchX, s.blocks);
@@ -582,7 +589,7 @@ std::optional<KernelProfile> dynaspa::cost::profileMaskedConv(
       static_cast<double>(s.reductionBlock) * p.kernelH * p.kernelW *
       (s.threadPixels + runs + s.threadPixels * s.threadChannels);
   const double epilogue =
-      s.threadPixels * (30 + runs * (8 + (s.splitK > 1 ? plan.run : 1)));
+      s.threadPixels * (30 + runs * (8 + (plan.slices > 1 ? plan.run : 1)));
   double instructions = 40 + epilogue, serial = 1 + s.threadPixels,
          barriers = 1, overlapped = 0, overlappedInstructions = 0;
   if (s.doubleBuffer) {

@@ -257,13 +257,14 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildConvKernel(
   // By default one block per group of tiles of a full mask: the best
   // balance. The adaptive split's (group, slice) pairs need up to
   // ceil(min_blocks / channel blocks) blocks on a sparse mask, and never
-  // more than split_k per group.
+  // more than the non-empty slices of split_k per group.
   int64_t channelBlocks = llvm::divideCeil(s.co, p.cb);
   int64_t gridX = llvm::divideCeil(cap, p.tpb);
   if (p.minBlocks > 0)
-    gridX = std::max(gridX,
-                     std::min<int64_t>(llvm::divideCeil(p.minBlocks, channelBlocks),
-                              gridX * p.splitK));
+    gridX = std::max(
+        gridX, std::min<int64_t>(llvm::divideCeil(p.minBlocks, channelBlocks),
+                                 gridX * llvm::divideCeil(p.chunks,
+                                                          p.chunksPerSplit)));
   int64_t blocks = schedule.getBlocks() > 0
                        ? std::min(schedule.getBlocks(), gridX)
                        : gridX;
@@ -297,7 +298,7 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildConvKernel(
   // fewest (at most split_k) for which groups x channel blocks x slices
   // reaches min_blocks; blockIdx.x then walks (group, slice) pairs, slice
   // fastest, so the slices of one group run side by side.
-  Value slices, numWork = numGroups, chunksPerSlice, split;
+  Value slices, numWork = numGroups, chunksPerSlice, split, manySlices;
   if (p.minBlocks == 0) {
     split = gpu::BlockIdOp::create(b, gpu::Dimension::z);
   } else {
@@ -306,9 +307,13 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildConvKernel(
     Value want = arith::DivUIOp::create(
         b, k.add(perSlice, p.minBlocks - 1), perSlice); // ceil(min / per)
     slices = arith::MinUIOp::create(b, want, k.idx(p.splitK)); // want >= 1
-    numWork = k.mul(numGroups, slices);
     chunksPerSlice = arith::DivUIOp::create(b, k.add(slices, p.chunks - 1),
                                             slices);
+    // No empty slices: 8 chunks in 6 slices are 4 slices of 2.
+    slices = arith::DivUIOp::create(b, k.add(chunksPerSlice, p.chunks - 1),
+                                    chunksPerSlice);
+    numWork = k.mul(numGroups, slices);
+    manySlices = k.cmp(arith::CmpIPredicate::ugt, slices, k.idx(1));
   }
 
   Value tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
@@ -524,16 +529,31 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildConvKernel(
         }
         vals.push_back(v);
       }
-      if (p.splitK > 1) {
+      auto addAtomically = [&] {
         for (int64_t e = 0; e < p.run; ++e)
           memref::AtomicRMWOp::create(b, arith::AtomicRMWKind::addf, vals[e],
                                       output, ValueRange{k.add(dst, e)});
-      } else if (p.run == 1) {
-        k.store(vals[0], output, dst);
-      } else {
+      };
+      auto storeRun = [&] {
+        if (p.run == 1)
+          return k.store(vals[0], output, dst);
         k.store(vector::FromElementsOp::create(
                     b, VectorType::get({p.run}, f32), vals),
                 output, dst);
+      };
+      if (p.splitK == 1) {
+        storeRun();
+      } else if (p.minBlocks == 0) {
+        addAtomically();
+      } else {
+        // An adaptive split of one slice owns its outputs: one vector store
+        // per run instead of `run` atomics (several % of a dense layer).
+        auto ifSplit = scf::IfOp::create(b, manySlices, /*withElse=*/true);
+        OpBuilder::InsertionGuard g2(b);
+        b.setInsertionPointToStart(ifSplit.thenBlock());
+        addAtomically();
+        b.setInsertionPointToStart(ifSplit.elseBlock());
+        storeRun();
       }
     }
   }

@@ -124,16 +124,23 @@ spsparse.polykernel @grouped : (tensor<1x5x5x16xf32>, tensor<3x3x16x16xf32>, ten
 // The slices: min(ceil(8 / (max(groups, 1) * 1)), 4).
 // CHECK: %[[GROUPS:.*]] = arith.maxui %{{.*}}, %c1
 // CHECK: %[[WANT:.*]] = arith.divui %{{.*}}, %[[GROUPS]]
-// CHECK: %[[SLICES:.*]] = arith.minui %[[WANT]], %c4
+// CHECK: %[[WANTED:.*]] = arith.minui %[[WANT]], %c4
+// CHECK: %[[PER:.*]] = arith.divui %{{.*}}, %[[WANTED]]
+// Only slices with chunks: ceil(4 / per).
+// CHECK: %[[SLICES:.*]] = arith.divui %{{.*}}, %[[PER]]
 // CHECK: %[[WORK:.*]] = arith.muli %{{.*}}, %[[SLICES]]
-// CHECK: %[[PER:.*]] = arith.divui %{{.*}}, %[[SLICES]]
+// CHECK: %[[MANY:.*]] = arith.cmpi ugt, %[[SLICES]], %c1
 // CHECK: scf.for %[[W:.*]] = %{{.*}} to %[[WORK]]
 // CHECK: %[[SPLIT:.*]] = arith.remui %[[W]], %[[SLICES]]
 // CHECK: arith.divui %[[W]], %[[SLICES]]
 // CHECK: %[[WIDTH:.*]] = arith.muli %[[PER]], %c4
 // CHECK: arith.muli %[[SPLIT]], %[[WIDTH]]
 // CHECK: arith.cmpi eq, %[[SPLIT]], %c0
+// Several slices add atomically; one slice stores.
+// CHECK: scf.if %[[MANY]] {
 // CHECK: memref.atomic_rmw addf
+// CHECK: } else {
+// CHECK: vector.store
 // CHECK-NOT: gpu.block_id  z
 spsparse.polykernel @adaptive : (tensor<1x5x5x16xf32>, tensor<3x3x16x16xf32>, tensor<1x5x5xi1>, tensor<16xf32>) -> tensor<1x5x5x16xf32> {
 ^bb0(%x: tensor<1x5x5x16xf32>, %w: tensor<3x3x16x16xf32>, %m: tensor<1x5x5xi1>, %bias: tensor<16xf32>):
