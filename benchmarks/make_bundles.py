@@ -81,6 +81,9 @@ def main(argv=None):
     p.add_argument("--min-blocks", type=int, default=schedules.MIN_BLOCKS,
                    help="A/B runs: the default PolyKernels' adaptive-split target "
                         "(0: the static split)")
+    p.add_argument("--slice-chunks", type=int, default=schedules.SLICE_CHUNKS,
+                   help="A/B runs: reduction blocks a slice of the default PolyKernels' "
+                        "adaptive split keeps at least")
     p.add_argument("--no-small-tiles", action="store_true",
                    help="A/B runs: default PolyKernels without the 2x2-DISTile variant")
     p.add_argument("--extra", nargs=argparse.REMAINDER, default=[],
@@ -106,7 +109,7 @@ def main(argv=None):
             with open(mpath, "w") as f:
                 f.write(suite.mlir(op, b, schedules.chosen_variants(
                     op, b, use_chosen=not a.default_variants, min_blocks=a.min_blocks,
-                    small_tiles=not a.no_small_tiles) if op.kind == "conv" else None))
+                    small_tiles=not a.no_small_tiles, slice_chunks=a.slice_chunks) if op.kind == "conv" else None))
             jobs.append((key, op, b, mpath, os.path.join(a.out, key + ".dspb")))
     print("wrote %d MLIR files to %s" % (len(jobs), mdir))
 

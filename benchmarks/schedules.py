@@ -132,18 +132,20 @@ def candidates(op, batch, limit=None):
     return (conv_candidates if op.kind == "conv" else bmm_candidates)(op, batch, limit)
 
 
-def fit(op, batch, g, cb, threads, tc, tp, tpb, split, min_blocks=0):
+def fit(op, batch, g, cb, threads, tc, tp, tpb, split, min_blocks=0,
+        slice_chunks=1):
     """One variant of the given shape class made valid for `op`: channel block
     no wider than needed, the largest reduction block that fits in shared
-    memory, split_k within the reduction; with `min_blocks` the split is
-    adaptive (the kernel splits only as far as the active tiles need)."""
+    memory, split_k within the reduction and at least `slice_chunks`
+    reduction blocks per slice; with `min_blocks` the split is adaptive (the
+    kernel splits only as far as the active tiles need)."""
     cout_pad = 32 * math.ceil(op.Cout / 32)
     while cb > cout_pad and cb > 32:
         cb //= 2
         threads //= 2
     vw = 4 if op.Cin % 4 == 0 and op.Cout % 4 == 0 else 1
     rb = next(r for r in (8, 4) if shared_bytes(op, g, tpb, cb, r) <= SHARED_LIMIT)
-    split = min(split, math.ceil(op.Cin / rb))
+    split = max(1, min(split, math.ceil(op.Cin / rb) // slice_chunks))
     unroll = 4 if op.k == 1 else 1
     return (schedule_string(cb, rb, threads, tc, tp, vw, unroll, tpb, split)
             + ", double_buffer = true"
@@ -158,9 +160,16 @@ DENSE_CB, DENSE_TPB = 64, 8
 # slices. 0 gives the static split of before (4 ways at batch 1, none above).
 MIN_BLOCKS = 4 * H100_SMS
 MAX_SPLIT = 16
+# Reduction blocks a slice keeps at least: a slice of one block spends more
+# on its prologue (tile decode, first fetch) and atomic epilogue than on its
+# arithmetic. 2 and 4 were within 2% of each other over the small ResNet
+# layers on the H100 (geometric mean; each better on some shapes by up to
+# 20%), 2 slightly ahead; docs/benchmarks/NOTES.md entry 12.
+SLICE_CHUNKS = 2
 
 
-def default_variants(op, batch, min_blocks=MIN_BLOCKS, small_tiles=True):
+def default_variants(op, batch, min_blocks=MIN_BLOCKS, small_tiles=True,
+                     slice_chunks=SLICE_CHUNKS):
     """A two-variant PolyKernel for shapes the sweep has not measured, from
     the shape classes that won the H100 sweep (docs/benchmarks/sweep-h100-*):
     small blocks of 2x2 tiles while few tiles are active, 8 tiles of 4x4 per
@@ -173,6 +182,9 @@ def default_variants(op, batch, min_blocks=MIN_BLOCKS, small_tiles=True):
     ho, wo = (op.H - 1) // op.stride + 1, (op.W - 1) // op.stride + 1
     tiles2 = batch * math.ceil(ho / 2) * math.ceil(wo / 2)
     hi = int(0.6 * tiles2)
+    knobs = dict(min_blocks=min_blocks, slice_chunks=slice_chunks if min_blocks else 1)
+    dense = ((4, 4), fit(op, batch, (4, 4), DENSE_CB, 128, 8, 8, DENSE_TPB, split, **knobs),
+             None)
     if op.k > 1:
         # On the H100 the 2x2 variant of a 3x3 conv ran at 22-60% of the fp32
         # peak on its tiles, the 4x4 one at 72-82% (docs/benchmarks/h100.md,
@@ -182,13 +194,12 @@ def default_variants(op, batch, min_blocks=MIN_BLOCKS, small_tiles=True):
         # (DENSE_TPB tiles per block, one block per channel block) would not
         # give every SM a block, taking ~3 active 2x2 tiles per active 4x4
         # one (clustered masks).
-        # (At batch 1 the dense variant also splits the reduction `split`
-        # ways, which multiplies its blocks.)
-        blocks_per_tile_group = math.ceil(op.Cout / DENSE_CB) * split
+        # (The dense variant's split of the reduction, static or at most
+        # this many adaptive slices, multiplies its blocks.)
+        blocks_per_tile_group = (math.ceil(op.Cout / DENSE_CB) *
+                                 parse_schedule(dense[1])["split_k"])
         hi = min(hi, 3 * DENSE_TPB * math.ceil(H100_SMS / blocks_per_tile_group))
-    sparse = ((2, 2), fit(op, batch, (2, 2), 128, 256, 4, 4, 8, split, min_blocks), [0, hi])
-    dense = ((4, 4), fit(op, batch, (4, 4), DENSE_CB, 128, 8, 8, DENSE_TPB, split, min_blocks),
-              None)
+    sparse = ((2, 2), fit(op, batch, (2, 2), 128, 256, 4, 4, 8, split, **knobs), [0, hi])
     # Every run builds the tile list of every granularity (the variants
     # dispatch themselves on the device), 3-5 us each on large work: a 2x2
     # variant for under 5% of the tiles (d < ~0.05) is not worth that.
