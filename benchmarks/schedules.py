@@ -160,11 +160,10 @@ DENSE_CB, DENSE_TPB = 64, 8
 # slices. 0 gives the static split of before (4 ways at batch 1, none above).
 MIN_BLOCKS = 4 * H100_SMS
 MAX_SPLIT = 16
-# Reduction blocks a slice keeps at least: a slice of one block spends more
-# on its prologue (tile decode, first fetch) and atomic epilogue than on its
-# arithmetic. 2 and 4 were within 2% of each other over the small ResNet
-# layers on the H100 (geometric mean; each better on some shapes by up to
-# 20%), 2 slightly ahead; docs/benchmarks/NOTES.md entry 12.
+# Reduction blocks a slice keeps at least: a short slice spends much of its
+# time on its prologue (tile decode, first fetch) and atomic epilogue. 2 and
+# 4 were 2.4% apart over the small ResNet layers on the H100 (geometric mean;
+# each better on some shapes by up to 20%), 2 ahead; NOTES.md entry 12.
 SLICE_CHUNKS = 2
 
 
