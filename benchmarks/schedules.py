@@ -77,12 +77,18 @@ def conv_candidates(op, batch, limit=None):
                         continue
                     chunks = math.ceil(op.Cin / rb)
                     splits = (1, 2, 4, 8) if batch == 1 else (1, 2)
+                    unroll = 4 if op.k == 1 else 1
                     for split in splits:
                         if split > chunks:
                             continue
-                        unroll = 4 if op.k == 1 else 1
                         out.append((g, schedule_string(cb, rb, threads, tc, tp, vw, unroll,
                                                        tpb, split)))
+                    # And the adaptive split of the default PolyKernels.
+                    split = min(MAX_SPLIT, chunks // SLICE_CHUNKS)
+                    if split > 1:
+                        out.append((g, schedule_string(cb, rb, threads, tc, tp, vw, unroll,
+                                                       tpb, split)
+                                    + ", min_blocks = %d" % MIN_BLOCKS))
     if limit and len(out) > limit:
         step = len(out) / limit
         out = [out[int(i * step)] for i in range(limit)]
