@@ -145,6 +145,11 @@ def main():
                       [variant((4, 4), WIDE, (0, 40)), variant((8, 8), "channel_block = 8, threads = 128, thread_channels = 2, thread_pixels = 2")],
                       True, lambda s, st=stack: (st[:1] != 0).astype(np.uint8).reshape(s)))
 
+    def adaptive(min_blocks):
+        return [variant((2, 2), "channel_block = 32, reduction_block = 8, threads = 128, "
+                        "thread_channels = 4, tiles_per_block = 4, thread_pixels = 1, split_k = 8, "
+                        "double_buffer = true, vector_width = 4, min_blocks = %d" % min_blocks)]
+
     if a.cuda_chip:
         cases += [
             ("split_k2_grouped", (1, 9, 7, 16, 16, 3, 1, 1),
@@ -161,23 +166,15 @@ def main():
                       "double_buffer = true, vector_width = 4")],
              True, lambda s: random_mask(s, 0.3)),
             # The adaptive split: 8 slices at most, as many as the active
-            # tiles need for min_blocks blocks of work. Sparse: every slice
-            # count up to the cap; 20 blocks: uneven slices (3 of 8 chunks);
-            # a full mask with the same variant: one slice.
-            ("split_adaptive_sparse", (2, 12, 12, 64, 32, 3, 1, 1),
-             [variant((2, 2), "channel_block = 32, reduction_block = 8, threads = 128, thread_channels = 4, "
-                      "tiles_per_block = 4, thread_pixels = 1, split_k = 8, double_buffer = true, "
-                      "vector_width = 4, min_blocks = 64")],
+            # tiles need for min_blocks blocks of work (8 reduction chunks, 1
+            # channel block). Sparse (~8 groups of 4 tiles): 8 slices of one
+            # chunk; 30 blocks at d=0.2 (~11 groups): 3 slices of 3, 3 and 2
+            # chunks; a full mask with the same variant: one slice.
+            ("split_adaptive_sparse", (2, 12, 12, 64, 32, 3, 1, 1), adaptive(64),
              True, lambda s: random_mask(s, 0.1)),
-            ("split_adaptive_uneven", (2, 12, 12, 64, 32, 3, 1, 1),
-             [variant((2, 2), "channel_block = 32, reduction_block = 8, threads = 128, thread_channels = 4, "
-                      "tiles_per_block = 4, thread_pixels = 1, split_k = 8, double_buffer = true, "
-                      "vector_width = 4, min_blocks = 20")],
+            ("split_adaptive_uneven", (2, 12, 12, 64, 32, 3, 1, 1), adaptive(30),
              True, lambda s: random_mask(s, 0.2)),
-            ("split_adaptive_full", (2, 12, 12, 64, 32, 3, 1, 1),
-             [variant((2, 2), "channel_block = 32, reduction_block = 8, threads = 128, thread_channels = 4, "
-                      "tiles_per_block = 4, thread_pixels = 1, split_k = 8, double_buffer = true, "
-                      "vector_width = 4, min_blocks = 64")],
+            ("split_adaptive_full", (2, 12, 12, 64, 32, 3, 1, 1), adaptive(64),
              False, lambda s: np.ones(s, np.uint8)),
         ]
 
