@@ -329,11 +329,17 @@ TEST(KernelCost, OperatorOverhead) {
   // 3000 blocks: 8 per SM on 2 SMs, 188 waves of 8 resident blocks.
   EXPECT_DOUBLE_EQ(estimateOperatorOverhead(d, 0, {{3000 * 256, 1}}, 0),
                    1000 * 2 + 188 * (300 + 90 + 65 * 1 * 64) + 2 * 3000 * 7);
-  // Every variant is launched; a second granularity adds its tile list.
+  // Every variant is launched; with single-block lists a second
+  // granularity adds its tile-list kernel.
   EXPECT_DOUBLE_EQ(
       estimateOperatorOverhead(d, 0, {{300, 4, true}, {10, 16, true}}, 3) -
           estimateOperatorOverhead(d, 0, {{300, 4, true}}, 1),
       3 * 1000 + (100 + 18 * 5 + 140 * 8));
+  // One kernel builds both multi-block-era lists: one graph node for them,
+  // their 3 blocks side by side (2 resident on an SM), as long as the slower
+  // list's round; only the 2-block list claims ranges with atomics.
+  EXPECT_DOUBLE_EQ(estimateOperatorOverhead(d, 0, {{300, 4}, {10, 16}}, 1),
+                   3 * 1000 + (3 * 100 + 90 + 80 * 16) + 2 * 2 * 7);
 }
 
 TEST(ComputeFit, RecoversAlphaGamma) {

@@ -293,11 +293,12 @@ CostBreakdown estimateCost(const DeviceModel &device,
                            const KernelProfile &profile);
 const char *toString(CostBreakdown::Bound bound);
 
-/// One tile-list kernel of the runtime's prologue over `tiles` DISTiles of
-/// `tilePixels` mask elements each: one 256-thread block per 256 tiles that
-/// claim list ranges with atomics (TileListKernel.cpp since commit 1f1410f),
-/// or with `singleBlock` the earlier kernel, one block walking all tiles 256
-/// at a time (what docs/benchmarks/sweep-h100-*.json were measured with).
+/// One granularity's tile list in the runtime's prologue over `tiles`
+/// DISTiles of `tilePixels` mask elements each: one 256-thread block per 256
+/// tiles that claim list ranges with atomics, all granularities' blocks in
+/// one kernel (TileListKernel.cpp), or with `singleBlock` the earlier
+/// kernel per granularity, one block walking all tiles 256 at a time (what
+/// docs/benchmarks/sweep-h100-*.json were measured with).
 struct TileListWork {
   int64_t tiles = 0;
   int64_t tilePixels = 1;
@@ -305,9 +306,10 @@ struct TileListWork {
 };
 
 /// What the runtime adds to a PolyKernel's variant kernels in a CUDA graph:
-/// zero-filling `outputBytes`, one tile-list kernel per granularity, and a
-/// graph gap for each of those and each of `variantKernels` kernels (every
-/// variant is launched; all but one find no work).
+/// zero-filling `outputBytes`, the tile-list kernel (one for all
+/// granularities; one per granularity with `singleBlock` lists), and a graph
+/// gap for each of those and each of `variantKernels` kernels (every variant
+/// is launched; all but one find no work).
 double estimateOperatorOverhead(const DeviceModel &device, int64_t outputBytes,
                                 const std::vector<TileListWork> &tileLists,
                                 int64_t variantKernels);

@@ -240,8 +240,15 @@ double dynaspa::cost::estimateOperatorOverhead(
     const std::vector<TileListWork> &tileLists, int64_t variantKernels) {
   // The zero fill streams the output at the device bandwidth.
   double ns = outputBytes / d.globalBandwidth;
-  // Graph nodes: the fill, the tile lists, the variants.
-  ns += d.kernelGapNs * (1 + tileLists.size() + variantKernels);
+  // One kernel builds every granularity's list, side by side in its grid;
+  // the earlier single-block lists were a kernel each.
+  bool fused = std::none_of(
+      tileLists.begin(), tileLists.end(),
+      [](const TileListWork &t) { return t.singleBlock; });
+  size_t listKernels =
+      fused ? std::min<size_t>(tileLists.size(), 1) : tileLists.size();
+  // Graph nodes: the fill, the tile-list kernel(s), the variants.
+  ns += d.kernelGapNs * (1 + listKernels + variantKernels);
   // A round of a 256-thread tile-list block: the OR over its tiles' mask
   // bytes (one wait: the loads are independent), a Hillis-Steele scan of 8
   // steps with 2 barriers each plus one before and one after, and about
@@ -253,6 +260,31 @@ double dynaspa::cost::estimateOperatorOverhead(
     return waits * d.memoryLatencyNs + 18 * d.barrierNs +
            (60 + 5 * t.tilePixels) * issueNs;
   };
+  int64_t perSm = d.threadsPerSm / kTileListThreads;
+  if (fused) {
+    // All blocks of all lists at once (8 per SM by threads); a round takes
+    // as long as the slowest list's. Lists of more than one block also wait
+    // for their claim of a list range and their arrival count; the two
+    // same-address atomics per block serialize in L2.
+    int64_t blocks = 0, atomicBlocks = 0;
+    for (const TileListWork &t : tileLists) {
+      int64_t b = ceilDiv(t.tiles, kTileListThreads);
+      blocks += b;
+      atomicBlocks += b > 1 ? b : 0;
+    }
+    if (blocks == 0)
+      return ns;
+    int64_t waves = ceilDiv(blocks, perSm * d.sms);
+    double resident = std::min<double>(perSm, ceilDiv(blocks, d.sms));
+    double slowest = 0;
+    for (const TileListWork &t : tileLists)
+      slowest = std::max(slowest,
+                         round(t, ceilDiv(t.tiles, kTileListThreads) > 1
+                                      ? resident
+                                      : 1.0,
+                               ceilDiv(t.tiles, kTileListThreads) > 1 ? 3 : 1));
+    return ns + waves * slowest + 2.0 * atomicBlocks * d.atomicNs;
+  }
   for (const TileListWork &t : tileLists) {
     int64_t blocks = ceilDiv(t.tiles, kTileListThreads);
     if (t.singleBlock || blocks <= 1) {
@@ -260,10 +292,6 @@ double dynaspa::cost::estimateOperatorOverhead(
       ns += static_cast<double>(blocks) * round(t, 1, 1);
       continue;
     }
-    // All blocks at once (8 per SM by threads), each also waiting for its
-    // claim of a list range and its arrival count; the two same-address
-    // atomics per block serialize in L2.
-    int64_t perSm = d.threadsPerSm / kTileListThreads;
     int64_t waves = ceilDiv(blocks, perSm * d.sms);
     double resident = std::min<double>(perSm, ceilDiv(blocks, d.sms));
     ns += waves * round(t, resident, 3) + 2.0 * blocks * d.atomicNs;

@@ -53,26 +53,24 @@ LogicalResult lowerPolyKernel(PolyKernelOp pk, SymbolTable &symbols) {
         ArrayRef<FlatSymbolRefAttr>{FlatSymbolRefAttr::get(fn.getNameAttr())});
   };
 
-  // One tile list per distinct granularity, in first-use order.
+  // One tile list per distinct granularity, in first-use order, all from
+  // one kernel.
   SmallVector<GranularityAttr> granularities;
-  SmallVector<Attribute> prologue;
-  for (PolyKernelVariantOp v : pk.getVariants()) {
-    if (llvm::is_contained(granularities, v.getGranularity()))
-      continue;
-    granularities.push_back(v.getGranularity());
-    std::string name = (pk.getSymName() + "_" +
-                        getTilesRole(v.getGranularity()))
-                           .str();
-    std::replace(name.begin(), name.end(), ':', '_');
-    FailureOr<gpu::GPUFuncOp> fn =
-        buildTileListKernel(builder, gpuModule, masked, v.getGranularity(),
-                            name);
-    if (failed(fn))
-      return failure();
-    prologue.push_back(kernelRef(*fn));
-  }
+  for (PolyKernelVariantOp v : pk.getVariants())
+    if (!llvm::is_contained(granularities, v.getGranularity()))
+      granularities.push_back(v.getGranularity());
+  std::string name =
+      (pk.getSymName() + "_" +
+       (granularities.size() == 1 ? getTilesRole(granularities.front())
+                                  : std::string("tiles")))
+          .str();
+  std::replace(name.begin(), name.end(), ':', '_');
+  FailureOr<gpu::GPUFuncOp> tileList =
+      buildTileListKernel(builder, gpuModule, masked, granularities, name);
+  if (failed(tileList))
+    return failure();
   pk->setAttr(SpSparseDialect::kPrologueAttrName,
-              ArrayAttr::get(ctx, prologue));
+              ArrayAttr::get(ctx, {kernelRef(*tileList)}));
 
   // Both templates take the op's operands in order (input, filter, mask,
   // [bias] or lhs, rhs, row_mask, [col_mask]), then the output, then the

@@ -26,6 +26,12 @@
 // increasing id order `spsparse.distiles` promises. The launch never depends
 // on the mask.
 //
+// A PolyKernel with variants of several granularities needs one list per
+// granularity; they come from one kernel (each kernel in a graph costs a
+// launch slot, ~1-2 us on the H100): its grid is the granularities' grids
+// side by side, and each block builds the list of the granularity its
+// blockIdx.x falls in, with that list's own counters.
+//
 //===----------------------------------------------------------------------===//
 
 #include "KernelBuilder.h"
@@ -40,35 +46,26 @@ using namespace mlir::spsparse;
 /// Threads of a tile-list block (a power of two, for the scan).
 static constexpr int64_t kScanThreads = 256;
 
-FailureOr<gpu::GPUFuncOp>
-mlir::spsparse::buildTileListKernel(OpBuilder &builder, gpu::GPUModuleOp module,
-                                    MaskedOpInterface op, GranularityAttr g,
-                                    StringRef name) {
-  FailureOr<TileSpace> space = TileSpace::get(op, g);
-  if (failed(space))
-    return failure();
-  MLIRContext *ctx = builder.getContext();
-  Type i32 = IntegerType::get(ctx, 32);
-  Value mask = op.getMasks().front();
-  auto maskType = cast<RankedTensorType>(mask.getType());
-  Type maskElem = getDeviceMaskElementType(maskType.getElementType());
-  int64_t cap = space->getNumTiles();
-  int64_t numBlocks = llvm::divideCeil(cap, kScanThreads);
-  bool oneBlock = numBlocks == 1;
+namespace {
+/// One granularity's share of the kernel: its tile space, buffers and the
+/// blocks [firstBlock, firstBlock + numBlocks) of the grid.
+struct ListSection {
+  TileSpace space;
+  Value tiles, count;
+  int64_t firstBlock, numBlocks;
+};
+} // namespace
 
-  // The scan, plus one slot for the block's base in the list.
-  gpu::GPUFuncOp fn = createKernel(
-      builder, module, op->getLoc(), name,
-      {getFlatType(maskType.getNumElements(), maskElem), getFlatType(cap, i32),
-       getFlatType(kCountSlots, i32)},
-      {space->maskRole.str(), getTilesRole(g), getCountRole(g)},
-      {getWorkgroupType(kScanThreads + 1, i32)}, {numBlocks}, kScanThreads);
-  ImplicitLocOpBuilder b(op->getLoc(), builder);
-  b.setInsertionPointToStart(&fn.getBody().front());
-  KernelBuilder k(b);
-  Value maskBuf = fn.getArgument(0), tilesBuf = fn.getArgument(1),
-        countBuf = fn.getArgument(2);
-  Value scan = fn.getWorkgroupAttributions()[0];
+/// Emits the list of `sec` for the block `block` (0-based within the
+/// section): the scan, the claim and, with several blocks, the publication
+/// of the count by the last block.
+static void emitTileList(KernelBuilder &k, const ListSection &sec,
+                         Value maskBuf, Value scan, Value block) {
+  ImplicitLocOpBuilder &b = k.b;
+  Type i32 = b.getI32Type();
+  int64_t cap = sec.space.getNumTiles();
+  bool oneBlock = sec.numBlocks == 1;
+  Value tilesBuf = sec.tiles, countBuf = sec.count;
   Value tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
   Value zero32 = arith::ConstantIntOp::create(b, 0, 32);
   Value first = k.cmp(arith::CmpIPredicate::eq, tid, k.idx(0));
@@ -83,12 +80,10 @@ mlir::spsparse::buildTileListKernel(OpBuilder &builder, gpu::GPUModuleOp module,
                                        countBuf, ValueRange{k.idx(slot)});
   };
 
-  Value id = k.add(k.mul(gpu::BlockIdOp::create(b, gpu::Dimension::x),
-                         kScanThreads),
-                   tid);
+  Value id = k.add(k.mul(block, kScanThreads), tid);
   Value valid = k.cmp(arith::CmpIPredicate::ult, id, k.idx(cap));
   Value tile = k.select(valid, id, k.idx(0));
-  Value active = space->buildTileIsActive(k, maskBuf, tile);
+  Value active = sec.space.buildTileIsActive(k, maskBuf, tile);
   Value flag = arith::ExtUIOp::create(b, i32, k.land(valid, active));
 
   // Inclusive Hillis-Steele scan of the flags over the block.
@@ -125,7 +120,7 @@ mlir::spsparse::buildTileListKernel(OpBuilder &builder, gpu::GPUModuleOp module,
     k.store(arith::IndexCastOp::create(b, i32, tile), tilesBuf, slot);
   }
   if (oneBlock)
-    return fn;
+    return;
 
   // The last block publishes the count. Both atomics are relaxed on the GPU
   // (NVPTX emits plain `atom` whatever the ordering), so fences make the
@@ -140,7 +135,7 @@ mlir::spsparse::buildTileListKernel(OpBuilder &builder, gpu::GPUModuleOp module,
     Value done = atomicAdd(arith::ConstantIntOp::create(b, 1, 32), kDoneSlot);
     Value last = arith::CmpIOp::create(
         b, arith::CmpIPredicate::eq, done,
-        arith::ConstantIntOp::create(b, numBlocks - 1, 32));
+        arith::ConstantIntOp::create(b, sec.numBlocks - 1, 32));
     auto ifLast = scf::IfOp::create(b, last, /*withElse=*/false);
     b.setInsertionPointToStart(ifLast.thenBlock());
     fence();
@@ -148,5 +143,64 @@ mlir::spsparse::buildTileListKernel(OpBuilder &builder, gpu::GPUModuleOp module,
     k.store(zero32, countBuf, k.idx(kClaimSlot));
     k.store(zero32, countBuf, k.idx(kDoneSlot));
   });
+}
+
+FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildTileListKernel(
+    OpBuilder &builder, gpu::GPUModuleOp module, MaskedOpInterface op,
+    ArrayRef<GranularityAttr> granularities, StringRef name) {
+  MLIRContext *ctx = builder.getContext();
+  Type i32 = IntegerType::get(ctx, 32);
+  Value mask = op.getMasks().front();
+  auto maskType = cast<RankedTensorType>(mask.getType());
+  Type maskElem = getDeviceMaskElementType(maskType.getElementType());
+  SmallVector<ListSection> sections;
+  SmallVector<Type> argTypes = {
+      getFlatType(maskType.getNumElements(), maskElem)};
+  SmallVector<std::string> roles;
+  int64_t numBlocks = 0;
+  for (GranularityAttr g : granularities) {
+    FailureOr<TileSpace> space = TileSpace::get(op, g);
+    if (failed(space))
+      return failure();
+    if (roles.empty())
+      roles.push_back(space->maskRole.str());
+    int64_t cap = space->getNumTiles();
+    int64_t blocks = llvm::divideCeil(cap, kScanThreads);
+    sections.push_back({*space, Value(), Value(), numBlocks, blocks});
+    numBlocks += blocks;
+    argTypes.append({getFlatType(cap, i32), getFlatType(kCountSlots, i32)});
+    roles.append({getTilesRole(g), getCountRole(g)});
+  }
+
+  // The scan, plus one slot for the block's base in the list.
+  gpu::GPUFuncOp fn = createKernel(
+      builder, module, op->getLoc(), name, argTypes, roles,
+      {getWorkgroupType(kScanThreads + 1, i32)}, {numBlocks}, kScanThreads);
+  ImplicitLocOpBuilder b(op->getLoc(), builder);
+  b.setInsertionPointToStart(&fn.getBody().front());
+  KernelBuilder k(b);
+  Value maskBuf = fn.getArgument(0);
+  Value scan = fn.getWorkgroupAttributions()[0];
+  for (auto [i, sec] : llvm::enumerate(sections)) {
+    sec.tiles = fn.getArgument(1 + 2 * i);
+    sec.count = fn.getArgument(2 + 2 * i);
+  }
+  Value block = gpu::BlockIdOp::create(b, gpu::Dimension::x);
+  if (sections.size() == 1) {
+    emitTileList(k, sections.front(), maskBuf, scan, block);
+    return fn;
+  }
+  // Each block is in one section: the condition is uniform over the block,
+  // so the barriers inside stay legal.
+  for (const ListSection &sec : sections) {
+    Value from = k.cmp(arith::CmpIPredicate::uge, block, k.idx(sec.firstBlock));
+    Value to = k.cmp(arith::CmpIPredicate::ult, block,
+                     k.idx(sec.firstBlock + sec.numBlocks));
+    Value inSection = k.land(from, to);
+    auto ifIn = scf::IfOp::create(b, inSection, /*withElse=*/false);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(ifIn.thenBlock());
+    emitTileList(k, sec, maskBuf, scan, k.sub(block, sec.firstBlock));
+  }
   return fn;
 }

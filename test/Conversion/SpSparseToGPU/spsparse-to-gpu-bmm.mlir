@@ -1,19 +1,17 @@
 // RUN: dynaspa-opt %s -split-input-file -verify-diagnostics --convert-spsparse-to-gpu | FileCheck %s
 
 // QKᵀ with row and column masks, batch 2, two variants at two granularities:
-// the tile-list kernels read the row mask under its operand role, and each
+// the tile-list kernel reads the row mask under its operand role, and each
 // variant's kernel takes lhs, rhs, both masks, the output and its tile list;
 // the fallback also reads the first variant's count (device-side dispatch).
 // 40 tokens in tiles of 8: 5 x 2 = 10 tiles; 40 columns in blocks of 16: 3.
 // CHECK-LABEL: spsparse.polykernel @qk
-// CHECK-SAME: spsparse.prologue = [@qk_kernels::@qk_tiles_8, @qk_kernels::@qk_tiles_16]
+// CHECK-SAME: spsparse.prologue = [@qk_kernels::@qk_tiles]
 // CHECK: variant @a granularity <[8]> {{.*}} tiles [0, 3] kernel @qk_kernels::@qk_a
 // CHECK: variant @b granularity <[16]> {{.*}} kernel @qk_kernels::@qk_b
 // CHECK: gpu.module @qk_kernels
-// CHECK: gpu.func @qk_tiles_8(%{{.*}}: memref<80xi8>, %{{.*}}: memref<10xi32>, %{{.*}}: memref<3xi32>)
-// CHECK-SAME: spsparse.args = ["row_mask", "tiles:8", "count:8"]
-// CHECK: gpu.func @qk_tiles_16(%{{.*}}: memref<80xi8>, %{{.*}}: memref<6xi32>, %{{.*}}: memref<3xi32>)
-// CHECK-SAME: spsparse.args = ["row_mask", "tiles:16", "count:16"]
+// CHECK: gpu.func @qk_tiles(%{{.*}}: memref<80xi8>, %{{.*}}: memref<10xi32>, %{{.*}}: memref<3xi32>, %{{.*}}: memref<6xi32>, %{{.*}}: memref<3xi32>)
+// CHECK-SAME: spsparse.args = ["row_mask", "tiles:8", "count:8", "tiles:16", "count:16"]
 // Staged lhs rows (8 tokens x 4 of K) and rhs block (4 of K x 16 columns).
 // CHECK: gpu.func @qk_a(%[[LHS:.*]]: memref<640xf32>, %[[RHS:.*]]: memref<640xf32>, %{{.*}}: memref<80xi8>, %[[COL:.*]]: memref<80xi8>, %[[OUT:.*]]: memref<3200xf32>, %{{.*}}: memref<10xi32>, %[[COUNT:.*]]: memref<3xi32>) workgroup(%[[SA:.*]] : memref<32xf32, 3>, %[[SB:.*]] : memref<64xf32, 3>) kernel
 // CHECK-SAME: known_block_size = array<i32: 32, 1, 1>

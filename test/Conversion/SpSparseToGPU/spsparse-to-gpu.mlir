@@ -1,19 +1,28 @@
 // RUN: dynaspa-opt %s -split-input-file -verify-diagnostics --convert-spsparse-to-gpu | FileCheck %s
 
-// Two variants at two granularities: one tile-list kernel per granularity,
-// one kernel per variant; the fallback's kernel also reads the first
-// variant's count (device-side dispatch).
+// Two variants at two granularities: one tile-list kernel builds both lists
+// (its grid is the two lists' grids side by side), one kernel per variant;
+// the fallback's kernel also reads the first variant's count (device-side
+// dispatch).
 // CHECK-LABEL: spsparse.polykernel @pk
-// CHECK-SAME: spsparse.prologue = [@pk_kernels::@pk_tiles_2x2, @pk_kernels::@pk_tiles_4x4]
+// CHECK-SAME: spsparse.prologue = [@pk_kernels::@pk_tiles]
 // CHECK: variant @a granularity <[2, 2]> {{.*}} tiles [0, 4] kernel @pk_kernels::@pk_a
 // CHECK: variant @b granularity <[4, 4]> {{.*}} kernel @pk_kernels::@pk_b
 // CHECK: gpu.module @pk_kernels
-// CHECK: gpu.func @pk_tiles_2x2(%{{.*}}: memref<25xi8>, %{{.*}}: memref<9xi32>, %{{.*}}: memref<3xi32>) workgroup(%[[SCAN:.*]] : memref<257xi32, 3>) kernel
-// CHECK-SAME: spsparse.args = ["mask", "tiles:2x2", "count:2x2"]
-// CHECK-SAME: spsparse.launch = {block = array<i64: 256, 1, 1>, grid = array<i64: 1, 1, 1>}
-// The block-wide scan: log2(256) = 8 steps.
+// CHECK: gpu.func @pk_tiles(%{{.*}}: memref<25xi8>, %{{.*}}: memref<9xi32>, %{{.*}}: memref<3xi32>, %{{.*}}: memref<4xi32>, %{{.*}}: memref<3xi32>) workgroup(%[[SCAN:.*]] : memref<257xi32, 3>) kernel
+// CHECK-SAME: spsparse.args = ["mask", "tiles:2x2", "count:2x2", "tiles:4x4", "count:4x4"]
+// CHECK-SAME: spsparse.launch = {block = array<i64: 256, 1, 1>, grid = array<i64: 2, 1, 1>}
+// Block 0 builds the 2x2 list, block 1 the 4x4 one, each with the
+// block-wide scan: log2(256) = 8 steps.
+// CHECK: %[[BLOCK:.*]] = gpu.block_id  x
+// CHECK: arith.cmpi uge, %[[BLOCK]], %c0
+// CHECK: arith.cmpi ult, %[[BLOCK]], %c1
+// CHECK: scf.if
 // CHECK-COUNT-8: arith.addi %{{.*}}, %{{.*}} : i32
-// CHECK: gpu.func @pk_tiles_4x4(%{{.*}}: memref<25xi8>, %{{.*}}: memref<4xi32>, %{{.*}}: memref<3xi32>)
+// CHECK: arith.cmpi uge, %[[BLOCK]], %c1
+// CHECK: arith.cmpi ult, %[[BLOCK]], %c2
+// CHECK: scf.if
+// CHECK-COUNT-8: arith.addi %{{.*}}, %{{.*}} : i32
 // Staged input window (2x2 tile + 3x3 halo = 4x4, 4 channels), filter
 // block (3x3x4x8) and the decoded tile (5 fields) in workgroup memory.
 // CHECK: gpu.func @pk_a(%{{.*}}: memref<200xf32>, %{{.*}}: memref<576xf32>, %{{.*}}: memref<25xi8>, %{{.*}}: memref<200xf32>, %{{.*}}: memref<9xi32>, %{{.*}}: memref<3xi32>) workgroup(%{{.*}} : memref<64xf32, 3>, %{{.*}} : memref<288xf32, 3>, %{{.*}} : memref<5xi32, 3>) kernel

@@ -55,13 +55,13 @@ struct DispatchTerm {
 };
 
 /// Emits into `module` the kernel that turns `op`'s mask into the list of
-/// active DISTiles of granularity `g` (increasing ids, block-wide prefix sum)
-/// and their count. Arguments: mask, tiles, count.
-FailureOr<gpu::GPUFuncOp> buildTileListKernel(OpBuilder &builder,
-                                              gpu::GPUModuleOp module,
-                                              MaskedOpInterface op,
-                                              GranularityAttr g,
-                                              StringRef name);
+/// active DISTiles (block-wide prefix sums) and their count for each of
+/// `granularities`, side by side in one grid. Arguments: mask, then tiles
+/// and count per granularity.
+FailureOr<gpu::GPUFuncOp>
+buildTileListKernel(OpBuilder &builder, gpu::GPUModuleOp module,
+                    MaskedOpInterface op,
+                    ArrayRef<GranularityAttr> granularities, StringRef name);
 
 /// Emits the kernel of one PolyKernel variant of a masked convolution: a
 /// grid-stride loop over the DISTile list that stages each tile's input
