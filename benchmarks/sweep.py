@@ -31,7 +31,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(ROOT, "python"))
 
 import schedules  # noqa: E402
-from dynaspa.tune import KERNEL_SLOT_US  # noqa: E402
+from dynaspa.tune import GRANULARITY_SLOT_US, KERNEL_SLOT_US  # noqa: E402
 import suite  # noqa: E402
 
 OUT = os.path.join(ROOT, "device-out", "sweep")
@@ -205,13 +205,13 @@ def choose(a):
         if full:
             dense = min(range(len(cands)), key=lambda i: score(i, full))
             # A second variant is launched on every run (device-side
-            # dispatch: the unchosen kernel exits at once) and, at another
-            # granularity, adds a tile-list kernel: each costs about one
-            # kernel slot in a CUDA graph. Keep the pair only where its
+            # dispatch: the unchosen kernel exits at once), about one kernel
+            # slot in a CUDA graph, and at another granularity its list's
+            # blocks in the tile-list kernel. Keep the pair only where its
             # best-case time over all masks, with that cost, beats the
             # sparse choice alone.
-            extra = KERNEL_SLOT_US * (1 + (cands[dense]["granularity"]
-                                            != cands[best]["granularity"]))
+            extra = KERNEL_SLOT_US + GRANULARITY_SLOT_US * (
+                cands[dense]["granularity"] != cands[best]["granularity"])
             alone = geomean([m["dynaspa_us"][best] for m in masks])
             pair = geomean([min(m["dynaspa_us"][best], m["dynaspa_us"][dense]) + extra
                             for m in masks])

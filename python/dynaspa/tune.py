@@ -16,16 +16,22 @@ FORMAT, VERSION = "dynaspa-tuning-records", 1
 # Spacing of consecutive kernels inside a CUDA graph on the H100 (measured,
 # docs/benchmarks/h100.md): the price of one more kernel in a PolyKernel.
 KERNEL_SLOT_US = 2.3
+# What one more granularity adds to the tile-list kernel, which builds every
+# granularity's list in one grid (TileListKernel.cpp): its blocks, not a
+# launch. On the H100 the prologue of PolyKernels with 3 granularities took
+# 4.1-4.3 us against 3.6-4.1 us with one at similar sizes (NOTES.md entry 15).
+GRANULARITY_SLOT_US = 0.5
 
 
 class Slots:
     """What a PolyKernel pays on every run for its size, in microseconds:
     each variant after the first is launched (self-dispatch) and exits at
-    once, `variant_us`; each granularity after the first adds a tile-list
-    kernel, `granularity_us`. `from_device_file` takes the variant slot from
-    a calibrated device file's kernel gap (dynaspa-calibrate)."""
+    once, `variant_us`; each granularity after the first adds its list's
+    blocks to the tile-list kernel, `granularity_us`. `from_device_file`
+    takes the variant slot from a calibrated device file's kernel gap
+    (dynaspa-calibrate)."""
 
-    def __init__(self, variant_us=KERNEL_SLOT_US, granularity_us=KERNEL_SLOT_US):
+    def __init__(self, variant_us=KERNEL_SLOT_US, granularity_us=GRANULARITY_SLOT_US):
         self.variant_us, self.granularity_us = variant_us, granularity_us
 
     @classmethod
