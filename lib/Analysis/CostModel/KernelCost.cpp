@@ -277,12 +277,10 @@ double dynaspa::cost::estimateOperatorOverhead(
     int64_t waves = ceilDiv(blocks, perSm * d.sms);
     double resident = std::min<double>(perSm, ceilDiv(blocks, d.sms));
     double slowest = 0;
-    for (const TileListWork &t : tileLists)
-      slowest = std::max(slowest,
-                         round(t, ceilDiv(t.tiles, kTileListThreads) > 1
-                                      ? resident
-                                      : 1.0,
-                               ceilDiv(t.tiles, kTileListThreads) > 1 ? 3 : 1));
+    for (const TileListWork &t : tileLists) {
+      bool claims = ceilDiv(t.tiles, kTileListThreads) > 1;
+      slowest = std::max(slowest, claims ? round(t, resident, 3) : round(t, 1, 1));
+    }
     return ns + waves * slowest + 2.0 * atomicBlocks * d.atomicNs;
   }
   for (const TileListWork &t : tileLists) {
