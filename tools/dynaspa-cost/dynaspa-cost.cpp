@@ -22,7 +22,7 @@
 //
 // A batch-matmul query has "bmm": {"batch", "m", "k", "n", "col_mask":
 // false, "col_mask_batch": true} instead of "conv", "granularity": [rows],
-// the knobs its template reads (no tiles_per_block or split_k), and
+// the knobs its template reads (no tiles_per_block, split_k or min_blocks), and
 // "write_fraction" (the share of the active tiles' outputs the masks keep)
 // instead of "pixel_fraction".
 //
