@@ -241,6 +241,47 @@ def dispatch(chosen, time, train_d, d):
 
 
 # ------------------------------------------------------------------- eval
+def predict(op, batch, cands, masks, stats, device, tool, tiles="masks", single_block=False,
+            regs=None, label=""):
+    """P[ci][mi]: the model's time (ns) of candidate ci on mask mi of a sweep
+    (None where it has no answer), with the active tiles of the mask set
+    (`tiles` "masks") or the pruning pass's estimate ("estimate"), and ptxas
+    register counts from `regs` where known."""
+    queries, index = [], []
+    for ci, c in enumerate(cands):
+        g = tuple(c["granularity"])
+        sched = parse_schedule(c["schedule"])
+        for mi, m in enumerate(masks):
+            active, frac, cap = stats.tiles(op, batch, m["target_density"], g)
+            if tiles == "estimate":
+                # What spsparse-prune-schedules assumes without masks
+                # (estimateActiveTileFraction in ScheduleRanking.h).
+                d = m["target_density"]
+                f = 1 - (1 - d) ** ((1 + math.sqrt(g[0] * g[1])) / 2)
+                active, frac = math.ceil(f * cap), min(1.0, d / f) if f else 1.0
+            q = {"granularity": list(g), "schedule": sched, "active_tiles": active,
+                 "operator": {"output_bytes": output_bytes(op, batch),
+                              "tile_lists": [{"tiles": cap, "tile_pixels": math.prod(g),
+                                              "single_block": single_block}],
+                              "variant_kernels": 1}}
+            if op.kind == "conv":
+                q.update(conv=conv_json(op, batch), pixel_fraction=frac)
+            else:
+                q.update(bmm=bmm_json(op, batch), write_fraction=frac)
+            r = (regs or {}).get((op.name, batch, g, c["schedule"]))
+            if r:
+                q["registers"] = r
+            queries.append(q)
+            index.append((ci, mi))
+    P = [[None] * len(masks) for _ in cands]
+    for (ci, mi), p in zip(index, run_cost(queries, device, tool)):
+        P[ci][mi] = p.get("ns")
+        if "error" in p:
+            print("%s %s: model rejects %s: %s" % (label, masks[mi]["target_density"],
+                                                  cands[ci]["schedule"], p["error"]))
+    return P
+
+
 def evaluate(a):
     tool = os.path.join(a.build, "dynaspa-cost")
     stats = MaskStats(a.masks)
@@ -253,39 +294,8 @@ def evaluate(a):
         batch = res["batch"]
         cands = res["candidates"]
         masks = res["masks"]
-        queries, index = [], []
-        for ci, c in enumerate(cands):
-            g = tuple(c["granularity"])
-            sched = parse_schedule(c["schedule"])
-            for mi, m in enumerate(masks):
-                tiles, frac, cap = stats.tiles(op, batch, m["target_density"], g)
-                if a.tiles == "estimate":
-                    # What spsparse-prune-schedules assumes without masks
-                    # (estimateActiveTileFraction in ScheduleRanking.h).
-                    d = m["target_density"]
-                    f = 1 - (1 - d) ** ((1 + math.sqrt(g[0] * g[1])) / 2)
-                    tiles, frac = math.ceil(f * cap), min(1.0, d / f) if f else 1.0
-                q = {"granularity": list(g), "schedule": sched, "active_tiles": tiles,
-                     "operator": {"output_bytes": output_bytes(op, batch),
-                                  "tile_lists": [{"tiles": cap, "tile_pixels": math.prod(g),
-                                                  "single_block": a.tile_list == "single-block"}],
-                                  "variant_kernels": 1}}
-                if op.kind == "conv":
-                    q.update(conv=conv_json(op, batch), pixel_fraction=frac)
-                else:
-                    q.update(bmm=bmm_json(op, batch), write_fraction=frac)
-                r = regs.get((op.name, batch, g, c["schedule"]))
-                if r:
-                    q["registers"] = r
-                queries.append(q)
-                index.append((ci, mi))
-        preds = run_cost(queries, a.device, tool)
-        P = [[None] * len(masks) for _ in cands]
-        for (ci, mi), p in zip(index, preds):
-            P[ci][mi] = p.get("ns")
-            if "error" in p:
-                print("%s %s: model rejects %s: %s" % (key, masks[mi]["target_density"],
-                                                      cands[ci]["schedule"], p["error"]))
+        P = predict(op, batch, cands, masks, stats, a.device, tool, tiles=a.tiles,
+                    single_block=a.tile_list == "single-block", regs=regs, label=key)
         M = [[m["dynaspa_us"][ci] for m in masks] for ci in range(len(cands))]
         per_density = []
         for mi, m in enumerate(masks):

@@ -20,7 +20,6 @@ sys.path.insert(0, HERE)
 
 import model_eval as me  # noqa: E402
 import suite  # noqa: E402
-from schedules import parse_schedule  # noqa: E402
 
 CLASSES = {
     "all": lambda c: True,
@@ -30,27 +29,6 @@ CLASSES = {
     "2x2": lambda c: c["granularity"] == [2, 2],
     "4x4": lambda c: c["granularity"] == [4, 4],
 }
-
-
-def predictions(op, batch, cands, masks, stats, device, tool):
-    """pred[ci][mi] in ns (None where the model has no answer)."""
-    queries, index = [], []
-    for ci, c in enumerate(cands):
-        g = tuple(c["granularity"])
-        for mi, m in enumerate(masks):
-            tiles, frac, cap = stats.tiles(op, batch, m["target_density"], g)
-            queries.append({"granularity": list(g), "schedule": parse_schedule(c["schedule"]),
-                            "active_tiles": tiles, "conv": me.conv_json(op, batch),
-                            "pixel_fraction": frac,
-                            "operator": {"output_bytes": me.output_bytes(op, batch),
-                                         "tile_lists": [{"tiles": cap,
-                                                         "tile_pixels": math.prod(g)}],
-                                         "variant_kernels": 1}})
-            index.append((ci, mi))
-    pred = [[None] * len(masks) for _ in cands]
-    for (ci, mi), p in zip(index, me.run_cost(queries, device, tool)):
-        pred[ci][mi] = p.get("ns")
-    return pred
 
 
 def main(argv=None):
@@ -65,7 +43,7 @@ def main(argv=None):
     for _, key, res in me.load_sweeps(a.sweeps):
         op, batch = suite.OPS_BY_NAME[res["op"]], res["batch"]
         cands, masks = res["candidates"], res["masks"]
-        pred = predictions(op, batch, cands, masks, stats, a.device, tool)
+        pred = me.predict(op, batch, cands, masks, stats, a.device, tool, label=key)
         cells = []
         for name, member in CLASSES.items():
             rhos, logs = [], []
