@@ -206,8 +206,11 @@ def default_variants(op, batch, min_blocks=MIN_BLOCKS, small_tiles=True,
         hi = min(hi, 3 * DENSE_TPB * math.ceil(H100_SMS / blocks_per_tile_group))
     sparse = ((2, 2), fit(op, batch, (2, 2), 128, 256, 4, 4, 8, split, **knobs), [0, hi])
     # Every run builds the tile list of every granularity (the variants
-    # dispatch themselves on the device), 3-5 us each on large work: a 2x2
-    # variant for under 5% of the tiles (d < ~0.05) is not worth that.
+    # dispatch themselves on the device) and launches every variant: a 2x2
+    # variant for under 5% of the tiles (d < ~0.05) is not worth that. (Set
+    # when each list was a kernel of 3-5 us on large work; since one kernel
+    # builds them all, NOTES.md entry 15, a list costs ~0.5 us, the variant's
+    # launch ~1 us.)
     if hi < 0.05 * tiles2 or not small_tiles:
         return [dense]
     return [sparse, dense]
