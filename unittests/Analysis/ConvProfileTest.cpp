@@ -146,7 +146,8 @@ TEST(ConvProfile, AdaptiveSplit) {
   };
   // Full mask: 50 x 8 blocks already, no split.
   EXPECT_EQ(profile(s, 50).blocks, 400);
-  EXPECT_DOUBLE_EQ(profile(s, 50).warpMacs, profile(schedule4x8(), 50).warpMacs);
+  EXPECT_DOUBLE_EQ(profile(s, 50).warpMacs,
+                   profile(schedule4x8(), 50).warpMacs);
   // 10 tiles: 5 slices of ceil(32 / 5) = 7 chunks, 50 (group, slice) pairs.
   EXPECT_EQ(profile(s, 10).blocks, 400);
   EXPECT_DOUBLE_EQ(profile(s, 10).warpMacs,

@@ -119,7 +119,7 @@ struct Plan {
   int64_t filterVectors; // kh * kw * rb * cb / vw
   int64_t chunks;        // ceil(Cin / rb)
   int64_t chunksPerSplit;
-  int64_t slices; // of the reduction, at the profiled tile count (A1)
+  int64_t slices;   // of the reduction, at the profiled tile count (A1)
   int64_t prefetch; // registers of a double-buffered thread's next chunk
   int64_t sharedBytes;
 };
@@ -553,9 +553,9 @@ std::optional<KernelProfile> dynaspa::cost::profileMaskedConv(
         fullGroups,
         std::min(ceilDiv(s.minBlocks, channelBlocks),
                  fullGroups * ceilDiv(plan.chunks, plan.chunksPerSplit)));
-    int64_t slices = std::min(
-        s.splitK,
-        ceilDiv(s.minBlocks, std::max<int64_t>(groups, 1) * channelBlocks));
+    int64_t slices =
+        std::min(s.splitK, ceilDiv(s.minBlocks, std::max<int64_t>(groups, 1) *
+                                                    channelBlocks));
     plan.chunksPerSplit = ceilDiv(plan.chunks, slices);
     plan.slices = ceilDiv(plan.chunks, plan.chunksPerSplit); // none empty
     work = groups * plan.slices;

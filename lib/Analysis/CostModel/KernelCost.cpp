@@ -242,9 +242,9 @@ double dynaspa::cost::estimateOperatorOverhead(
   double ns = outputBytes / d.globalBandwidth;
   // One kernel builds every granularity's list, side by side in its grid;
   // the earlier single-block lists were a kernel each.
-  bool fused = std::none_of(
-      tileLists.begin(), tileLists.end(),
-      [](const TileListWork &t) { return t.singleBlock; });
+  bool fused =
+      std::none_of(tileLists.begin(), tileLists.end(),
+                   [](const TileListWork &t) { return t.singleBlock; });
   size_t listKernels =
       fused ? std::min<size_t>(tileLists.size(), 1) : tileLists.size();
   // Graph nodes: the fill, the tile-list kernel(s), the variants.
@@ -279,7 +279,8 @@ double dynaspa::cost::estimateOperatorOverhead(
     double slowest = 0;
     for (const TileListWork &t : tileLists) {
       bool claims = ceilDiv(t.tiles, kTileListThreads) > 1;
-      slowest = std::max(slowest, claims ? round(t, resident, 3) : round(t, 1, 1));
+      slowest =
+          std::max(slowest, claims ? round(t, resident, 3) : round(t, 1, 1));
     }
     return ns + waves * slowest + 2.0 * atomicBlocks * d.atomicNs;
   }

@@ -60,8 +60,8 @@ struct ConvPlan {
   int64_t cb, rb;             // channel / reduction blocks
   int64_t threads, tc, tp, vw; // thread tile, global vector width
   int64_t unroll, splitK;
-  int64_t minBlocks;     // adaptive split: blocks of work to aim for (0: off)
-  int64_t chunks;        // reduction chunks of `rb` channels in Cin
+  int64_t minBlocks; // adaptive split: blocks of work to aim for (0: off)
+  int64_t chunks;    // reduction chunks of `rb` channels in Cin
   bool doubleBuffer; // prefetch the next chunk into registers
   int64_t channelGroups; // threads along channels: cb / tc
   int64_t pixelGroups;   // threads along pixels: pixels / tp
@@ -261,20 +261,18 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildConvKernel(
   int64_t channelBlocks = llvm::divideCeil(s.co, p.cb);
   int64_t gridX = llvm::divideCeil(cap, p.tpb);
   if (p.minBlocks > 0)
-    gridX = std::max(
-        gridX, std::min<int64_t>(llvm::divideCeil(p.minBlocks, channelBlocks),
-                                 gridX * llvm::divideCeil(p.chunks,
-                                                          p.chunksPerSplit)));
-  int64_t blocks = schedule.getBlocks() > 0
-                       ? std::min(schedule.getBlocks(), gridX)
-                       : gridX;
+    gridX = std::max(gridX,
+                     std::min<int64_t>(
+                         llvm::divideCeil(p.minBlocks, channelBlocks),
+                         gridX * llvm::divideCeil(p.chunks, p.chunksPerSplit)));
+  int64_t blocks =
+      schedule.getBlocks() > 0 ? std::min(schedule.getBlocks(), gridX) : gridX;
   gpu::GPUFuncOp fn = createKernel(
       builder, module, op->getLoc(), name, argTypes, roles,
       {getWorkgroupType(p.inputFloats, f32),
        getWorkgroupType(p.filterFloats, f32),
        getWorkgroupType(kFields * p.tpb, i32)},
-      {blocks, channelBlocks, p.minBlocks > 0 ? 1 : p.splitK},
-      p.threads);
+      {blocks, channelBlocks, p.minBlocks > 0 ? 1 : p.splitK}, p.threads);
 
   ImplicitLocOpBuilder b(op->getLoc(), builder);
   b.setInsertionPointToStart(&fn.getBody().front());
@@ -302,13 +300,13 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildConvKernel(
   if (p.minBlocks == 0) {
     split = gpu::BlockIdOp::create(b, gpu::Dimension::z);
   } else {
-    Value perSlice = k.mul(arith::MaxUIOp::create(b, numGroups, k.idx(1)),
-                           channelBlocks);
-    Value want = arith::DivUIOp::create(
-        b, k.add(perSlice, p.minBlocks - 1), perSlice); // ceil(min / per)
+    Value perSlice =
+        k.mul(arith::MaxUIOp::create(b, numGroups, k.idx(1)), channelBlocks);
+    Value want = arith::DivUIOp::create(b, k.add(perSlice, p.minBlocks - 1),
+                                        perSlice); // ceil(min / per)
     slices = arith::MinUIOp::create(b, want, k.idx(p.splitK)); // want >= 1
-    chunksPerSlice = arith::DivUIOp::create(b, k.add(slices, p.chunks - 1),
-                                            slices);
+    chunksPerSlice =
+        arith::DivUIOp::create(b, k.add(slices, p.chunks - 1), slices);
     // No empty slices: 8 chunks in 6 slices are 4 slices of 2.
     slices = arith::DivUIOp::create(b, k.add(chunksPerSlice, p.chunks - 1),
                                     chunksPerSlice);
@@ -344,9 +342,9 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildConvKernel(
         b, sTile, ValueRange{k.add(k.mul(t, kFields), field)}));
   };
 
-  auto workLoop = scf::ForOp::create(
-      b, gpu::BlockIdOp::create(b, gpu::Dimension::x), numWork,
-      gpu::GridDimOp::create(b, gpu::Dimension::x));
+  auto workLoop =
+      scf::ForOp::create(b, gpu::BlockIdOp::create(b, gpu::Dimension::x),
+                         numWork, gpu::GridDimOp::create(b, gpu::Dimension::x));
   b.setInsertionPointToStart(workLoop.getBody());
   Value group = workLoop.getInductionVar();
   if (p.minBlocks > 0) {

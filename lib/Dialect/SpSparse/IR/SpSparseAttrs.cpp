@@ -61,12 +61,13 @@ int64_t GranularityAttr::getNumElements() const {
 // ScheduleAttr
 //===----------------------------------------------------------------------===//
 
-LogicalResult ScheduleAttr::verify(
-    function_ref<InFlightDiagnostic()> emitError, int64_t channelBlock,
-    int64_t reductionBlock, int64_t threads, int64_t threadChannels,
-    int64_t threadPixels, int64_t vectorWidth, int64_t unroll,
-    bool doubleBuffer, int64_t blocks, int64_t tilesPerBlock, int64_t splitK,
-    int64_t minBlocks) {
+LogicalResult ScheduleAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                   int64_t channelBlock, int64_t reductionBlock,
+                                   int64_t threads, int64_t threadChannels,
+                                   int64_t threadPixels, int64_t vectorWidth,
+                                   int64_t unroll, bool doubleBuffer,
+                                   int64_t blocks, int64_t tilesPerBlock,
+                                   int64_t splitK, int64_t minBlocks) {
   for (auto [name, value] :
        {std::pair<StringRef, int64_t>{"channel_block", channelBlock},
         {"reduction_block", reductionBlock},
@@ -80,10 +81,10 @@ LogicalResult ScheduleAttr::verify(
       return emitError() << "schedule knob '" << name
                          << "' must be positive, got " << value;
   for (auto [name, value] : {std::pair<StringRef, int64_t>{"blocks", blocks},
-                              {"min_blocks", minBlocks}})
+                             {"min_blocks", minBlocks}})
     if (value < 0)
-      return emitError() << "schedule knob '" << name
-                         << "' must be >= 0, got " << value;
+      return emitError() << "schedule knob '" << name << "' must be >= 0, got "
+                         << value;
   // The adaptive split chooses between 1 and split_k ways; with split_k = 1
   // there is nothing to choose and the knob would silently do nothing.
   if (minBlocks > 0 && splitK == 1)
