@@ -95,12 +95,14 @@ def conv_candidates(op, batch, limit=None):
     return out
 
 
-def bmm_schedule_string(cb, rb, threads, tc, tp, vw, unroll):
+def bmm_schedule_string(cb, rb, threads, tc, tp, vw, unroll, tpb=1):
     """A schedule of the bmm template (BmmKernel.cpp), which reads no
-    tiles_per_block or split_k."""
-    return ("channel_block = %d, reduction_block = %d, threads = %d, thread_channels = %d, "
-            "thread_pixels = %d, vector_width = %d, unroll = %d" % (cb, rb, threads, tc, tp, vw,
-                                                                    unroll))
+    split_k; tiles_per_block > 1 gathers that many DISTiles of one batch
+    entry per block from a list the block builds itself."""
+    s = ("channel_block = %d, reduction_block = %d, threads = %d, thread_channels = %d, "
+         "thread_pixels = %d, vector_width = %d, unroll = %d" % (cb, rb, threads, tc, tp, vw,
+                                                                 unroll))
+    return s + (", tiles_per_block = %d" % tpb if tpb > 1 else "")
 
 
 def bmm_candidates(op, batch, limit=None):
@@ -112,7 +114,12 @@ def bmm_candidates(op, batch, limit=None):
     K or N is 197, so its vector width is 1."""
     out = []
     vw = 4 if op.Cin % 4 == 0 and op.W % 4 == 0 else 1
-    for rows in (8, 16, 32, 64):
+    # (DISTile rows, tiles per block): tiles of the global list, or 1-token
+    # tiles gathered per block (token masks are scattered: the work follows
+    # the density only with 1-token tiles).
+    shapes = [(r, 1) for r in (8, 16, 32, 64)] + [(1, t) for t in (16, 32, 64)]
+    for g, tpb in shapes:
+        rows = g * tpb
         for cb in (16, 32, 64, 128):
             if cb > 2 * op.W:
                 continue
@@ -122,11 +129,16 @@ def bmm_candidates(op, batch, limit=None):
                 threads = (cb // tc) * (rows // tp)
                 if threads not in (64, 128, 256):
                     continue
+                # A thread scans at most 16 of an entry's tiles (planBmm).
+                if tpb > 1 and -(-op.H // g) > 16 * threads:
+                    continue
+                lists = threads + tpb if tpb > 1 else 0
                 for rb in (8, 16, 32):
-                    if rb % vw or 4 * (rows * rb + rb * cb) > SHARED_LIMIT or rb > 2 * op.Cin:
+                    if (rb % vw or 4 * (rows * rb + rb * cb + lists) > SHARED_LIMIT
+                            or rb > 2 * op.Cin):
                         continue
-                    out.append(((rows,), bmm_schedule_string(cb, rb, threads, tc, tp, vw,
-                                                             4 if rb % 4 == 0 else 1)))
+                    out.append(((g,), bmm_schedule_string(cb, rb, threads, tc, tp, vw,
+                                                          4 if rb % 4 == 0 else 1, tpb)))
     if limit and len(out) > limit:
         step = len(out) / limit
         out = [out[int(i * step)] for i in range(limit)]

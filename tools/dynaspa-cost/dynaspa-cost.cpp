@@ -22,8 +22,7 @@
 //
 // A batch-matmul query has "bmm": {"batch", "m", "k", "n", "col_mask":
 // false, "col_mask_batch": true} instead of "conv", "granularity": [rows],
-// the knobs its template reads (no tiles_per_block, split_k or
-// min_blocks), and "write_fraction" (the share of the active tiles' outputs
+// the knobs its template reads (no split_k or min_blocks), and "write_fraction" (the share of the active tiles' outputs
 // the masks keep) instead of "pixel_fraction".
 //
 // and answers {"device": name, "predictions": [{"ns", "kernel_ns",
@@ -217,10 +216,10 @@ static json::Value predictBmm(const cost::DeviceModel &device,
       {"thread_pixels", &cost::BmmSchedule::threadPixels},
       {"vector_width", &cost::BmmSchedule::vectorWidth},
       {"unroll", &cost::BmmSchedule::unroll},
-      {"blocks", &cost::BmmSchedule::blocks}};
+      {"blocks", &cost::BmmSchedule::blocks},
+      {"tiles_per_block", &cost::BmmSchedule::tilesPerBlock}};
   // Knobs the conv template reads and the bmm template ignores.
-  static const StringRef convOnly[] = {"tiles_per_block", "split_k",
-                                       "min_blocks"};
+  static const StringRef convOnly[] = {"split_k", "min_blocks"};
   if (std::string e = readSchedule<cost::BmmSchedule>(
           schedule, knobs, convOnly, "batch-matmul ", s);
       !e.empty())

@@ -143,7 +143,7 @@ TEST(BmmProfile, TheTemplatesChecks) {
   BmmSchedule s = base();
   s.threadPixels = 3;
   EXPECT_EQ(why(qkt(), s), "thread_channels must divide channel_block and "
-                           "thread_pixels the DISTile's 16 rows");
+                           "thread_pixels the block's 16 rows");
   s = base();
   s.threads = 64;
   EXPECT_EQ(why(qkt(), s), "threads must be (channel_block / thread_channels) "

@@ -82,7 +82,7 @@ protected:
         [&] { return emitError(UnknownLoc::get(&ctx)); }, &ctx, s.channelBlock,
         s.reductionBlock, s.threads, s.threadChannels, s.threadPixels,
         s.vectorWidth, s.unroll, s.doubleBuffer, s.blocks,
-        /*tiles_per_block=*/int64_t(1), /*split_k=*/int64_t(1),
+        s.tilesPerBlock, /*split_k=*/int64_t(1),
         /*min_blocks=*/int64_t(0));
     if (!schedule)
       return false; // The attribute's own verifier; not the template's.
@@ -96,7 +96,8 @@ protected:
 
     std::string why = cost::verifyBmmSchedule(p, s);
     std::string what = "case " + std::to_string(built) + ": rows " +
-                       std::to_string(s.rows) + " " + diagnostic;
+                       std::to_string(s.rows) + " x " +
+                       std::to_string(s.tilesPerBlock) + " " + diagnostic;
     if (std::optional<bool> stop =
             dynaspa::testing::agreeOnAcceptance(fn, why, diagnostic, what)) {
       gpuModule->erase();
@@ -173,6 +174,22 @@ TEST_F(BmmTemplate, EveryRejectionHasTheTemplatesReason) {
   s.channelBlock = 256;
   s.threadChannels = 8; // 69632 bytes.
   rejects(s, __LINE__);
+  // Per-block lists: 32 one-token tiles of an entry, 8 x 32 threads.
+  s = base;
+  s.rows = 1;
+  s.tilesPerBlock = 32;
+  s.threads = 256;
+  accepts(s, __LINE__);
+  s.blocks = 7; // The grid is fixed.
+  rejects(s, __LINE__);
+  s = base;
+  s.rows = 1;
+  s.tilesPerBlock = 2;
+  s.threadPixels = 2;
+  s.threads = 8; // 197 tiles, 25 per thread: more than the 16 it keeps.
+  s.threadChannels = 4;
+  s.channelBlock = 32;
+  rejects(s, __LINE__);
 }
 
 /// Random schedules on the attention shapes and odd ones: the template and
@@ -195,6 +212,7 @@ TEST_F(BmmTemplate, RandomSchedulesAgree) {
     for (int i = 0; i < 400; ++i) {
       cost::BmmSchedule s;
       s.rows = pick({1, 4, 8, 16, 32, 64});
+      s.tilesPerBlock = pick({1, 1, 2, 8, 32});
       s.channelBlock = pick({8, 16, 32, 64, 128});
       s.reductionBlock = pick({4, 6, 8, 16, 32, 64});
       s.threadChannels = pick({1, 2, 4, 8});

@@ -34,9 +34,13 @@ struct BmmProblem {
 
 /// The template's knobs: the DISTile (rows of one batch entry) and the
 /// `#spsparse.schedule` knobs it reads (the defaults are the attribute's).
-/// The template ignores tiles_per_block and split_k.
+/// The template ignores split_k.
 struct BmmSchedule {
   int64_t rows = 16; ///< Granularity: tokens per DISTile.
+  /// DISTiles of one batch entry a block computes together, from a list the
+  /// block builds itself (B12 in BmmProfile.cpp); 1: one tile of the global
+  /// list at a time.
+  int64_t tilesPerBlock = 1;
   int64_t channelBlock = 32;
   int64_t reductionBlock = 8;
   int64_t threads = 128;
@@ -59,9 +63,15 @@ struct BmmSchedule {
 std::string verifyBmmSchedule(const BmmProblem &problem,
                               const BmmSchedule &schedule);
 
+/// Rows of A one block computes: rows x tiles_per_block.
+inline int64_t getBmmBlockRows(const BmmSchedule &s) {
+  return s.rows * s.tilesPerBlock;
+}
+
 /// Shared memory the template allocates statically per block: the staged
-/// lhs rows [rows][reduction_block] and rhs block
-/// [reduction_block][channel_block].
+/// lhs rows [block rows][reduction_block] and rhs block
+/// [reduction_block][channel_block], and with tiles_per_block > 1 the
+/// block's list (a scan slot per thread, a slot per tile).
 int64_t getBmmSharedBytes(const BmmSchedule &schedule);
 
 /// DISTiles of a full mask: batch x ceil(M / rows).

@@ -72,6 +72,18 @@
 //     ranked the candidates worse (Spearman 0.48-0.69 over 96 candidates at
 //     batches 1, 4 and 16, against 0.69-0.82 with this rule; see
 //     docs/tuning/h100-tune-attention.md). No time was fitted.
+//  B12 tiles_per_block = T > 1: the grid is (batch x ceil(E / T), ceil(N /
+//     channel_block)) for E = ceil(M / rows) tiles per entry, whatever the
+//     blocks knob (which must be 0); block (n, q) builds entry n's list
+//     itself: each thread ORs the row mask of ceil(E / threads) tiles (one
+//     byte per row), a Hillis-Steele scan over the threads (2 barriers per
+//     step, log2(threads) steps), then T ids in shared memory; then it
+//     computes the entry's active tiles qT .. qT + T - 1 like one tile of
+//     rows x T rows (B2-B6, with the rows gathered: each staged lhs row is
+//     contiguous, so the loads coalesce as for a tile). The active tiles'
+//     spread over the entries is unknown here: taken as even over as many
+//     entries as there are tiles (at most batch), each with ceil(its tiles
+//     / T) working blocks; the busiest block has one full group.
 //
 //===----------------------------------------------------------------------===//
 
@@ -86,13 +98,23 @@ static constexpr int64_t kMaxStaticSharedBytes = 48 * 1024;
 
 static int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+static int64_t getEntryTiles(const BmmProblem &p, const BmmSchedule &s) {
+  return ceilDiv(p.m, s.rows);
+}
+
+/// B12: how many of an entry's tiles one thread scans at most (the template
+/// keeps their flags in registers).
+static constexpr int64_t kMaxScanPerThread = 16;
+
 int64_t dynaspa::cost::getBmmSharedBytes(const BmmSchedule &s) {
-  return 4 * (s.rows * s.reductionBlock + s.reductionBlock * s.channelBlock);
+  int64_t list = s.tilesPerBlock > 1 ? s.threads + s.tilesPerBlock : 0;
+  return 4 * (getBmmBlockRows(s) * s.reductionBlock +
+              s.reductionBlock * s.channelBlock + list);
 }
 
 int64_t dynaspa::cost::getBmmTileCount(const BmmProblem &p,
                                        const BmmSchedule &s) {
-  return p.batch * ceilDiv(p.m, s.rows);
+  return p.batch * getEntryTiles(p, s);
 }
 
 std::string dynaspa::cost::verifyBmmSchedule(const BmmProblem &p,
@@ -102,19 +124,21 @@ std::string dynaspa::cost::verifyBmmSchedule(const BmmProblem &p,
       return "batch-matmul sizes must be positive";
   if (p.elementBytes != 4)
     return "the GPU lowering handles f32 batch-matmuls only";
-  for (int64_t v : {s.rows, s.channelBlock, s.reductionBlock, s.threads,
-                    s.threadChannels, s.threadPixels, s.vectorWidth, s.unroll})
+  for (int64_t v : {s.rows, s.tilesPerBlock, s.channelBlock,
+                    s.reductionBlock, s.threads, s.threadChannels,
+                    s.threadPixels, s.vectorWidth, s.unroll})
     if (v <= 0)
       return "schedule knobs must be positive";
   if (s.blocks < 0 || s.registersPerThread < 0)
     return "blocks and registers_per_thread must be non-negative";
   // planBmm's checks, in its order and with its words.
-  if (s.channelBlock % s.threadChannels || s.rows % s.threadPixels)
+  const int64_t rows = getBmmBlockRows(s);
+  if (s.channelBlock % s.threadChannels || rows % s.threadPixels)
     return "thread_channels must divide channel_block and thread_pixels the "
-           "DISTile's " +
-           std::to_string(s.rows) + " rows";
+           "block's " +
+           std::to_string(rows) + " rows";
   int64_t groups =
-      (s.channelBlock / s.threadChannels) * (s.rows / s.threadPixels);
+      (s.channelBlock / s.threadChannels) * (rows / s.threadPixels);
   if (s.threads != groups)
     return "threads must be (channel_block / thread_channels) * (rows / "
            "thread_pixels) = " +
@@ -131,6 +155,16 @@ std::string dynaspa::cost::verifyBmmSchedule(const BmmProblem &p,
     return "unroll must divide reduction_block";
   if (s.doubleBuffer)
     return "double_buffer is not implemented by the GPU lowering yet";
+  if (s.tilesPerBlock > 1) {
+    if (s.blocks != 0)
+      return "blocks must be 0 with tiles_per_block > 1 (the grid is one "
+             "block per tiles_per_block tiles of each batch entry)";
+    if (ceilDiv(getEntryTiles(p, s), s.threads) > kMaxScanPerThread)
+      return "tiles_per_block > 1 needs threads >= 1/" +
+             std::to_string(kMaxScanPerThread) + " of the " +
+             std::to_string(getEntryTiles(p, s)) +
+             " DISTiles of a batch entry";
+  }
   int64_t bytes = getBmmSharedBytes(s);
   if (bytes > kMaxStaticSharedBytes)
     return "needs " + std::to_string(bytes) +
@@ -322,12 +356,27 @@ dynaspa::cost::profileMaskedBmm(const DeviceModel &device, const BmmProblem &p,
     return std::nullopt;
   }
 
-  // B1: the grid and the busiest block's share of the work.
-  int64_t launched =
-      s.blocks > 0 ? std::min(s.blocks, getBmmTileCount(p, s))
-                   : getBmmTileCount(p, s);
-  int64_t working = std::min(launched, activeTiles);
-  int64_t tilesPerBlock = working > 0 ? ceilDiv(activeTiles, working) : 0;
+  // B1 (B12 with per-block lists): the grid and the busiest block's share
+  // of the work. A group of T tiles of a per-block list is one tile of T x
+  // rows rows to everything below.
+  const bool local = s.tilesPerBlock > 1;
+  BmmSchedule tile = s;
+  tile.rows = getBmmBlockRows(s);
+  tile.tilesPerBlock = 1;
+  int64_t launched, working;
+  if (local) {
+    launched = p.batch * ceilDiv(getEntryTiles(p, s), s.tilesPerBlock);
+    int64_t entries = std::min(p.batch, activeTiles);
+    int64_t perEntry = entries ? ceilDiv(activeTiles, entries) : 0;
+    working = std::min(launched,
+                       entries * ceilDiv(perEntry, s.tilesPerBlock));
+  } else {
+    launched = s.blocks > 0 ? std::min(s.blocks, getBmmTileCount(p, s))
+                            : getBmmTileCount(p, s);
+    working = std::min(launched, activeTiles);
+  }
+  int64_t tilesPerBlock =
+      working == 0 ? 0 : local ? 1 : ceilDiv(activeTiles, working);
   const int64_t chunks = ceilDiv(p.k, s.reductionBlock);
 
   KernelProfile profile;
@@ -344,7 +393,8 @@ dynaspa::cost::profileMaskedBmm(const DeviceModel &device, const BmmProblem &p,
 
   // B10: the critical path of one tile.
   const int64_t vw = s.vectorWidth;
-  const int64_t lhsIters = ceilDiv(s.rows * s.reductionBlock / vw, s.threads);
+  const int64_t lhsIters =
+      ceilDiv(tile.rows * s.reductionBlock / vw, s.threads);
   const int64_t rhsIters =
       ceilDiv(s.reductionBlock * s.channelBlock / vw, s.threads);
   const double tp = s.threadPixels, tc = s.threadChannels;
@@ -362,9 +412,22 @@ dynaspa::cost::profileMaskedBmm(const DeviceModel &device, const BmmProblem &p,
   profile.warpInstructions = tiles * instructions;
   profile.serialRoundTrips = tiles * serial;
   profile.barriers = tiles * 2 * chunks;
+  if (local) {
+    // B12: the block's list: the mask bytes (in flight together), the
+    // scan's steps, the ids' placement.
+    const double scan = static_cast<double>(
+        ceilDiv(getEntryTiles(p, s), s.threads));
+    double steps = 0;
+    for (int64_t o = 1; o < s.threads; o *= 2)
+      ++steps;
+    profile.warpInstructions += scan * (4.0 * s.rows + 12) + steps * 8 + 20;
+    profile.serialRoundTrips += 1 + steps;
+    profile.barriers += 2 * steps + 2;
+  }
 
-  BmmWalker walker(device, p, s, profile);
-  walker.tileId(tiles);
+  BmmWalker walker(device, p, tile, profile);
+  if (!local)
+    walker.tileId(tiles);
   for (int64_t chunk = 0; chunk < chunks; ++chunk)
     walker.stageChunk(chunk * s.reductionBlock, tiles);
   walker.registerTile(tiles * chunks);

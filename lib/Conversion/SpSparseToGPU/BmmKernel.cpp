@@ -26,6 +26,20 @@
 // are conflict-free and output stores coalesce; the threads sharing a row
 // read the same lhs word (a broadcast).
 //
+// With `tiles_per_block` = T > 1 a block computes T DISTiles of one batch
+// entry together (the GEMM's M dimension is then T x g rows whatever the
+// mask looks like). The global list cannot give a block T tiles of one
+// entry (it is in claim order across the tile-list kernel's blocks, and the
+// rhs is per entry), so each block lists its entry's active tiles itself:
+// the launch has ceil(tiles per entry / T) blocks per entry, block (n, q)
+// scans entry n's row mask (a few hundred bytes: A-ViT's tokens are 197)
+// and takes the entry's active tiles qT .. qT + T - 1 in order, gathering
+// their rows; blocks past the entry's active tiles do nothing. Token masks
+// are scattered (an 8-token tile of an A-ViT mask at density 0.1 is active
+// half the time), so 1-token DISTiles gathered T at a time make the work
+// follow the density. The global list is still built: its count drives the
+// PolyKernel's dispatch.
+//
 //===----------------------------------------------------------------------===//
 
 #include "KernelBuilder.h"
@@ -54,12 +68,23 @@ struct BmmPlan {
   int64_t colGroups; // threads along columns: cb / tc
   int64_t rowGroups; // threads along rows: rows / tp
   int64_t lhsFloats, rhsFloats;
+  // Per-block lists (tiles_per_block > 1): DISTile rows g, tiles per block,
+  // an entry's tiles and how many of them each thread scans.
+  int64_t g, tpb, entryTiles, scanPerThread;
+  bool localList() const { return tpb > 1; }
 };
+
+/// An entry's tiles one thread of a per-block list scans at most (its
+/// activity flags stay in registers).
+static constexpr int64_t kMaxScanPerThread = 16;
 
 FailureOr<BmmPlan> planBmm(MaskedBatchMatmulOp op, const BmmShape &s,
                            const TileSpace &space, ScheduleAttr schedule) {
   BmmPlan p;
-  p.rows = space.sizes[0];
+  p.g = space.sizes[0];
+  p.tpb = schedule.getTilesPerBlock();
+  p.rows = p.g * p.tpb;
+  p.entryTiles = space.grid[0];
   p.cb = schedule.getChannelBlock();
   p.rb = schedule.getReductionBlock();
   p.threads = schedule.getThreads();
@@ -73,7 +98,7 @@ FailureOr<BmmPlan> planBmm(MaskedBatchMatmulOp op, const BmmShape &s,
   };
   if (p.cb % p.tc || p.rows % p.tp)
     return fail() << "thread_channels must divide channel_block and "
-                     "thread_pixels the DISTile's "
+                     "thread_pixels the block's "
                   << p.rows << " rows";
   p.colGroups = p.cb / p.tc;
   p.rowGroups = p.rows / p.tp;
@@ -94,9 +119,22 @@ FailureOr<BmmPlan> planBmm(MaskedBatchMatmulOp op, const BmmShape &s,
     return fail() << "unroll must divide reduction_block";
   if (schedule.getDoubleBuffer())
     return fail() << "double_buffer is not implemented by the GPU lowering yet";
+  p.scanPerThread = llvm::divideCeil(p.entryTiles, p.threads);
+  if (p.localList()) {
+    if (schedule.getBlocks() != 0)
+      return fail() << "blocks must be 0 with tiles_per_block > 1 (the grid "
+                       "is one block per tiles_per_block tiles of each batch "
+                       "entry)";
+    if (p.scanPerThread > kMaxScanPerThread)
+      return fail() << "tiles_per_block > 1 needs threads >= 1/"
+                    << kMaxScanPerThread << " of the " << p.entryTiles
+                    << " DISTiles of a batch entry";
+  }
   p.lhsFloats = p.rows * p.rb;
   p.rhsFloats = p.rb * p.cb;
-  int64_t bytes = 4 * (p.lhsFloats + p.rhsFloats);
+  // The per-block list: a scan slot per thread and T tile slots.
+  int64_t bytes = 4 * (p.lhsFloats + p.rhsFloats +
+                       (p.localList() ? p.threads + p.tpb : 0));
   if (bytes > kMaxStaticSharedBytes)
     return fail() << "needs " << bytes
                   << " bytes of shared memory (more than 48 KiB)";
@@ -150,12 +188,21 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildBmmKernel(
   argTypes.push_back(getFlatType(outType.getNumElements(), f32));
   roles.push_back("output");
   appendTileListArgs(argTypes, roles, g, cap, extraCountRoles);
-  int64_t blocks = schedule.getBlocks() > 0
+  // Per-block lists: one block per T tiles of each entry. Otherwise a fixed
+  // number of blocks walks the global list.
+  int64_t groupsPerEntry = llvm::divideCeil(p.entryTiles, p.tpb);
+  int64_t blocks = p.localList() ? space->batch * groupsPerEntry
+                   : schedule.getBlocks() > 0
                        ? std::min(schedule.getBlocks(), cap)
                        : cap; // One tile per block: the best balance.
+  Type i32 = builder.getI32Type();
+  SmallVector<Type> workgroup = {getWorkgroupType(p.lhsFloats, f32),
+                                 getWorkgroupType(p.rhsFloats, f32)};
+  if (p.localList())
+    workgroup.append({getWorkgroupType(p.threads, i32),
+                      getWorkgroupType(p.tpb, i32)});
   gpu::GPUFuncOp fn = createKernel(
-      builder, module, op->getLoc(), name, argTypes, roles,
-      {getWorkgroupType(p.lhsFloats, f32), getWorkgroupType(p.rhsFloats, f32)},
+      builder, module, op->getLoc(), name, argTypes, roles, workgroup,
       {blocks, static_cast<int64_t>(llvm::divideCeil(s.n, p.cb))}, p.threads);
 
   ImplicitLocOpBuilder b(op->getLoc(), builder);
@@ -179,8 +226,8 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildBmmKernel(
   Value j0 = k.mul(gpu::BlockIdOp::create(b, gpu::Dimension::y), p.cb);
   Value cg = k.rem(tid, p.colGroups);
   Value rg = k.div(tid, p.colGroups);
-  // This thread's rows (inside the tile) and their offsets in the staged lhs;
-  // its columns are cg + j * colGroups.
+  // This thread's rows (inside the block's rows) and their offsets in the
+  // staged lhs; its columns are cg + j * colGroups.
   SmallVector<Value> rowOff, rowBase;
   for (int64_t i = 0; i < p.tp; ++i) {
     rowOff.push_back(k.add(rg, i * p.rowGroups));
@@ -190,109 +237,191 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildBmmKernel(
   for (int64_t j = 0; j < p.tc; ++j)
     colOff.push_back(k.add(cg, j * p.colGroups));
 
-  auto tileLoop = scf::ForOp::create(
-      b, gpu::BlockIdOp::create(b, gpu::Dimension::x), upper,
-      gpu::GridDimOp::create(b, gpu::Dimension::x));
-  b.setInsertionPointToStart(tileLoop.getBody());
-  Value tile = k.toIndex(
-      memref::LoadOp::create(b, tiles, ValueRange{tileLoop.getInductionVar()}));
-  Value n;
-  SmallVector<Value, 1> origin;
-  space->decode(k, tile, n, origin);
-  Value row0 = origin[0];
-
-  Value zero = arith::ConstantOp::create(b, b.getF32FloatAttr(0.0f));
-  SmallVector<Value> init(p.tp * p.tc, zero);
-  auto chunkLoop =
-      scf::ForOp::create(b, k.idx(0), k.idx(s.k), k.idx(p.rb), init);
-  {
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(chunkLoop.getBody());
-    Value k0 = chunkLoop.getInductionVar();
-    // The previous chunk (or tile) is done with the staged data.
-    gpu::BarrierOp::create(b);
-    int64_t rbv = p.rb / p.vw;
-    stageToWorkgroup(k, tid, p.threads, p.rows * rbv, p.vw, lhs, sA,
-                     [&](Value e) {
-                       Value r = k.mul(k.rem(e, rbv), p.vw);
-                       Value row = k.add(row0, k.div(e, rbv));
-                       Value kk = k.add(k0, r);
-                       Value valid = k.land(k.slt(row, s.m), k.slt(kk, s.k));
-                       Value index =
-                           k.add(k.mul(k.add(k.mul(n, s.m), row), s.k), kk);
-                       return std::make_pair(index, valid);
-                     });
-    int64_t cbv = p.cb / p.vw;
-    stageToWorkgroup(k, tid, p.threads, p.rb * cbv, p.vw, rhs, sB,
-                     [&](Value e) {
-                       Value c = k.mul(k.rem(e, cbv), p.vw);
-                       Value kk = k.add(k0, k.div(e, cbv));
-                       Value col = k.add(j0, c);
-                       Value valid = k.land(k.slt(col, s.n), k.slt(kk, s.k));
-                       Value index =
-                           k.add(k.mul(k.add(k.mul(n, s.k), kk), s.n), col);
-                       return std::make_pair(index, valid);
-                     });
-    gpu::BarrierOp::create(b);
-
-    // The register tile: rb/unroll iterations of `unroll` steps of K each.
-    auto rLoop = scf::ForOp::create(b, k.idx(0), k.idx(p.rb), k.idx(p.unroll),
-                                    chunkLoop.getRegionIterArgs());
+  // The block's work on batch entry `n`; `rowOf(r)` gives the output row of
+  // the block's row r (0 <= r < rows) and whether it exists.
+  using RowOf = function_ref<std::pair<Value, Value>(Value)>;
+  auto emitRows = [&](Value n, RowOf rowOf) {
+    Value zero = arith::ConstantOp::create(b, b.getF32FloatAttr(0.0f));
+    SmallVector<Value> init(p.tp * p.tc, zero);
+    auto chunkLoop =
+        scf::ForOp::create(b, k.idx(0), k.idx(s.k), k.idx(p.rb), init);
     {
-      OpBuilder::InsertionGuard g2(b);
-      b.setInsertionPointToStart(rLoop.getBody());
-      SmallVector<Value> acc(rLoop.getRegionIterArgs());
-      auto contract = arith::FastMathFlagsAttr::get(
-          b.getContext(), arith::FastMathFlags::contract);
-      for (int64_t u = 0; u < p.unroll; ++u) {
-        Value r = k.add(rLoop.getInductionVar(), u);
-        Value bRow = k.mul(r, p.cb);
-        SmallVector<Value> x, w;
-        for (int64_t i = 0; i < p.tp; ++i)
-          x.push_back(
-              memref::LoadOp::create(b, sA, ValueRange{k.add(rowBase[i], r)}));
-        for (int64_t j = 0; j < p.tc; ++j)
-          w.push_back(
-              memref::LoadOp::create(b, sB, ValueRange{k.add(bRow, colOff[j])}));
-        for (int64_t i = 0; i < p.tp; ++i)
-          for (int64_t j = 0; j < p.tc; ++j) {
-            Value &a = acc[i * p.tc + j];
-            Value prod = arith::MulFOp::create(b, x[i], w[j], contract);
-            a = arith::AddFOp::create(b, a, prod, contract);
-          }
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(chunkLoop.getBody());
+      Value k0 = chunkLoop.getInductionVar();
+      // The previous chunk (or tile) is done with the staged data.
+      gpu::BarrierOp::create(b);
+      int64_t rbv = p.rb / p.vw;
+      stageToWorkgroup(k, tid, p.threads, p.rows * rbv, p.vw, lhs, sA,
+                       [&](Value e) {
+                         Value r = k.mul(k.rem(e, rbv), p.vw);
+                         auto [row, exists] = rowOf(k.div(e, rbv));
+                         Value kk = k.add(k0, r);
+                         Value valid = k.land(exists, k.slt(kk, s.k));
+                         Value index =
+                             k.add(k.mul(k.add(k.mul(n, s.m), row), s.k), kk);
+                         return std::make_pair(index, valid);
+                       });
+      int64_t cbv = p.cb / p.vw;
+      stageToWorkgroup(k, tid, p.threads, p.rb * cbv, p.vw, rhs, sB,
+                       [&](Value e) {
+                         Value c = k.mul(k.rem(e, cbv), p.vw);
+                         Value kk = k.add(k0, k.div(e, cbv));
+                         Value col = k.add(j0, c);
+                         Value valid = k.land(k.slt(col, s.n), k.slt(kk, s.k));
+                         Value index =
+                             k.add(k.mul(k.add(k.mul(n, s.k), kk), s.n), col);
+                         return std::make_pair(index, valid);
+                       });
+      gpu::BarrierOp::create(b);
+
+      // The register tile: rb/unroll iterations of `unroll` steps of K each.
+      auto rLoop = scf::ForOp::create(b, k.idx(0), k.idx(p.rb),
+                                      k.idx(p.unroll),
+                                      chunkLoop.getRegionIterArgs());
+      {
+        OpBuilder::InsertionGuard g2(b);
+        b.setInsertionPointToStart(rLoop.getBody());
+        SmallVector<Value> acc(rLoop.getRegionIterArgs());
+        auto contract = arith::FastMathFlagsAttr::get(
+            b.getContext(), arith::FastMathFlags::contract);
+        for (int64_t u = 0; u < p.unroll; ++u) {
+          Value r = k.add(rLoop.getInductionVar(), u);
+          Value bRow = k.mul(r, p.cb);
+          SmallVector<Value> x, w;
+          for (int64_t i = 0; i < p.tp; ++i)
+            x.push_back(memref::LoadOp::create(
+                b, sA, ValueRange{k.add(rowBase[i], r)}));
+          for (int64_t j = 0; j < p.tc; ++j)
+            w.push_back(memref::LoadOp::create(
+                b, sB, ValueRange{k.add(bRow, colOff[j])}));
+          for (int64_t i = 0; i < p.tp; ++i)
+            for (int64_t j = 0; j < p.tc; ++j) {
+              Value &a = acc[i * p.tc + j];
+              Value prod = arith::MulFOp::create(b, x[i], w[j], contract);
+              a = arith::AddFOp::create(b, a, prod, contract);
+            }
+        }
+        scf::YieldOp::create(b, acc);
       }
-      scf::YieldOp::create(b, acc);
+      scf::YieldOp::create(b, rLoop.getResults());
     }
-    scf::YieldOp::create(b, rLoop.getResults());
+
+    // Columns this thread may write: in range and, with a column mask, set.
+    SmallVector<Value> colOn, colIndex;
+    for (int64_t j = 0; j < p.tc; ++j) {
+      Value col = k.add(j0, colOff[j]);
+      Value on = k.slt(col, s.n);
+      if (colMask) {
+        Value index = colMaskHasBatch ? k.add(k.mul(n, s.n), col) : col;
+        on = k.land(on, k.isNonZero(k.loadOrZero(colMask, index, on)));
+      }
+      colOn.push_back(on);
+      colIndex.push_back(col);
+    }
+    // Write the register tile where the row exists and is active.
+    for (int64_t i = 0; i < p.tp; ++i) {
+      auto [row, exists] = rowOf(rowOff[i]);
+      Value m =
+          k.loadOrZero(rowMask, space->getMaskIndex(k, n, {row}), exists);
+      Value rowOn = k.land(exists, k.isNonZero(m));
+      Value rowIndex = k.mul(k.add(k.mul(n, s.m), row), s.n);
+      for (int64_t j = 0; j < p.tc; ++j) {
+        auto ifWrite =
+            scf::IfOp::create(b, k.land(rowOn, colOn[j]), /*withElse=*/false);
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPointToStart(ifWrite.thenBlock());
+        k.store(chunkLoop.getResult(i * p.tc + j), output,
+                k.add(rowIndex, colIndex[j]));
+      }
+    }
+  };
+
+  if (!p.localList()) {
+    auto tileLoop = scf::ForOp::create(
+        b, gpu::BlockIdOp::create(b, gpu::Dimension::x), upper,
+        gpu::GridDimOp::create(b, gpu::Dimension::x));
+    b.setInsertionPointToStart(tileLoop.getBody());
+    Value tile = k.toIndex(memref::LoadOp::create(
+        b, tiles, ValueRange{tileLoop.getInductionVar()}));
+    Value n;
+    SmallVector<Value, 1> origin;
+    space->decode(k, tile, n, origin);
+    emitRows(n, [&](Value r) {
+      Value row = k.add(origin[0], r);
+      return std::make_pair(row, k.slt(row, s.m));
+    });
+    return fn;
   }
 
-  // Columns this thread may write: in range and, with a column mask, set.
-  SmallVector<Value> colOn, colIndex;
-  for (int64_t j = 0; j < p.tc; ++j) {
-    Value col = k.add(j0, colOff[j]);
-    Value on = k.slt(col, s.n);
-    if (colMask) {
-      Value index = colMaskHasBatch ? k.add(k.mul(n, s.n), col) : col;
-      on = k.land(on, k.isNonZero(k.loadOrZero(colMask, index, on)));
-    }
-    colOn.push_back(on);
-    colIndex.push_back(col);
+  // Per-block list. Every condition below is uniform over the block, so the
+  // barriers inside stay legal.
+  Value sScan = fn.getWorkgroupAttributions()[2];
+  Value sList = fn.getWorkgroupAttributions()[3];
+  Value bx = gpu::BlockIdOp::create(b, gpu::Dimension::x);
+  Value n = k.div(bx, groupsPerEntry);
+  Value first = k.mul(k.rem(bx, groupsPerEntry), p.tpb); // list position
+  auto ifChosen = scf::IfOp::create(
+      b, k.cmp(arith::CmpIPredicate::ugt, upper, k.idx(0)), false);
+  b.setInsertionPointToStart(ifChosen.thenBlock());
+  Value none = arith::ConstantIntOp::create(b, -1, 32);
+  Value zero32 = arith::ConstantIntOp::create(b, 0, 32);
+  {
+    auto ifSlot = scf::IfOp::create(b, k.slt(tid, p.tpb), false);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(ifSlot.thenBlock());
+    k.store(none, sList, tid);
   }
-  // Write the register tile where the row exists and is active.
-  for (int64_t i = 0; i < p.tp; ++i) {
-    Value row = k.add(row0, rowOff[i]);
-    Value inBounds = space->isInBounds(k, {row});
-    Value m = k.loadOrZero(rowMask, space->getMaskIndex(k, n, {row}), inBounds);
-    Value rowOn = k.land(inBounds, k.isNonZero(m));
-    Value rowIndex = k.mul(k.add(k.mul(n, s.m), row), s.n);
-    for (int64_t j = 0; j < p.tc; ++j) {
-      auto ifWrite =
-          scf::IfOp::create(b, k.land(rowOn, colOn[j]), /*withElse=*/false);
+  // Thread t scans the entry's tiles t*c .. t*c + c - 1 (c = scanPerThread):
+  // their activity flags, then a block-wide inclusive scan of the counts.
+  SmallVector<Value> flags;
+  Value mine = zero32;
+  for (int64_t i = 0; i < p.scanPerThread; ++i) {
+    Value t = k.add(k.mul(tid, p.scanPerThread), i);
+    Value valid = k.slt(t, p.entryTiles);
+    Value id = k.add(k.mul(n, p.entryTiles), k.select(valid, t, k.idx(0)));
+    flags.push_back(k.land(valid, space->buildTileIsActive(k, rowMask, id)));
+    mine = arith::AddIOp::create(b, mine,
+                                 arith::ExtUIOp::create(b, i32, flags.back()));
+  }
+  k.store(mine, sScan, tid);
+  gpu::BarrierOp::create(b);
+  for (int64_t offset = 1; offset < p.threads; offset *= 2) {
+    Value left = k.loadOrZero(sScan, k.sub(tid, offset), k.sge(tid, offset));
+    gpu::BarrierOp::create(b);
+    Value cur = memref::LoadOp::create(b, sScan, ValueRange{tid});
+    k.store(arith::AddIOp::create(b, cur, left), sScan, tid);
+    gpu::BarrierOp::create(b);
+  }
+  Value total = k.toIndex(
+      memref::LoadOp::create(b, sScan, ValueRange{k.idx(p.threads - 1)}));
+  // The entry's active tiles in order; this block keeps positions
+  // first .. first + T - 1.
+  Value pos = k.toIndex(arith::SubIOp::create(
+      b, memref::LoadOp::create(b, sScan, ValueRange{tid}), mine));
+  for (int64_t i = 0; i < p.scanPerThread; ++i) {
+    Value slot = arith::SubIOp::create(b, pos, first);
+    Value mineSlot = k.land(flags[i], k.inRange(slot, p.tpb));
+    auto ifMine = scf::IfOp::create(b, mineSlot, false);
+    {
       OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPointToStart(ifWrite.thenBlock());
-      k.store(chunkLoop.getResult(i * p.tc + j), output,
-              k.add(rowIndex, colIndex[j]));
+      b.setInsertionPointToStart(ifMine.thenBlock());
+      Value t = k.add(k.mul(tid, p.scanPerThread), i);
+      k.store(arith::IndexCastOp::create(b, i32, t), sList, slot);
     }
+    pos = k.add(pos, k.select(flags[i], k.idx(1), k.idx(0)));
   }
+  gpu::BarrierOp::create(b);
+  auto ifWork = scf::IfOp::create(
+      b, k.cmp(arith::CmpIPredicate::ult, first, total), false);
+  b.setInsertionPointToStart(ifWork.thenBlock());
+  emitRows(n, [&](Value r) {
+    Value t = memref::LoadOp::create(b, sList, ValueRange{k.div(r, p.g)});
+    Value listed =
+        arith::CmpIOp::create(b, arith::CmpIPredicate::sge, t, zero32);
+    Value row = k.add(k.mul(k.toIndex(k.select(listed, t, zero32)), p.g),
+                      k.rem(r, p.g));
+    return std::make_pair(row, k.land(listed, k.slt(row, s.m)));
+  });
   return fn;
 }

@@ -8,8 +8,8 @@
 # RUN: rm -rf %t && mkdir -p %t
 # RUN: %python %s --compile dynaspa-compile --run %dynaspa_run --work %t --example %dynaspa_src/examples/masked_attention.mlir | FileCheck %s
 #
-# CHECK-COUNT-20: ok
-# CHECK: all 20 cases passed
+# CHECK-COUNT-29: ok
+# CHECK: all 29 cases passed
 
 import argparse, os, re, subprocess, sys
 import numpy as np
@@ -44,6 +44,13 @@ SMALL = "channel_block = 16, reduction_block = 4, threads = 32, thread_channels 
 # 16 tokens x 32 columns, 4 columns per thread (the default), unrolled.
 UNROLLED = "unroll = 2"
 TWO = [variant(8, SMALL, (0, 6)), variant(16, UNROLLED)]
+# Per-block lists (tiles_per_block > 1): 8 one-token DISTiles of an entry
+# gathered per block, or 4 two-token ones.
+GATHER8 = SMALL + ", tiles_per_block = 8"
+GATHER4 = SMALL + ", tiles_per_block = 4"
+LOCAL = [variant(1, GATHER8)]
+# The per-block list as the fallback of a dispatched pair.
+TWO_LOCAL = [variant(8, SMALL, (0, 6)), variant(2, GATHER4)]
 
 def main():
     p = argparse.ArgumentParser()
@@ -78,6 +85,12 @@ def main():
     for label, maker in makers:
         cases.append((f"qk_{label}", (H, N, D, N), "qk", False, [], maker))
         cases.append((f"av_{label}", (H, N, N, D), "av", False, [], maker))
+    for label, maker in makers[:4] + makers[5:]:
+        cases.append((f"av_gather_{label}", (H, N, N, D), "av", False, LOCAL, maker))
+    cases += [
+        ("qk_gather_d0.3", (H, N, D, N), "qk", False, LOCAL, lambda s: tokens(s, 0.3)),
+        ("av_gather_rank1", (H, N, N, D), "av", True, LOCAL, lambda s: tokens(s, 0.5)),
+    ]
     cases += [
         # One token mask for all heads (rank-1 masks broadcast over batch).
         ("qk_rank1", (H, N, D, N), "qk", True, [], lambda s: tokens(s, 0.5)),
@@ -95,6 +108,12 @@ def main():
         ("small_nondiv_v1", (2, 37, 13, 29), "qk_indep", False, TWO,
          lambda s: tokens(s, 0.6), "v1"),
         ("small_nondiv_full", (2, 37, 13, 29), "qk_indep", False, TWO,
+         lambda s: np.ones(s, np.uint8), "v1"),
+        # Two-token tiles, the last one half outside M; the entry's last
+        # block only partly filled.
+        ("small_nondiv_gather", (2, 37, 13, 29), "qk_indep", False, TWO_LOCAL,
+         lambda s: tokens(s, 0.6), "v1"),
+        ("small_nondiv_gather_full", (2, 37, 13, 29), "qk_indep", False, TWO_LOCAL,
          lambda s: np.ones(s, np.uint8), "v1"),
     ]
 
