@@ -2,8 +2,8 @@
 #===- gpu-e2e-prepare.sh - bundles and binaries for the GPU machine -------===#
 #
 # On the build machine (it has LLVM/MLIR; the GPU machine has only CUDA):
-# compiles the end-to-end suite's masked convolutions for sm_90 (plus the
-# CUDA-only split-K cases), and copies dynaspa-run, the runtime's tests and
+# compiles the end-to-end suite's masked convolutions (plus the CUDA-only
+# split-K cases) and batch-matmuls for sm_90, and copies dynaspa-run, the runtime's tests and
 # the mask set into device-out/gpu/, which scripts/gpu-e2e.sh runs there.
 #
 #===----------------------------------------------------------------------===#
@@ -15,6 +15,9 @@ rm -rf "$G/e2e" && mkdir -p "$G/e2e" "$G/bin" "$G/rt"
 /usr/bin/python3 "$ROOT/test/Integration/OpenCL/masked_conv_e2e.py" \
   --compile "$ROOT/build/bin/dynaspa-compile" --run unused --work "$G/e2e" \
   --masks "$ROOT/../shared/masks" --cuda-chip "$CHIP"
+/usr/bin/python3 "$ROOT/test/Integration/OpenCL/masked_bmm_e2e.py" \
+  --compile "$ROOT/build/bin/dynaspa-compile" --run unused --work "$G/e2e" \
+  --example unused --cuda-chip "$CHIP"
 cp "$ROOT/build/runtime/bin/dynaspa-run" "$G/bin/"
 for lib in libpng16.so.16 libOpenCL.so.1; do
   cp "$(ldconfig -p | awk -v l=$lib '$1 == l {print $NF; exit}')" "$G/bin/"

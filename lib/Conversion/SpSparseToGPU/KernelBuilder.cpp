@@ -33,7 +33,14 @@ gpu::GPUFuncOp mlir::spsparse::createKernel(
   OpBuilder::InsertionGuard guard(builder);
   builder.setInsertionPointToEnd(module.getBody());
   MLIRContext *ctx = builder.getContext();
-  auto fn = gpu::GPUFuncOp::create(builder, loc, name,
+  // Kernel names become PTX and OpenCL identifiers ([A-Za-z0-9_$]); the
+  // names they derive from are MLIR symbols, which may hold '.', ':' and
+  // more (a function `@qk_d0.3` made ptxas fail).
+  std::string identifier = name.str();
+  for (char &c : identifier)
+    if (!llvm::isAlnum(c) && c != '_' && c != '$')
+      c = '_';
+  auto fn = gpu::GPUFuncOp::create(builder, loc, identifier,
                                    FunctionType::get(ctx, argTypes, {}),
                                    workgroupTypes);
   fn->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), UnitAttr::get(ctx));

@@ -64,7 +64,6 @@ LogicalResult lowerPolyKernel(PolyKernelOp pk, SymbolTable &symbols) {
        (granularities.size() == 1 ? getTilesRole(granularities.front())
                                   : std::string("tiles")))
           .str();
-  std::replace(name.begin(), name.end(), ':', '_');
   FailureOr<gpu::GPUFuncOp> tileList =
       buildTileListKernel(builder, gpuModule, masked, granularities, name);
   if (failed(tileList))

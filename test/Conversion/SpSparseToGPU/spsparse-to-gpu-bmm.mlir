@@ -185,3 +185,61 @@ spsparse.polykernel @pk : (tensor<2x16x64xf32>, tensor<2x64x16xf32>, tensor<2x16
       : (tensor<2x16x64xf32>, tensor<2x64x16xf32>, tensor<2x16xi1>) -> tensor<2x16x16xf32>
   spsparse.yield %y : tensor<2x16x16xf32>
 }
+
+// -----
+
+// Per-block lists (tiles_per_block = 8 one-token DISTiles): one block per 8
+// tiles of each batch entry, 2 x ceil(40 / 8) = 10 along x; the block scans
+// its entry's row mask (a slot per thread) and keeps 8 tile ids. Kernel
+// names are PTX/OpenCL identifiers: the '.' of the symbol becomes '_'.
+// CHECK-LABEL: spsparse.polykernel @av.gather
+// CHECK: gpu.func @av_gather_a(%[[LHS:.*]]: memref<3200xf32>, %{{.*}}: memref<1280xf32>, %[[MASK:.*]]: memref<80xi8>, %{{.*}}: memref<1280xf32>, %{{.*}}: memref<80xi32>, %{{.*}}: memref<3xi32>) workgroup(%{{.*}} : memref<32xf32, 3>, %{{.*}} : memref<64xf32, 3>, %[[SCAN:.*]] : memref<32xi32, 3>, %[[LIST:.*]] : memref<8xi32, 3>) kernel
+// CHECK-SAME: spsparse.launch = {block = array<i64: 32, 1, 1>, grid = array<i64: 10, 1, 1>}
+// The list is made only if the dispatch picked this variant.
+// CHECK: %[[COUNT:.*]] = memref.load
+// CHECK: scf.if
+// CHECK: memref.store %{{.*}}, %[[LIST]]
+// Two tiles per thread (40 / 32 threads): two mask bytes, then the scan.
+// CHECK-COUNT-2: memref.load %[[MASK]]
+// CHECK: memref.store %{{.*}}, %[[SCAN]]
+// CHECK: gpu.barrier
+// CHECK: scf.if
+// CHECK: memref.store %{{.*}}, %[[LIST]]
+// CHECK: gpu.barrier
+// Only blocks with listed tiles compute; their lhs rows come from the list.
+// CHECK: scf.if
+// CHECK: scf.for
+// CHECK: memref.load %[[LIST]]
+// CHECK: memref.load %[[LHS]]
+spsparse.polykernel @"av.gather" : (tensor<2x40x40xf32>, tensor<2x40x16xf32>, tensor<2x40xi1>) -> tensor<2x40x16xf32> {
+^bb0(%a: tensor<2x40x40xf32>, %b: tensor<2x40x16xf32>, %r: tensor<2x40xi1>):
+  spsparse.polykernel.variant @a granularity <[1]> schedule <channel_block = 16, reduction_block = 4, threads = 32, thread_channels = 2, thread_pixels = 2, tiles_per_block = 8>
+  %y = spsparse.masked_batch_matmul %a, %b row_mask %r
+      : (tensor<2x40x40xf32>, tensor<2x40x16xf32>, tensor<2x40xi1>) -> tensor<2x40x16xf32>
+  spsparse.yield %y : tensor<2x40x16xf32>
+}
+
+// -----
+
+spsparse.polykernel @pk : (tensor<2x40x40xf32>, tensor<2x40x16xf32>, tensor<2x40xi1>) -> tensor<2x40x16xf32> {
+^bb0(%a: tensor<2x40x40xf32>, %b: tensor<2x40x16xf32>, %r: tensor<2x40xi1>):
+  // expected-remark @+1 {{while lowering this variant}}
+  spsparse.polykernel.variant @a granularity <[1]> schedule <channel_block = 16, reduction_block = 4, threads = 32, thread_channels = 2, thread_pixels = 2, tiles_per_block = 8, blocks = 4>
+  // expected-error @+1 {{blocks must be 0 with tiles_per_block > 1 (the grid is one block per tiles_per_block tiles of each batch entry)}}
+  %y = spsparse.masked_batch_matmul %a, %b row_mask %r
+      : (tensor<2x40x40xf32>, tensor<2x40x16xf32>, tensor<2x40xi1>) -> tensor<2x40x16xf32>
+  spsparse.yield %y : tensor<2x40x16xf32>
+}
+
+// -----
+
+// 600 one-token tiles per entry and 32 threads: 19 each, more than 16.
+spsparse.polykernel @pk : (tensor<2x600x8xf32>, tensor<2x8x16xf32>, tensor<2x600xi1>) -> tensor<2x600x16xf32> {
+^bb0(%a: tensor<2x600x8xf32>, %b: tensor<2x8x16xf32>, %r: tensor<2x600xi1>):
+  // expected-remark @+1 {{while lowering this variant}}
+  spsparse.polykernel.variant @a granularity <[1]> schedule <channel_block = 16, reduction_block = 4, threads = 32, thread_channels = 1, thread_pixels = 1, tiles_per_block = 2>
+  // expected-error @+1 {{tiles_per_block > 1 needs threads >= 1/16 of the 600 DISTiles of a batch entry}}
+  %y = spsparse.masked_batch_matmul %a, %b row_mask %r
+      : (tensor<2x600x8xf32>, tensor<2x8x16xf32>, tensor<2x600xi1>) -> tensor<2x600x16xf32>
+  spsparse.yield %y : tensor<2x600x16xf32>
+}

@@ -58,6 +58,11 @@ def main():
     p.add_argument("--run", required=True)
     p.add_argument("--work", required=True)
     p.add_argument("--example", required=True)
+    p.add_argument("--cuda-chip", default=None,
+                   help="compile for this CUDA chip instead of OpenCL and only "
+                        "write the bundles and row masks (<case>.dspb, "
+                        "<case>_mask.npy, <case>_tiles.json): the GPU machine "
+                        "runs them (scripts/gpu-e2e.sh)")
     a = p.parse_args()
     rng = np.random.default_rng(11)
 
@@ -145,8 +150,16 @@ def main():
         mlir = os.path.join(a.work, name + ".mlir")
         open(mlir, "w").write(src)
         bundle = os.path.join(a.work, name + ".dspb")
-        subprocess.run([a.compile, mlir, "-o", bundle, "--cuda-chips=none"], check=True)
+        target = (["--cuda-chips=" + a.cuda_chip, "--cubin-chips=" + a.cuda_chip,
+                   "--opencl=false"] if a.cuda_chip else ["--cuda-chips=none"])
+        subprocess.run([a.compile, mlir, "-o", bundle] + target, check=True)
         row_mask = maker((m,) if rank1 else (b, m))
+        if a.cuda_chip:
+            # The column mask (if any) comes from the runner's --random.
+            np.save(os.path.join(a.work, name + "_mask.npy"), row_mask)
+            with open(os.path.join(a.work, name + "_tiles.json"), "w") as f:
+                f.write('{"tiles": null}')
+            continue
         files = []
         def save(suffix, array):
             path = os.path.join(a.work, f"{name}_{suffix}.npy")
@@ -167,6 +180,10 @@ def main():
         for f in files:
             extra += ["--input", f]
         run(name, bundle, extra, *want)
+
+    if a.cuda_chip:
+        print(f"wrote {len(cases)} bundles for {a.cuda_chip} to {a.work}")
+        return 0
 
     # examples/masked_attention.mlir: both masked ops become operators of one
     # bundle (the softmax between them stays host-side IR, not in the bundle).
