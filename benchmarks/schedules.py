@@ -137,8 +137,14 @@ def bmm_candidates(op, batch, limit=None):
                     if (rb % vw or 4 * (rows * rb + rb * cb + lists) > SHARED_LIMIT
                             or rb > 2 * op.Cin):
                         continue
-                    out.append(((g,), bmm_schedule_string(cb, rb, threads, tc, tp, vw,
-                                                          4 if rb % 4 == 0 else 1, tpb)))
+                    sched = bmm_schedule_string(cb, rb, threads, tc, tp, vw,
+                                                4 if rb % 4 == 0 else 1, tpb)
+                    out.append(((g,), sched))
+                    # double_buffer where the next chunk fits in registers
+                    # next to the accumulators (planBmm: at most 160).
+                    prefetch = -(-rows * rb // threads) + -(-rb * cb // threads)
+                    if prefetch + tc * tp <= 160:
+                        out.append(((g,), sched + ", double_buffer = true"))
     if limit and len(out) > limit:
         step = len(out) / limit
         out = [out[int(i * step)] for i in range(limit)]

@@ -184,7 +184,8 @@ def candidates(conv, limit, device):
     no split reduction there."""
     out = []
     if conv.kind == "bmm":
-        # The bmm template has no double buffering and no split reduction.
+        # The bmm space lists its double-buffered schedules itself (those
+        # whose prefetch fits); the bmm template has no split reduction.
         for g, sched in schedules.bmm_candidates(conv, conv.batch, limit):
             knobs = schedules.parse_schedule(sched)
             cid = "g%s-" % gkey(g) + "-".join(

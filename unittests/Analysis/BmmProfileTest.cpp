@@ -166,8 +166,16 @@ TEST(BmmProfile, TheTemplatesChecks) {
   EXPECT_EQ(why(qkt(), s), "unroll must divide reduction_block");
   s = base();
   s.doubleBuffer = true;
-  EXPECT_EQ(why(qkt(), s),
-            "double_buffer is not implemented by the GPU lowering yet");
+  EXPECT_EQ(why(qkt(), s), "");
+  // 16 x 64 + 64 x 128 floats of the next chunk over 32 threads.
+  s.channelBlock = 128;
+  s.reductionBlock = 64;
+  s.threadChannels = 16;
+  s.threadPixels = 4;
+  s.threads = 32;
+  EXPECT_EQ(why(qkt(), s), "double_buffer needs 288 prefetch registers per "
+                           "thread next to 64 accumulators (at most 160 "
+                           "together)");
   s = base();
   s.channelBlock = 256;
   s.reductionBlock = 64;

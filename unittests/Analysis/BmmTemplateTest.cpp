@@ -165,6 +165,12 @@ TEST_F(BmmTemplate, EveryRejectionHasTheTemplatesReason) {
   rejects(s, __LINE__);
   s = base;
   s.doubleBuffer = true;
+  accepts(s, __LINE__);
+  s.channelBlock = 128; // 288 prefetch floats per thread.
+  s.reductionBlock = 64;
+  s.threadChannels = 16;
+  s.threadPixels = 4;
+  s.threads = 32;
   rejects(s, __LINE__);
   s = base;
   s.reductionBlock = 64;

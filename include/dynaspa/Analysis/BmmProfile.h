@@ -48,7 +48,7 @@ struct BmmSchedule {
   int64_t threadPixels = 1; ///< Rows per thread.
   int64_t vectorWidth = 1;
   int64_t unroll = 1;
-  /// Rejected by the template (not implemented for the bmm).
+  /// Prefetch the next chunk into registers (B13 in BmmProfile.cpp).
   bool doubleBuffer = false;
   /// Blocks along the tile list (grid-stride); 0: one per tile.
   int64_t blocks = 0;

@@ -38,8 +38,8 @@
 //  B6 Epilogue: with a column mask, per column one mask byte (columns in
 //     range); per row one row-mask byte (rows in range); per (row, column)
 //     a 4-byte store where both are set.
-//  B7 Shared memory: 4 * (rows * rb + rb * cb) bytes, static, at most
-//     48 KiB. double_buffer is rejected.
+//  B7 Shared memory: 4 * (rows * rb + rb * cb) bytes (+ the list of B12),
+//     static, at most 48 KiB.
 //  B8 Registers (when ptxas has not said): accumulators, one lhs and one
 //     rhs operand per row and column, their shared addresses, and a fixed
 //     part for the tile loop's state.
@@ -84,6 +84,13 @@
 //     spread over the entries is unknown here: taken as even over as many
 //     entries as there are tiles (at most batch), each with ceil(its tiles
 //     / T) working blocks; the busiest block has one full group.
+//  B13 double_buffer: each thread loads its share of the next chunk into
+//     registers (ceil(rows * rb / threads) + ceil(rb * cb / threads)
+//     floats, at most 160 with the accumulators) before the register tile
+//     and stores it at the top of the next iteration, as the conv template
+//     does (ConvProfile.cpp A10): one wait for the first chunk, the others
+//     overlap the register tile; one barrier more per tile is not modelled
+//     apart (the put follows the loop's first barrier).
 //
 //===----------------------------------------------------------------------===//
 
@@ -105,6 +112,12 @@ static int64_t getEntryTiles(const BmmProblem &p, const BmmSchedule &s) {
 /// B12: how many of an entry's tiles one thread scans at most (the template
 /// keeps their flags in registers).
 static constexpr int64_t kMaxScanPerThread = 16;
+
+/// B13: floats a double-buffered thread holds of the next chunk.
+static int64_t getBmmPrefetch(const BmmSchedule &s) {
+  return ceilDiv(getBmmBlockRows(s) * s.reductionBlock, s.threads) +
+         ceilDiv(s.reductionBlock * s.channelBlock, s.threads);
+}
 
 int64_t dynaspa::cost::getBmmSharedBytes(const BmmSchedule &s) {
   int64_t list = s.tilesPerBlock > 1 ? s.threads + s.tilesPerBlock : 0;
@@ -153,8 +166,6 @@ std::string dynaspa::cost::verifyBmmSchedule(const BmmProblem &p,
            " must divide K, N, channel_block and reduction_block";
   if (s.reductionBlock % s.unroll)
     return "unroll must divide reduction_block";
-  if (s.doubleBuffer)
-    return "double_buffer is not implemented by the GPU lowering yet";
   if (s.tilesPerBlock > 1) {
     if (s.blocks != 0)
       return "blocks must be 0 with tiles_per_block > 1 (the grid is one "
@@ -169,6 +180,13 @@ std::string dynaspa::cost::verifyBmmSchedule(const BmmProblem &p,
   if (bytes > kMaxStaticSharedBytes)
     return "needs " + std::to_string(bytes) +
            " bytes of shared memory (more than 48 KiB)";
+  int64_t prefetch = getBmmPrefetch(s);
+  int64_t accumulators = s.threadPixels * s.threadChannels;
+  if (s.doubleBuffer && prefetch + accumulators > 160)
+    return "double_buffer needs " + std::to_string(prefetch) +
+           " prefetch registers per thread next to " +
+           std::to_string(accumulators) +
+           " accumulators (at most 160 together)";
   return "";
 }
 
@@ -183,7 +201,10 @@ int64_t dynaspa::cost::estimateBmmRegisters(const BmmSchedule &s) {
   // the kernel arguments. Not fitted to ptxas: pass "registers" where the
   // compiled kernel is known.
   int64_t tp = s.threadPixels, tc = s.threadChannels;
-  return std::min<int64_t>(tp * tc + 2 * (tp + tc) + 24, 255);
+  int64_t regs = tp * tc + 2 * (tp + tc) + 24;
+  if (s.doubleBuffer) // B13: the prefetched floats and their addresses.
+    regs += 7 * getBmmPrefetch(s) / 4;
+  return std::min<int64_t>(regs, 255);
 }
 
 namespace {
@@ -400,17 +421,28 @@ dynaspa::cost::profileMaskedBmm(const DeviceModel &device, const BmmProblem &p,
   const double tp = s.threadPixels, tc = s.threadChannels;
   const double tileStep = s.reductionBlock * (tp + tc + tp * tc);
   const double epilogue = (p.colMask ? 4 * tc : 0) + tp * (12 + tc * 7);
-  const double instructions =
-      20 + chunks * (lhsIters * 22.0 + rhsIters * 20.0 + tileStep) + epilogue;
   const double stagingWaits = static_cast<double>(
       lhsIters == 1 && rhsIters == 1
           ? 1
           : getBmmStagingWaits(lhsIters) + getBmmStagingWaits(rhsIters));
-  const double serial =
-      1 + chunks * stagingWaits + (p.colMask ? 1 : 0) + tp;
+  double instructions = 20 + chunks * tileStep + epilogue;
+  double serial = 1 + (p.colMask ? 1 : 0) + tp;
+  double overlapped = 0;
+  if (s.doubleBuffer) {
+    // B13: the fetch's loads (no loop) and the put's stores.
+    instructions += chunks * (lhsIters * 26.0 + rhsIters * 24.0);
+    serial += 1;
+    overlapped = chunks;
+  } else {
+    instructions += chunks * (lhsIters * 22.0 + rhsIters * 20.0);
+    serial += chunks * stagingWaits;
+  }
   const double tiles = static_cast<double>(tilesPerBlock);
   profile.warpInstructions = tiles * instructions;
   profile.serialRoundTrips = tiles * serial;
+  profile.overlappedRoundTrips = tiles * overlapped;
+  profile.overlappedInstructions =
+      s.doubleBuffer ? tiles * chunks * tileStep : 0;
   profile.barriers = tiles * 2 * chunks;
   if (local) {
     // B12: the block's list: the mask bytes (in flight together), the

@@ -18,6 +18,9 @@
 //     touching memory (phantom reads), so the inner loops have no branch;
 //     every thread accumulates its register tile of `thread_pixels` rows x
 //     `thread_channels` columns from shared memory;
+//   (with `double_buffer` the next chunk is loaded into registers while this
+//   one is computed, and stored to shared memory at the top of the next
+//   iteration: one global round trip per tile instead of one per chunk);
 //   write the register tile where the row exists and its row mask is set and
 //   the column exists and its column mask (if any) is set (the output is
 //   zero-filled before the op, so everything skipped is exactly 0).
@@ -65,6 +68,7 @@ struct BmmPlan {
   int64_t cb, rb;              // column / reduction blocks
   int64_t threads, tc, tp, vw; // thread tile, vector width
   int64_t unroll;
+  bool doubleBuffer; // prefetch the next chunk into registers
   int64_t colGroups; // threads along columns: cb / tc
   int64_t rowGroups; // threads along rows: rows / tp
   int64_t lhsFloats, rhsFloats;
@@ -117,8 +121,6 @@ FailureOr<BmmPlan> planBmm(MaskedBatchMatmulOp op, const BmmShape &s,
                   << " must divide K, N, channel_block and reduction_block";
   if (p.rb % p.unroll)
     return fail() << "unroll must divide reduction_block";
-  if (schedule.getDoubleBuffer())
-    return fail() << "double_buffer is not implemented by the GPU lowering yet";
   p.scanPerThread = llvm::divideCeil(p.entryTiles, p.threads);
   if (p.localList()) {
     if (schedule.getBlocks() != 0)
@@ -130,6 +132,7 @@ FailureOr<BmmPlan> planBmm(MaskedBatchMatmulOp op, const BmmShape &s,
                     << kMaxScanPerThread << " of the " << p.entryTiles
                     << " DISTiles of a batch entry";
   }
+  p.doubleBuffer = schedule.getDoubleBuffer();
   p.lhsFloats = p.rows * p.rb;
   p.rhsFloats = p.rb * p.cb;
   // The per-block list: a scan slot per thread and T tile slots.
@@ -138,6 +141,14 @@ FailureOr<BmmPlan> planBmm(MaskedBatchMatmulOp op, const BmmShape &s,
   if (bytes > kMaxStaticSharedBytes)
     return fail() << "needs " << bytes
                   << " bytes of shared memory (more than 48 KiB)";
+  // As the conv's: the next chunk in registers next to the accumulators;
+  // past this the kernel would spill.
+  int64_t prefetch = llvm::divideCeil(p.lhsFloats, p.threads) +
+                     llvm::divideCeil(p.rhsFloats, p.threads);
+  if (p.doubleBuffer && prefetch + p.tp * p.tc > 160)
+    return fail() << "double_buffer needs " << prefetch
+                  << " prefetch registers per thread next to "
+                  << p.tp * p.tc << " accumulators (at most 160 together)";
   return p;
 }
 
@@ -241,44 +252,66 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildBmmKernel(
   // the block's row r (0 <= r < rows) and whether it exists.
   using RowOf = function_ref<std::pair<Value, Value>(Value)>;
   auto emitRows = [&](Value n, RowOf rowOf) {
+    int64_t rbv = p.rb / p.vw;
+    Staging lhsStage{p.rows * rbv, p.vw, lhs, sA, [&](Value e, Value k0) {
+                       Value r = k.mul(k.rem(e, rbv), p.vw);
+                       auto [row, exists] = rowOf(k.div(e, rbv));
+                       Value kk = k.add(k0, r);
+                       Value valid = k.land(exists, k.slt(kk, s.k));
+                       Value index =
+                           k.add(k.mul(k.add(k.mul(n, s.m), row), s.k), kk);
+                       return std::make_pair(index, valid);
+                     }};
+    int64_t cbv = p.cb / p.vw;
+    Staging rhsStage{p.rb * cbv, p.vw, rhs, sB, [&](Value e, Value k0) {
+                       Value c = k.mul(k.rem(e, cbv), p.vw);
+                       Value kk = k.add(k0, k.div(e, cbv));
+                       Value col = k.add(j0, c);
+                       Value valid = k.land(k.slt(col, s.n), k.slt(kk, s.k));
+                       Value index =
+                           k.add(k.mul(k.add(k.mul(n, s.k), kk), s.n), col);
+                       return std::make_pair(index, valid);
+                     }};
     Value zero = arith::ConstantOp::create(b, b.getF32FloatAttr(0.0f));
     SmallVector<Value> init(p.tp * p.tc, zero);
+    int64_t numAcc = init.size(), numLhs = 0;
+    if (p.doubleBuffer) {
+      Value live = arith::ConstantIntOp::create(b, 1, 1);
+      SmallVector<Value> a = fetchChunk(k, tid, p.threads, lhsStage, k.idx(0), live);
+      numLhs = a.size();
+      init.append(a);
+      init.append(fetchChunk(k, tid, p.threads, rhsStage, k.idx(0), live));
+    }
     auto chunkLoop =
         scf::ForOp::create(b, k.idx(0), k.idx(s.k), k.idx(p.rb), init);
     {
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(chunkLoop.getBody());
       Value k0 = chunkLoop.getInductionVar();
+      SmallVector<Value> carried(chunkLoop.getRegionIterArgs());
+      SmallVector<Value> next;
       // The previous chunk (or tile) is done with the staged data.
       gpu::BarrierOp::create(b);
-      int64_t rbv = p.rb / p.vw;
-      stageToWorkgroup(k, tid, p.threads, p.rows * rbv, p.vw, lhs, sA,
-                       [&](Value e) {
-                         Value r = k.mul(k.rem(e, rbv), p.vw);
-                         auto [row, exists] = rowOf(k.div(e, rbv));
-                         Value kk = k.add(k0, r);
-                         Value valid = k.land(exists, k.slt(kk, s.k));
-                         Value index =
-                             k.add(k.mul(k.add(k.mul(n, s.m), row), s.k), kk);
-                         return std::make_pair(index, valid);
-                       });
-      int64_t cbv = p.cb / p.vw;
-      stageToWorkgroup(k, tid, p.threads, p.rb * cbv, p.vw, rhs, sB,
-                       [&](Value e) {
-                         Value c = k.mul(k.rem(e, cbv), p.vw);
-                         Value kk = k.add(k0, k.div(e, cbv));
-                         Value col = k.add(j0, c);
-                         Value valid = k.land(k.slt(col, s.n), k.slt(kk, s.k));
-                         Value index =
-                             k.add(k.mul(k.add(k.mul(n, s.k), kk), s.n), col);
-                         return std::make_pair(index, valid);
-                       });
+      if (p.doubleBuffer) {
+        // Store the prefetched chunk, then start loading the next one; its
+        // loads are in flight during this chunk's arithmetic.
+        ArrayRef<Value> held(carried);
+        putChunk(k, tid, p.threads, lhsStage, held.slice(numAcc, numLhs));
+        putChunk(k, tid, p.threads, rhsStage, held.drop_front(numAcc + numLhs));
+        Value k1 = k.add(k0, p.rb);
+        Value live = k.slt(k1, s.k);
+        next = fetchChunk(k, tid, p.threads, lhsStage, k1, live);
+        next.append(fetchChunk(k, tid, p.threads, rhsStage, k1, live));
+      } else {
+        stageChunk(k, tid, p.threads, lhsStage, k0);
+        stageChunk(k, tid, p.threads, rhsStage, k0);
+      }
       gpu::BarrierOp::create(b);
 
       // The register tile: rb/unroll iterations of `unroll` steps of K each.
-      auto rLoop = scf::ForOp::create(b, k.idx(0), k.idx(p.rb),
-                                      k.idx(p.unroll),
-                                      chunkLoop.getRegionIterArgs());
+      auto rLoop = scf::ForOp::create(
+          b, k.idx(0), k.idx(p.rb), k.idx(p.unroll),
+          ArrayRef<Value>(carried).take_front(numAcc));
       {
         OpBuilder::InsertionGuard g2(b);
         b.setInsertionPointToStart(rLoop.getBody());
@@ -304,7 +337,9 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildBmmKernel(
         }
         scf::YieldOp::create(b, acc);
       }
-      scf::YieldOp::create(b, rLoop.getResults());
+      SmallVector<Value> yielded(rLoop.getResults());
+      yielded.append(next);
+      scf::YieldOp::create(b, yielded);
     }
 
     // Columns this thread may write: in range and, with a column mask, set.

@@ -149,61 +149,6 @@ FailureOr<ConvPlan> planConv(MaskedConv2DOp op, const ConvShape &s,
   return p;
 }
 
-/// One buffer staged into shared memory per reduction chunk: `groups`
-/// vectors of `vw` elements from `src`, where `source(e, c0)` gives the
-/// global index and validity of vector `e` of the chunk starting at input
-/// channel `c0`.
-struct Staging {
-  int64_t groups, vw;
-  Value src, dst;
-  std::function<std::pair<Value, Value>(Value, Value)> source;
-};
-
-/// Copies chunk `c0` of `st` into shared memory, `threads` cooperating.
-void stage(KernelBuilder &k, Value tid, int64_t threads, const Staging &st,
-           Value c0) {
-  stageToWorkgroup(k, tid, threads, st.groups, st.vw, st.src, st.dst,
-                   [&](Value e) { return st.source(e, c0); });
-}
-
-/// This thread's share of chunk `c0` of `st`, loaded into registers (vector
-/// `tid + i * threads` for each i); where `live` is false nothing is read
-/// and the values are 0. Loads carry no branch, so they are all in flight
-/// together while the block computes on the previous chunk.
-SmallVector<Value> fetch(KernelBuilder &k, Value tid, int64_t threads,
-                         const Staging &st, Value c0, Value live) {
-  SmallVector<Value> values;
-  for (int64_t i = 0; i * threads < st.groups; ++i) {
-    Value e = k.add(tid, i * threads);
-    Value inside = k.slt(e, st.groups);
-    // Past the end of the buffer (the last round's tail) the source is not
-    // even asked: it may read shared memory indexed by `e`.
-    if ((i + 1) * threads > st.groups)
-      e = k.select(inside, e, k.idx(0));
-    auto [index, valid] = st.source(e, c0);
-    valid = k.land(k.land(valid, live), inside);
-    values.push_back(k.loadOrZero(st.src, index, valid, st.vw));
-  }
-  return values;
-}
-
-/// Stores what `fetch` loaded into shared memory.
-void put(KernelBuilder &k, Value tid, int64_t threads, const Staging &st,
-         ArrayRef<Value> values) {
-  for (auto [i, v] : llvm::enumerate(values)) {
-    Value e = k.add(tid, static_cast<int64_t>(i) * threads);
-    if ((static_cast<int64_t>(i) + 1) * threads <= st.groups) {
-      k.store(v, st.dst, k.mul(e, st.vw));
-      continue;
-    }
-    // The last round covers the tail of the buffer only.
-    auto inside = scf::IfOp::create(k.b, k.slt(e, st.groups), false);
-    OpBuilder::InsertionGuard guard(k.b);
-    k.b.setInsertionPointToStart(inside.thenBlock());
-    k.store(v, st.dst, k.mul(e, st.vw));
-  }
-}
-
 } // namespace
 
 FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildConvKernel(
@@ -417,8 +362,8 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildConvKernel(
     // The decoded tiles are visible before the first prefetch reads them.
     gpu::BarrierOp::create(b);
     Value live = k.cmp(arith::CmpIPredicate::slt, kLo, kHi);
-    SmallVector<Value> in = fetch(k, tid, p.threads, inStage, kLo, live);
-    SmallVector<Value> w = fetch(k, tid, p.threads, wStage, kLo, live);
+    SmallVector<Value> in = fetchChunk(k, tid, p.threads, inStage, kLo, live);
+    SmallVector<Value> w = fetchChunk(k, tid, p.threads, wStage, kLo, live);
     numIn = in.size();
     init.append(in);
     init.append(w);
@@ -436,15 +381,15 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildConvKernel(
     if (p.doubleBuffer) {
       // Store the prefetched chunk, then start loading the next one; its
       // loads are in flight during this chunk's arithmetic.
-      put(k, tid, p.threads, inStage, ArrayRef<Value>(carried).slice(numAcc, numIn));
-      put(k, tid, p.threads, wStage, ArrayRef<Value>(carried).drop_front(numAcc + numIn));
+      putChunk(k, tid, p.threads, inStage, ArrayRef<Value>(carried).slice(numAcc, numIn));
+      putChunk(k, tid, p.threads, wStage, ArrayRef<Value>(carried).drop_front(numAcc + numIn));
       Value c1 = k.add(c0, p.rb);
       Value live = k.cmp(arith::CmpIPredicate::slt, c1, kHi);
-      next = fetch(k, tid, p.threads, inStage, c1, live);
-      next.append(fetch(k, tid, p.threads, wStage, c1, live));
+      next = fetchChunk(k, tid, p.threads, inStage, c1, live);
+      next.append(fetchChunk(k, tid, p.threads, wStage, c1, live));
     } else {
-      stage(k, tid, p.threads, inStage, c0);
-      stage(k, tid, p.threads, wStage, c0);
+      stageChunk(k, tid, p.threads, inStage, c0);
+      stageChunk(k, tid, p.threads, wStage, c0);
     }
     gpu::BarrierOp::create(b);
 

@@ -113,3 +113,44 @@ void mlir::spsparse::stageToWorkgroup(
   k.store(k.loadOrZero(src, index, valid, vw), dst,
           k.mul(e, vw));
 }
+
+void mlir::spsparse::stageChunk(KernelBuilder &k, Value tid, int64_t threads,
+                                const Staging &st, Value c0) {
+  stageToWorkgroup(k, tid, threads, st.groups, st.vw, st.src, st.dst,
+                   [&](Value e) { return st.source(e, c0); });
+}
+
+SmallVector<Value> mlir::spsparse::fetchChunk(KernelBuilder &k, Value tid,
+                                              int64_t threads,
+                                              const Staging &st, Value c0,
+                                              Value live) {
+  SmallVector<Value> values;
+  for (int64_t i = 0; i * threads < st.groups; ++i) {
+    Value e = k.add(tid, i * threads);
+    Value inside = k.slt(e, st.groups);
+    // Past the end of the buffer (the last round's tail) the source is not
+    // even asked: it may read shared memory indexed by `e`.
+    if ((i + 1) * threads > st.groups)
+      e = k.select(inside, e, k.idx(0));
+    auto [index, valid] = st.source(e, c0);
+    valid = k.land(k.land(valid, live), inside);
+    values.push_back(k.loadOrZero(st.src, index, valid, st.vw));
+  }
+  return values;
+}
+
+void mlir::spsparse::putChunk(KernelBuilder &k, Value tid, int64_t threads,
+                              const Staging &st, ArrayRef<Value> values) {
+  for (auto [i, v] : llvm::enumerate(values)) {
+    Value e = k.add(tid, static_cast<int64_t>(i) * threads);
+    if ((static_cast<int64_t>(i) + 1) * threads <= st.groups) {
+      k.store(v, st.dst, k.mul(e, st.vw));
+      continue;
+    }
+    // The last round covers the tail of the buffer only.
+    auto inside = scf::IfOp::create(k.b, k.slt(e, st.groups), false);
+    OpBuilder::InsertionGuard guard(k.b);
+    k.b.setInsertionPointToStart(inside.thenBlock());
+    k.store(v, st.dst, k.mul(e, st.vw));
+  }
+}

@@ -176,6 +176,31 @@ void stageToWorkgroup(KernelBuilder &k, Value tid, int64_t threads,
                       int64_t groups, int64_t vw, Value src, Value dst,
                       function_ref<std::pair<Value, Value>(Value)> source);
 
+/// One buffer staged into shared memory per reduction chunk: `groups`
+/// vectors of `vw` elements from `src`, where `source(e, c0)` gives the
+/// global index and validity of vector `e` of the chunk starting at
+/// reduction offset `c0`.
+struct Staging {
+  int64_t groups, vw;
+  Value src, dst;
+  std::function<std::pair<Value, Value>(Value, Value)> source;
+};
+
+/// Copies chunk `c0` of `st` into shared memory, `threads` cooperating.
+void stageChunk(KernelBuilder &k, Value tid, int64_t threads,
+                const Staging &st, Value c0);
+
+/// This thread's share of chunk `c0` of `st`, loaded into registers (vector
+/// `tid + i * threads` for each i); where `live` is false nothing is read
+/// and the values are 0. Loads carry no branch, so they are all in flight
+/// together while the block computes on the previous chunk (double_buffer).
+SmallVector<Value> fetchChunk(KernelBuilder &k, Value tid, int64_t threads,
+                              const Staging &st, Value c0, Value live);
+
+/// Stores what `fetchChunk` loaded into shared memory.
+void putChunk(KernelBuilder &k, Value tid, int64_t threads, const Staging &st,
+              ArrayRef<Value> values);
+
 } // namespace spsparse
 } // namespace mlir
 

@@ -176,14 +176,16 @@ spsparse.polykernel @pk : (tensor<2x16x64xf32>, tensor<2x64x256xf32>, tensor<2x1
 
 // -----
 
-spsparse.polykernel @pk : (tensor<2x16x64xf32>, tensor<2x64x16xf32>, tensor<2x16xi1>) -> tensor<2x16x16xf32> {
-^bb0(%a: tensor<2x16x64xf32>, %b: tensor<2x64x16xf32>, %r: tensor<2x16xi1>):
+// double_buffer: 16 x 64 + 64 x 128 floats of the next chunk over 32
+// threads is 288 registers each, next to 4 x 16 accumulators.
+spsparse.polykernel @pk : (tensor<2x16x64xf32>, tensor<2x64x128xf32>, tensor<2x16xi1>) -> tensor<2x16x128xf32> {
+^bb0(%a: tensor<2x16x64xf32>, %b: tensor<2x64x128xf32>, %r: tensor<2x16xi1>):
   // expected-remark @+1 {{while lowering this variant}}
-  spsparse.polykernel.variant @a granularity <[16]> schedule <channel_block = 16, threads = 64, double_buffer = true>
-  // expected-error @+1 {{double_buffer is not implemented by the GPU lowering yet}}
+  spsparse.polykernel.variant @a granularity <[16]> schedule <channel_block = 128, reduction_block = 64, threads = 32, thread_channels = 16, thread_pixels = 4, double_buffer = true>
+  // expected-error @+1 {{double_buffer needs 288 prefetch registers per thread next to 64 accumulators (at most 160 together)}}
   %y = spsparse.masked_batch_matmul %a, %b row_mask %r
-      : (tensor<2x16x64xf32>, tensor<2x64x16xf32>, tensor<2x16xi1>) -> tensor<2x16x16xf32>
-  spsparse.yield %y : tensor<2x16x16xf32>
+      : (tensor<2x16x64xf32>, tensor<2x64x128xf32>, tensor<2x16xi1>) -> tensor<2x16x128xf32>
+  spsparse.yield %y : tensor<2x16x128xf32>
 }
 
 // -----

@@ -8,8 +8,8 @@
 # RUN: rm -rf %t && mkdir -p %t
 # RUN: %python %s --compile dynaspa-compile --run %dynaspa_run --work %t --example %dynaspa_src/examples/masked_attention.mlir | FileCheck %s
 #
-# CHECK-COUNT-29: ok
-# CHECK: all 29 cases passed
+# CHECK-COUNT-33: ok
+# CHECK: all 33 cases passed
 
 import argparse, os, re, subprocess, sys
 import numpy as np
@@ -51,6 +51,11 @@ GATHER4 = SMALL + ", tiles_per_block = 4"
 LOCAL = [variant(1, GATHER8)]
 # The per-block list as the fallback of a dispatched pair.
 TWO_LOCAL = [variant(8, SMALL, (0, 6)), variant(2, GATHER4)]
+# double_buffer: the next chunk of K loaded into registers (K = 197 and 13
+# end in a partial chunk).
+DB = ", double_buffer = true"
+LOCAL_DB = [variant(1, GATHER8 + DB)]
+TWO_DB = [variant(8, SMALL + DB, (0, 6)), variant(2, GATHER4 + DB)]
 
 def main():
     p = argparse.ArgumentParser()
@@ -95,6 +100,8 @@ def main():
     cases += [
         ("qk_gather_d0.3", (H, N, D, N), "qk", False, LOCAL, lambda s: tokens(s, 0.3)),
         ("av_gather_rank1", (H, N, N, D), "av", True, LOCAL, lambda s: tokens(s, 0.5)),
+        ("av_gather_db_d0.3", (H, N, N, D), "av", False, LOCAL_DB, lambda s: tokens(s, 0.3)),
+        ("qk_gather_db_d0.7", (H, N, D, N), "qk", False, LOCAL_DB, lambda s: tokens(s, 0.7)),
     ]
     cases += [
         # One token mask for all heads (rank-1 masks broadcast over batch).
@@ -120,6 +127,11 @@ def main():
          lambda s: tokens(s, 0.6), "v1"),
         ("small_nondiv_gather_full", (2, 37, 13, 29), "qk_indep", False, TWO_LOCAL,
          lambda s: np.ones(s, np.uint8), "v1"),
+        ("small_nondiv_db_v0", (2, 37, 13, 29), "qk_indep", False, TWO_DB,
+         lambda s: np.concatenate([tokens((s[0], 16), 0.5),
+                                   np.zeros((s[0], s[1] - 16), np.uint8)], 1), "v0"),
+        ("small_nondiv_db_v1", (2, 37, 13, 29), "qk_indep", False, TWO_DB,
+         lambda s: tokens(s, 0.6), "v1"),
     ]
 
     failed = 0
