@@ -98,6 +98,9 @@ def SpSparse_ScheduleAttr : SpSparse_Attr<"Schedule", "schedule"> {
     - `tiles_per_block`: DISTiles one block computes together. Small tiles
       keep the work close to the mask; grouping them lets the block reuse
       each staged filter block for many pixels (the GEMM's M dimension).
+      On a batch-matmul the grouped tiles are of one batch entry (the rhs
+      is per entry): each block lists its entry's active tiles itself from
+      the row mask, so `blocks` must be 0 there.
     - `split_k`: blocks that share one output tile, each reducing a slice of
       the input channels and adding its partial sums atomically into the
       zero-filled output. It buys parallelism when few tiles are active
