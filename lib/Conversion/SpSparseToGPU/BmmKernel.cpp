@@ -274,73 +274,40 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildBmmKernel(
                      }};
     Value zero = arith::ConstantOp::create(b, b.getF32FloatAttr(0.0f));
     SmallVector<Value> init(p.tp * p.tc, zero);
-    int64_t numAcc = init.size(), numLhs = 0;
-    if (p.doubleBuffer) {
-      Value live = arith::ConstantIntOp::create(b, 1, 1);
-      SmallVector<Value> a = fetchChunk(k, tid, p.threads, lhsStage, k.idx(0), live);
-      numLhs = a.size();
-      init.append(a);
-      init.append(fetchChunk(k, tid, p.threads, rhsStage, k.idx(0), live));
-    }
-    auto chunkLoop =
-        scf::ForOp::create(b, k.idx(0), k.idx(s.k), k.idx(p.rb), init);
-    {
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPointToStart(chunkLoop.getBody());
-      Value k0 = chunkLoop.getInductionVar();
-      SmallVector<Value> carried(chunkLoop.getRegionIterArgs());
-      SmallVector<Value> next;
-      // The previous chunk (or tile) is done with the staged data.
-      gpu::BarrierOp::create(b);
-      if (p.doubleBuffer) {
-        // Store the prefetched chunk, then start loading the next one; its
-        // loads are in flight during this chunk's arithmetic.
-        ArrayRef<Value> held(carried);
-        putChunk(k, tid, p.threads, lhsStage, held.slice(numAcc, numLhs));
-        putChunk(k, tid, p.threads, rhsStage, held.drop_front(numAcc + numLhs));
-        Value k1 = k.add(k0, p.rb);
-        Value live = k.slt(k1, s.k);
-        next = fetchChunk(k, tid, p.threads, lhsStage, k1, live);
-        next.append(fetchChunk(k, tid, p.threads, rhsStage, k1, live));
-      } else {
-        stageChunk(k, tid, p.threads, lhsStage, k0);
-        stageChunk(k, tid, p.threads, rhsStage, k0);
-      }
-      gpu::BarrierOp::create(b);
-
-      // The register tile: rb/unroll iterations of `unroll` steps of K each.
-      auto rLoop = scf::ForOp::create(
-          b, k.idx(0), k.idx(p.rb), k.idx(p.unroll),
-          ArrayRef<Value>(carried).take_front(numAcc));
-      {
-        OpBuilder::InsertionGuard g2(b);
-        b.setInsertionPointToStart(rLoop.getBody());
-        SmallVector<Value> acc(rLoop.getRegionIterArgs());
-        auto contract = arith::FastMathFlagsAttr::get(
-            b.getContext(), arith::FastMathFlags::contract);
-        for (int64_t u = 0; u < p.unroll; ++u) {
-          Value r = k.add(rLoop.getInductionVar(), u);
-          Value bRow = k.mul(r, p.cb);
-          SmallVector<Value> x, w;
-          for (int64_t i = 0; i < p.tp; ++i)
-            x.push_back(memref::LoadOp::create(
-                b, sA, ValueRange{k.add(rowBase[i], r)}));
-          for (int64_t j = 0; j < p.tc; ++j)
-            w.push_back(memref::LoadOp::create(
-                b, sB, ValueRange{k.add(bRow, colOff[j])}));
-          for (int64_t i = 0; i < p.tp; ++i)
-            for (int64_t j = 0; j < p.tc; ++j) {
-              Value &a = acc[i * p.tc + j];
-              Value prod = arith::MulFOp::create(b, x[i], w[j], contract);
-              a = arith::AddFOp::create(b, a, prod, contract);
+    SmallVector<Value> sums = buildStagedReduction(
+        k, tid, p.threads, {lhsStage, rhsStage}, k.idx(0), k.idx(s.k), p.rb,
+        init, p.doubleBuffer, [&](ValueRange carried) -> SmallVector<Value> {
+          // The register tile: rb/unroll iterations of `unroll` steps of K
+          // each.
+          auto rLoop = scf::ForOp::create(b, k.idx(0), k.idx(p.rb),
+                                          k.idx(p.unroll), carried);
+          {
+            OpBuilder::InsertionGuard g2(b);
+            b.setInsertionPointToStart(rLoop.getBody());
+            SmallVector<Value> acc(rLoop.getRegionIterArgs());
+            auto contract = arith::FastMathFlagsAttr::get(
+                b.getContext(), arith::FastMathFlags::contract);
+            for (int64_t u = 0; u < p.unroll; ++u) {
+              Value r = k.add(rLoop.getInductionVar(), u);
+              Value bRow = k.mul(r, p.cb);
+              SmallVector<Value> x, w;
+              for (int64_t i = 0; i < p.tp; ++i)
+                x.push_back(memref::LoadOp::create(
+                    b, sA, ValueRange{k.add(rowBase[i], r)}));
+              for (int64_t j = 0; j < p.tc; ++j)
+                w.push_back(memref::LoadOp::create(
+                    b, sB, ValueRange{k.add(bRow, colOff[j])}));
+              for (int64_t i = 0; i < p.tp; ++i)
+                for (int64_t j = 0; j < p.tc; ++j) {
+                  Value &a = acc[i * p.tc + j];
+                  Value prod = arith::MulFOp::create(b, x[i], w[j], contract);
+                  a = arith::AddFOp::create(b, a, prod, contract);
+                }
             }
-        }
-        scf::YieldOp::create(b, acc);
-      }
-      SmallVector<Value> yielded(rLoop.getResults());
-      yielded.append(next);
-      scf::YieldOp::create(b, yielded);
-    }
+            scf::YieldOp::create(b, acc);
+          }
+          return rLoop.getResults();
+        });
 
     // Columns this thread may write: in range and, with a column mask, set.
     SmallVector<Value> colOn, colIndex;
@@ -366,8 +333,7 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildBmmKernel(
             scf::IfOp::create(b, k.land(rowOn, colOn[j]), /*withElse=*/false);
         OpBuilder::InsertionGuard guard(b);
         b.setInsertionPointToStart(ifWrite.thenBlock());
-        k.store(chunkLoop.getResult(i * p.tc + j), output,
-                k.add(rowIndex, colIndex[j]));
+        k.store(sums[i * p.tc + j], output, k.add(rowIndex, colIndex[j]));
       }
     }
   };

@@ -357,87 +357,55 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildConvKernel(
 
   Value zero = arith::ConstantOp::create(b, b.getF32FloatAttr(0.0f));
   SmallVector<Value> init(p.tp * p.tc, zero);
-  int64_t numAcc = init.size(), numIn = 0;
-  if (p.doubleBuffer) {
-    // The decoded tiles are visible before the first prefetch reads them.
+  // The decoded tiles are visible before the first prefetch reads them.
+  if (p.doubleBuffer)
     gpu::BarrierOp::create(b);
-    Value live = k.cmp(arith::CmpIPredicate::slt, kLo, kHi);
-    SmallVector<Value> in = fetchChunk(k, tid, p.threads, inStage, kLo, live);
-    SmallVector<Value> w = fetchChunk(k, tid, p.threads, wStage, kLo, live);
-    numIn = in.size();
-    init.append(in);
-    init.append(w);
-  }
-  auto chunkLoop = scf::ForOp::create(b, kLo, kHi, k.idx(p.rb), init);
-  {
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(chunkLoop.getBody());
-    Value c0 = chunkLoop.getInductionVar();
-    SmallVector<Value> carried(chunkLoop.getRegionIterArgs());
-    SmallVector<Value> next;
-    // The decoded tiles are visible; the previous chunk is done with the
-    // staged data.
-    gpu::BarrierOp::create(b);
-    if (p.doubleBuffer) {
-      // Store the prefetched chunk, then start loading the next one; its
-      // loads are in flight during this chunk's arithmetic.
-      putChunk(k, tid, p.threads, inStage, ArrayRef<Value>(carried).slice(numAcc, numIn));
-      putChunk(k, tid, p.threads, wStage, ArrayRef<Value>(carried).drop_front(numAcc + numIn));
-      Value c1 = k.add(c0, p.rb);
-      Value live = k.cmp(arith::CmpIPredicate::slt, c1, kHi);
-      next = fetchChunk(k, tid, p.threads, inStage, c1, live);
-      next.append(fetchChunk(k, tid, p.threads, wStage, c1, live));
-    } else {
-      stageChunk(k, tid, p.threads, inStage, c0);
-      stageChunk(k, tid, p.threads, wStage, c0);
-    }
-    gpu::BarrierOp::create(b);
-
-    // The register tile: rb/unroll iterations of `unroll` channels each.
-    auto rLoop = scf::ForOp::create(b, k.idx(0), k.idx(p.rb),
-                                    k.idx(p.unroll),
-                                    ArrayRef<Value>(carried).take_front(numAcc));
-    {
-      OpBuilder::InsertionGuard g2(b);
-      b.setInsertionPointToStart(rLoop.getBody());
-      SmallVector<Value> acc(rLoop.getRegionIterArgs());
-      auto contract = arith::FastMathFlagsAttr::get(
-          b.getContext(), arith::FastMathFlags::contract);
-      for (int64_t u = 0; u < p.unroll; ++u) {
-        Value r = k.add(rLoop.getInductionVar(), u);
-        for (int64_t kh = 0; kh < s.kh; ++kh) {
-          for (int64_t kw = 0; kw < s.kw; ++kw) {
-            int64_t winOff = (kh * s.dh * p.iw + kw * s.dw) * p.rb;
-            Value wRow = k.mul(k.add(r, (kh * s.kw + kw) * p.rb), p.cb);
-            SmallVector<Value> x, w;
-            for (int64_t i = 0; i < p.tp; ++i)
-              x.push_back(memref::LoadOp::create(
-                  b, sIn, ValueRange{k.add(k.add(pixBase[i], winOff), r)}));
-            for (Value off : runOff) {
-              Value index = k.add(wRow, off);
-              if (p.run == 1) {
-                w.push_back(memref::LoadOp::create(b, sW, ValueRange{index}));
-                continue;
+  SmallVector<Value> sums = buildStagedReduction(
+      k, tid, p.threads, {inStage, wStage}, kLo, kHi, p.rb, init,
+      p.doubleBuffer, [&](ValueRange carried) -> SmallVector<Value> {
+        // The register tile: rb/unroll iterations of `unroll` channels each.
+        auto rLoop = scf::ForOp::create(b, k.idx(0), k.idx(p.rb),
+                                        k.idx(p.unroll), carried);
+        {
+          OpBuilder::InsertionGuard g2(b);
+          b.setInsertionPointToStart(rLoop.getBody());
+          SmallVector<Value> acc(rLoop.getRegionIterArgs());
+          auto contract = arith::FastMathFlagsAttr::get(
+              b.getContext(), arith::FastMathFlags::contract);
+          for (int64_t u = 0; u < p.unroll; ++u) {
+            Value r = k.add(rLoop.getInductionVar(), u);
+            for (int64_t kh = 0; kh < s.kh; ++kh) {
+              for (int64_t kw = 0; kw < s.kw; ++kw) {
+                int64_t winOff = (kh * s.dh * p.iw + kw * s.dw) * p.rb;
+                Value wRow = k.mul(k.add(r, (kh * s.kw + kw) * p.rb), p.cb);
+                SmallVector<Value> x, w;
+                for (int64_t i = 0; i < p.tp; ++i)
+                  x.push_back(memref::LoadOp::create(
+                      b, sIn, ValueRange{k.add(k.add(pixBase[i], winOff), r)}));
+                for (Value off : runOff) {
+                  Value index = k.add(wRow, off);
+                  if (p.run == 1) {
+                    w.push_back(
+                        memref::LoadOp::create(b, sW, ValueRange{index}));
+                    continue;
+                  }
+                  Value v = k.loadVector(sW, index, p.run);
+                  for (int64_t e = 0; e < p.run; ++e)
+                    w.push_back(k.extract(v, e));
+                }
+                for (int64_t i = 0; i < p.tp; ++i)
+                  for (int64_t j = 0; j < p.tc; ++j) {
+                    Value &a = acc[i * p.tc + j];
+                    Value prod = arith::MulFOp::create(b, x[i], w[j], contract);
+                    a = arith::AddFOp::create(b, a, prod, contract);
+                  }
               }
-              Value v = k.loadVector(sW, index, p.run);
-              for (int64_t e = 0; e < p.run; ++e)
-                w.push_back(k.extract(v, e));
             }
-            for (int64_t i = 0; i < p.tp; ++i)
-              for (int64_t j = 0; j < p.tc; ++j) {
-                Value &a = acc[i * p.tc + j];
-                Value prod = arith::MulFOp::create(b, x[i], w[j], contract);
-                a = arith::AddFOp::create(b, a, prod, contract);
-              }
           }
+          scf::YieldOp::create(b, acc);
         }
-      }
-      scf::YieldOp::create(b, acc);
-    }
-    SmallVector<Value> yielded(rLoop.getResults());
-    yielded.append(next);
-    scf::YieldOp::create(b, yielded);
-  }
+        return rLoop.getResults();
+      });
 
   // Write the register tile where the output exists and the mask is set.
   // With a split reduction the partial sums add up atomically and the first
@@ -463,7 +431,7 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildConvKernel(
       Value dst = k.add(k.mul(pixelIndex, s.co), co);
       SmallVector<Value> vals;
       for (int64_t e = 0; e < p.run; ++e) {
-        Value v = chunkLoop.getResult(i * p.tc + j * p.run + e);
+        Value v = sums[i * p.tc + j * p.run + e];
         if (bias) {
           Value bv = memref::LoadOp::create(b, bias, ValueRange{k.add(co, e)});
           if (addBias)

@@ -154,3 +154,48 @@ void mlir::spsparse::putChunk(KernelBuilder &k, Value tid, int64_t threads,
     k.store(v, st.dst, k.mul(e, st.vw));
   }
 }
+
+SmallVector<Value> mlir::spsparse::buildStagedReduction(
+    KernelBuilder &k, Value tid, int64_t threads, ArrayRef<Staging> stages,
+    Value lo, Value hi, int64_t step, ArrayRef<Value> init, bool doubleBuffer,
+    function_ref<SmallVector<Value>(ValueRange)> compute) {
+  ImplicitLocOpBuilder &b = k.b;
+  SmallVector<Value> carriedInit(init);
+  // Where each stage's prefetched values sit among the loop's carried ones.
+  SmallVector<std::pair<size_t, size_t>> held;
+  auto fetchAll = [&](Value c0, Value live, SmallVectorImpl<Value> &into) {
+    for (const Staging &st : stages) {
+      SmallVector<Value> v = fetchChunk(k, tid, threads, st, c0, live);
+      held.push_back({into.size(), v.size()});
+      into.append(v);
+    }
+  };
+  if (doubleBuffer)
+    fetchAll(lo, k.cmp(arith::CmpIPredicate::slt, lo, hi), carriedInit);
+  auto loop = scf::ForOp::create(b, lo, hi, k.idx(step), carriedInit);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(loop.getBody());
+  Value c0 = loop.getInductionVar();
+  ValueRange carried = loop.getRegionIterArgs();
+  SmallVector<Value> next(carried.take_front(init.size()));
+  // The previous chunk is done with the staged data.
+  gpu::BarrierOp::create(b);
+  if (doubleBuffer) {
+    // Store the prefetched chunk, then start loading the next one; its
+    // loads are in flight during this chunk's arithmetic.
+    for (auto [st, at] : llvm::zip(stages, held))
+      putChunk(k, tid, threads, st,
+               SmallVector<Value>(carried.slice(at.first, at.second)));
+    Value c1 = k.add(c0, step);
+    held.clear();
+    fetchAll(c1, k.cmp(arith::CmpIPredicate::slt, c1, hi), next);
+  } else {
+    for (const Staging &st : stages)
+      stageChunk(k, tid, threads, st, c0);
+  }
+  gpu::BarrierOp::create(b);
+  SmallVector<Value> acc = compute(carried.take_front(init.size()));
+  std::copy(acc.begin(), acc.end(), next.begin());
+  scf::YieldOp::create(b, next);
+  return SmallVector<Value>(loop.getResults().take_front(init.size()));
+}

@@ -201,6 +201,20 @@ SmallVector<Value> fetchChunk(KernelBuilder &k, Value tid, int64_t threads,
 void putChunk(KernelBuilder &k, Value tid, int64_t threads, const Staging &st,
               ArrayRef<Value> values);
 
+/// The reduction loop of both templates: chunks c0 = lo, lo + step, ... < hi,
+/// each staging `stages` into shared memory between two barriers, then
+/// `compute(acc)` builds the chunk's arithmetic on the staged data and
+/// returns the new accumulators. With `doubleBuffer` the stages go through
+/// registers one chunk ahead (chunk lo is fetched before the loop, so
+/// whatever the sources read must be ready there): a chunk's loads are in
+/// flight during the previous chunk's arithmetic. Returns the accumulators
+/// after the last chunk.
+SmallVector<Value>
+buildStagedReduction(KernelBuilder &k, Value tid, int64_t threads,
+                     ArrayRef<Staging> stages, Value lo, Value hi, int64_t step,
+                     ArrayRef<Value> init, bool doubleBuffer,
+                     function_ref<SmallVector<Value>(ValueRange)> compute);
+
 } // namespace spsparse
 } // namespace mlir
 
