@@ -771,7 +771,9 @@ def dynaspa_record(a, dyn, oper, case, timer, rec):
     if bench is not None:
         rec.update(overhead_us=bench["overhead_us"], zero_fill_us=bench.get("zero_fill_us"),
                    dynaspa_runtime_us=bench["median_us"],
-                   dynaspa_variant=bench["variant"], dynaspa_tile_count=bench["tile_count"],
+                   dynaspa_variant=bench["variant"],
+                   # -1: a standalone kernel builds no tile list.
+                   dynaspa_tile_count=bench["tile_count"] if bench["tile_count"] >= 0 else None,
                    dynaspa_host_selected=bench["host_selected"])
     else:
         rec["notes"].append("overhead not measured: runtime has no dynaspa_operator_benchmark")

@@ -49,7 +49,7 @@ def bundle_json(source, self_dispatch):
         kernel += "_sd"
         args += [buf(4), {"kind": "I64", "value": 0}, {"kind": "I64", "value": -1}]
     return {
-        "version": 1, "producer": "test_runtime_binding.py",
+        "version": 2, "producer": "test_runtime_binding.py",
         "modules": [{"name": "masked_bmm", "binaries": [
             {"format": "OPENCL_C", "chip": "opencl", "data": list(source)}]}],
         "operators": [{

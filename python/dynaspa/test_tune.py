@@ -110,6 +110,28 @@ def dispatch_ranges_are_contiguous_segments():
 
 
 @check
+def standalone_variant_pays_its_prologue_in_company():
+    # A bmm variant with per-block lists was measured standalone (no zero
+    # fill, no tile list): alone it costs its measured time, next to another
+    # variant the prologue comes back on top of the kernel slot.
+    alone = {"id": "c0", "granularity": [1], "schedule": {"tiles_per_block": 32}}
+    listed = {"id": "c1", "granularity": [8], "schedule": {"tiles_per_block": 1}}
+    masks = [mask(0, 0.1), mask(1, 1.0)]
+    table = {("c0", "m0"): 10.0, ("c0", "m1"): 20.0, ("c1", "m0"): 18.0, ("c1", "m1"): 14.0}
+    time = lambda c, m: table[(c["id"], m["id"])]  # noqa: E731
+    slots = tune.Slots(variant_us=1.0, granularity_us=0.5, prologue_us=4.0)
+    assert tune.lists_own_tiles(alone) and not tune.lists_own_tiles(listed)
+    assert tune.expected_time([alone], masks, time, slots) == 15.0
+    # Best per mask 10 and 14 (12), + 1 variant + 0.5 granularity + 4.
+    assert tune.expected_time([alone, listed], masks, time, slots) == 17.5
+    # Without the prologue the pair (13.5) would beat c0 alone (15).
+    assert tune.greedy_select([alone, listed], masks, time, 2, slots) == [alone]
+    # A conv's tiles_per_block is not a per-block list.
+    conv = {"id": "c2", "granularity": [2, 2], "schedule": {"tiles_per_block": 8}}
+    assert not tune.lists_own_tiles(conv)
+
+
+@check
 def first_round_follows_the_model():
     # Nothing measured yet: the first round's candidates are the model's
     # best (g of the empty set is infinite, so marginal gains cannot rank).

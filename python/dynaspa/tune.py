@@ -21,18 +21,38 @@ KERNEL_SLOT_US = 2.3
 # launch. On the H100 the prologue of PolyKernels with 3 granularities took
 # 4.1-4.3 us against 3.6-4.1 us with one at similar sizes (NOTES.md entry 15).
 GRANULARITY_SLOT_US = 0.5
+# A batch-matmul variant with per-block lists (tiles_per_block > 1) alone in
+# its PolyKernel is lowered standalone: no zero fill and no tile-list kernel
+# (convert-spsparse-to-gpu), two graph nodes fewer than in a PolyKernel
+# with other variants -- where its single-variant measurement leaves them
+# out. Two kernel slots; on the H100 the two took 2.1 + 2.6 us at batch-1
+# attention (docs/benchmarks/h100.json, session 7).
+PROLOGUE_SLOT_US = 2 * KERNEL_SLOT_US
+
+
+def lists_own_tiles(cand):
+    """Whether `cand` is measured standalone when alone (what
+    variantListsOwnTiles says in SpSparseToGPU): a batch-matmul (one
+    granularity size) with tiles_per_block > 1."""
+    schedule = cand.get("schedule")
+    return (len(cand["granularity"]) == 1 and isinstance(schedule, dict)
+            and schedule.get("tiles_per_block", 1) > 1)
 
 
 class Slots:
     """What a PolyKernel pays on every run for its size, in microseconds:
     each variant after the first is launched (self-dispatch) and exits at
     once, `variant_us`; each granularity after the first adds its list's
-    blocks to the tile-list kernel, `granularity_us`. `from_device_file`
+    blocks to the tile-list kernel, `granularity_us`; a variant measured
+    standalone (lists_own_tiles) pays the zero fill and tile list it was
+    measured without once it has company, `prologue_us`. `from_device_file`
     takes the variant slot from a calibrated device file's kernel gap
     (dynaspa-calibrate)."""
 
-    def __init__(self, variant_us=KERNEL_SLOT_US, granularity_us=GRANULARITY_SLOT_US):
+    def __init__(self, variant_us=KERNEL_SLOT_US, granularity_us=GRANULARITY_SLOT_US,
+                 prologue_us=PROLOGUE_SLOT_US):
         self.variant_us, self.granularity_us = variant_us, granularity_us
+        self.prologue_us = prologue_us
 
     @classmethod
     def from_device_file(cls, path):
@@ -42,8 +62,10 @@ class Slots:
 
     def of(self, selection):
         grans = {tuple(c["granularity"]) for c in selection}
+        standalone = len(selection) > 1 and any(lists_own_tiles(c) for c in selection)
         return (self.variant_us * (len(selection) - 1)
-                + self.granularity_us * (len(grans) - 1))
+                + self.granularity_us * (len(grans) - 1)
+                + (self.prologue_us if standalone else 0.0))
 
 
 SLOTS = Slots()

@@ -303,16 +303,24 @@ Status Checker::checkOperator(const fb::Operator *op,
     std::string at = where + ".variants[" + std::to_string(v) + "]";
     if (!aligned(var->granularity()))
       return fail(at, "misaligned granularity");
-    if (var->count_buffer() >= numBuffers)
-      return fail(at, "count buffer " + std::to_string(var->count_buffer()) +
-                          " out of range");
-    const fb::Tensor *count = op->buffers()->Get(var->count_buffer());
-    int64_t n;
-    elementCount(count->shape()->data(), count->shape()->size(), &n);
-    if (count->dtype() != fb::DType::I32 || n < 1)
-      return fail(at, "count buffer must be i32 with at least one element");
-    if (user.count(var->count_buffer()))
-      return fail(at, "count buffer must be scratch, not an input or output");
+    flatbuffers::Optional<uint32_t> countBuffer = var->count_buffer();
+    if (!countBuffer) {
+      // Nothing to dispatch on: only a lone variant may do without a count.
+      if (numVariants != 1 || var->min_tiles() != 0 || var->max_tiles() != -1)
+        return fail(at, "a variant without a count buffer must be the "
+                        "operator's only one, with tiles [0, -1]");
+    } else {
+      if (*countBuffer >= numBuffers)
+        return fail(at, "count buffer " + std::to_string(*countBuffer) +
+                            " out of range");
+      const fb::Tensor *count = op->buffers()->Get(*countBuffer);
+      int64_t n;
+      elementCount(count->shape()->data(), count->shape()->size(), &n);
+      if (count->dtype() != fb::DType::I32 || n < 1)
+        return fail(at, "count buffer must be i32 with at least one element");
+      if (user.count(*countBuffer))
+        return fail(at, "count buffer must be scratch, not an input or output");
+    }
     if (var->min_tiles() < 0)
       return fail(at, "min_tiles must be >= 0");
     if (var->max_tiles() != -1 && var->max_tiles() < var->min_tiles())

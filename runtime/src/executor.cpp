@@ -131,13 +131,15 @@ Status OperatorExecutor::prepare() {
     if (Status s = backend_.synchronize(); !s)
       return s;
   // Outputs are cleared even if zero_fill forgot one: variants never write
-  // inactive tiles, so a stale output would leak the previous result.
+  // inactive tiles, so a stale output would leak the previous result --
+  // unless the bundle says its kernels write the zeros themselves.
   std::vector<uint32_t> fills;
   if (op_.zero_fill())
     fills.assign(op_.zero_fill()->begin(), op_.zero_fill()->end());
-  for (uint32_t out : *op_.outputs())
-    if (std::find(fills.begin(), fills.end(), out) == fills.end())
-      fills.push_back(out);
+  if (!op_.writes_zeros())
+    for (uint32_t out : *op_.outputs())
+      if (std::find(fills.begin(), fills.end(), out) == fills.end())
+        fills.push_back(out);
   for (uint32_t index : fills) {
     Command c;
     c.kind = Command::Kind::ZeroFill;
@@ -154,7 +156,8 @@ Status OperatorExecutor::prepare() {
   }
   for (const fb::Variant *v : *op_.variants()) {
     VariantPlan plan;
-    plan.countBuffer = v->count_buffer();
+    if (flatbuffers::Optional<uint32_t> count = v->count_buffer())
+      plan.countBuffer = *count;
     plan.minTiles = v->min_tiles();
     plan.maxTiles = v->max_tiles();
     if (v->launches()) {
@@ -268,14 +271,20 @@ Status OperatorExecutor::selectVariant(int32_t *variant, int64_t *tileCount) {
   std::map<uint32_t, int32_t> counts;
   for (size_t v = 0; v < variants_.size(); ++v) {
     const VariantPlan &plan = variants_[v];
-    auto it = counts.find(plan.countBuffer);
+    if (!plan.countBuffer) {
+      // The lone variant of an operator without a tile list (verifyBundle).
+      *variant = static_cast<int32_t>(v);
+      *tileCount = -1;
+      return Status::ok();
+    }
+    auto it = counts.find(*plan.countBuffer);
     if (it == counts.end()) {
       int32_t count = 0;
-      if (Status s = backend_.download(buffers_[plan.countBuffer], &count,
+      if (Status s = backend_.download(buffers_[*plan.countBuffer], &count,
                                        sizeof(count));
           !s)
         return s;
-      it = counts.emplace(plan.countBuffer, count).first;
+      it = counts.emplace(*plan.countBuffer, count).first;
     }
     int64_t n = it->second;
     if (n >= plan.minTiles && (plan.maxTiles < 0 || n <= plan.maxTiles)) {
@@ -287,7 +296,7 @@ Status OperatorExecutor::selectVariant(int32_t *variant, int64_t *tileCount) {
   // Only a negative count escapes the unbounded last variant: a kernel bug.
   return Status(DYNASPA_DEVICE_ERROR,
                 "no variant accepts the tile count " +
-                    std::to_string(counts[variants_.back().countBuffer]) +
+                    std::to_string(counts[*variants_.back().countBuffer]) +
                     " that the prologue produced");
 }
 
@@ -467,14 +476,19 @@ Status OperatorExecutor::benchmark(const dynaspa_benchmark_options_t &options,
   EnqueueFn zeroFill = [this, &fills](QueueHandle queue) {
     return execute(fills, buffers_, queue);
   };
+  // An empty part (no prologue kernels, or kernels that write the zeros
+  // themselves) costs nothing: it is not timed, since an empty graph's
+  // replay would measure only the launch floor.
   GraphOwner fullGraph(backend_), overheadGraph(backend_),
       zeroFillGraph(backend_);
   if (Status s = backend_.captureGraph(full, &fullGraph.graph); !s)
     return s;
-  if (Status s = backend_.captureGraph(overhead, &overheadGraph.graph); !s)
-    return s;
-  if (Status s = backend_.captureGraph(zeroFill, &zeroFillGraph.graph); !s)
-    return s;
+  if (!launches.empty())
+    if (Status s = backend_.captureGraph(overhead, &overheadGraph.graph); !s)
+      return s;
+  if (!fills.empty())
+    if (Status s = backend_.captureGraph(zeroFill, &zeroFillGraph.graph); !s)
+      return s;
   // The prologue's graph last in each round, so that the counts read below
   // are those of the inputs timed (a bundle may zero-fill a count buffer).
   GraphHandle graphs[] = {fullGraph.graph, zeroFillGraph.graph,
@@ -482,16 +496,18 @@ Status OperatorExecutor::benchmark(const dynaspa_benchmark_options_t &options,
   // Every graph: a graph's first launch also uploads it to the device.
   for (int32_t i = 0; i < options.warmup; ++i)
     for (GraphHandle g : graphs)
-      if (Status s = backend_.launchGraph(g); !s)
-        return s;
+      if (g)
+        if (Status s = backend_.launchGraph(g); !s)
+          return s;
   if (Status s = backend_.synchronize(); !s)
     return s;
   std::vector<double> times[3];
   for (int32_t r = 0; r < options.rounds; ++r) {
     for (int g = 0; g < 3; ++g) {
       double us = 0;
-      if (Status s = backend_.timeGraph(graphs[g], options.reps, &us); !s)
-        return s;
+      if (graphs[g])
+        if (Status s = backend_.timeGraph(graphs[g], options.reps, &us); !s)
+          return s;
       times[g].push_back(us);
     }
   }

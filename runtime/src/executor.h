@@ -26,6 +26,7 @@
 #include "backend.h"
 
 #include <map>
+#include <optional>
 #include <utility>
 
 namespace dynaspa::runtime {
@@ -75,7 +76,8 @@ struct Command {
 using Bindings = std::vector<DeviceBuffer>;
 
 struct VariantPlan {
-  uint32_t countBuffer = 0;
+  /// None for a lone variant that lists its own tiles (no count exists).
+  std::optional<uint32_t> countBuffer;
   int64_t minTiles = 0;
   /// -1: unbounded.
   int64_t maxTiles = -1;

@@ -68,7 +68,8 @@ Status verifyAndWalk(const std::vector<uint8_t> &bytes) {
       for (const fb::Launch *l : *op->prologue())
         walkLaunch(l, op);
     for (const fb::Variant *v : *op->variants()) {
-      touched += op->buffers()->Get(v->count_buffer())->shape()->size();
+      if (v->count_buffer())
+        touched += op->buffers()->Get(*v->count_buffer())->shape()->size();
       if (v->launches())
         for (const fb::Launch *l : *v->launches())
           walkLaunch(l, op);

@@ -176,12 +176,10 @@ const Breakage kBreakages[] = {
      [](fb::BundleT &b) { probe0(b).module_ = 1; }},
     {"ProbeNoKernel", "probes[0]",
      [](fb::BundleT &b) { probe0(b).kernel.clear(); }},
-    {"ProbeBlock", "probes[0]",
-     [](fb::BundleT &b) { probe0(b).block = 0; }},
+    {"ProbeBlock", "probes[0]", [](fb::BundleT &b) { probe0(b).block = 0; }},
     {"ProbeElements", "probes[0]",
      [](fb::BundleT &b) { probe0(b).elements = int64_t(1) << 31; }},
-    {"ProbeNoWork", "probes[0]",
-     [](fb::BundleT &b) { probe0(b).work = 0; }},
+    {"ProbeNoWork", "probes[0]", [](fb::BundleT &b) { probe0(b).work = 0; }},
     {"ModuleIndex", "prologue[0]",
      [](fb::BundleT &b) { prologue0(b).module_ = 1; }},
     {"ArgBufferIndex", "args[1]",
@@ -231,6 +229,17 @@ const Breakage kBreakages[] = {
      [](fb::BundleT &b) {
        op0(b).buffers[2]->dtype = fb::DType::I32;
        op0(b).variants[0]->count_buffer = 2;
+     }},
+    {"NoCountWithTwoVariants",
+     "without a count buffer must be the operator's only one",
+     [](fb::BundleT &b) {
+       op0(b).variants[1]->count_buffer = flatbuffers::nullopt;
+     }},
+    {"NoCountWithBoundedRange", "with tiles [0, -1]",
+     [](fb::BundleT &b) {
+       op0(b).variants.erase(op0(b).variants.begin());
+       op0(b).variants[0]->count_buffer = flatbuffers::nullopt;
+       op0(b).variants[0]->min_tiles = 1;
      }},
     {"ZeroFillOfInput", "zero_fill[0]",
      [](fb::BundleT &b) { op0(b).zero_fill[0] = 1; }},

@@ -54,6 +54,37 @@ protected:
     return executor_->run(in, 3, out, 1, stats);
   }
 
+  /// `make` with the bundle reduced to one operator of one kernel: the
+  /// dense variant alone, without a count, prologue or zero fill, marked as
+  /// writing its own zeros (what dynaspa-compile writes for a lone
+  /// batch-matmul variant with per-block lists).
+  void makeStandalone() {
+    BmmOptions o;
+    o.selfDispatch = true;
+    o.binaries.emplace_back(bundle::Format::OPENCL_C,
+                            std::vector<uint8_t>{'x'});
+    bundle::BundleT b = makeMaskedBmmBundle(o);
+    bundle::OperatorT &op = *b.operators[0];
+    op.variants.erase(op.variants.begin());
+    op.variants[0]->count_buffer = flatbuffers::nullopt;
+    op.variants[0]->min_tiles = 0;
+    op.variants[0]->launches[0]->kernel = "masked_bmm";
+    op.variants[0]->launches[0]->args.resize(8); // Without the guard.
+    op.prologue.clear();
+    op.zero_fill.clear();
+    op.writes_zeros = true;
+    std::vector<uint8_t> bytes = serializeBundle(b);
+    storage_.assign((bytes.size() + 7) / 8, 0);
+    std::memcpy(storage_.data(), bytes.data(), bytes.size());
+    const bundle::Bundle *root = nullptr;
+    Status verified = verifyBundle(reinterpret_cast<uint8_t *>(storage_.data()),
+                                   bytes.size(), &root);
+    ASSERT_TRUE(verified) << verified.message();
+    modules_ = std::make_unique<ModuleCache>(backend_, *root);
+    executor_ = std::make_unique<OperatorExecutor>(backend_, *modules_,
+                                                   *root->operators()->Get(0));
+  }
+
   RecordingBackend backend_;
   std::vector<uint64_t> storage_;
   std::unique_ptr<ModuleCache> modules_;
@@ -219,6 +250,35 @@ TEST_F(Executor, BenchmarkTakesMedianAndMinOverRounds) {
   std::vector<std::string> zero(after.begin() + third, after.begin() + thirdEnd);
   EXPECT_TRUE(grep(zero, "launch").empty());
   EXPECT_EQ(grep(zero, "fill").size(), 1u);
+}
+
+TEST_F(Executor, StandaloneOperatorIsOneLaunchWithoutFillOrCount) {
+  makeStandalone();
+  dynaspa_run_stats_t stats = {};
+  ASSERT_TRUE(run(&stats));
+  EXPECT_EQ(stats.variant, 0);
+  EXPECT_EQ(stats.tile_count, -1); // No tile list, so no count to report.
+  // A second run (buffers allocated): the kernel alone, no fill, and no
+  // count read back.
+  backend_.log.clear();
+  ASSERT_TRUE(run(&stats));
+  EXPECT_EQ(grep(backend_.log, "launch").size(), 1u);
+  EXPECT_TRUE(grep(backend_.log, "fill").empty());
+  EXPECT_EQ(grep(backend_.log, "download").size(), 1u); // The result only.
+}
+
+TEST_F(Executor, BenchmarkOfStandaloneOperatorTimesOnlyTheFullGraph) {
+  makeStandalone();
+  // Only the full graph is captured and timed: no overhead, no zero fill.
+  backend_.times = {5.0, 7.0, 6.0};
+  dynaspa_benchmark_result_t r = {};
+  ASSERT_TRUE(executor_->benchmark({1, 4, 3}, &r));
+  EXPECT_DOUBLE_EQ(r.median_us, 6.0);
+  EXPECT_DOUBLE_EQ(r.overhead_us, 0.0);
+  EXPECT_DOUBLE_EQ(r.zero_fill_us, 0.0);
+  EXPECT_EQ(r.tile_count, -1);
+  EXPECT_EQ(grep(backend_.log, "capture begin").size(), 1u);
+  EXPECT_EQ(grep(backend_.log, "time 4").size(), 3u);
 }
 
 TEST_F(Executor, BenchmarkOfHostSelectedOperatorTimesTheChosenVariant) {

@@ -137,7 +137,6 @@ struct OperatorWriter {
     auto resultType = cast<RankedTensorType>(masked->getResult(0).getType());
     buffers["output"] = op.buffers.size();
     op.outputs.push_back(op.buffers.size());
-    op.zero_fill.push_back(op.buffers.size());
     op.buffers.push_back(
         makeTensor("output", resultType, resultType.getElementType()));
 
@@ -157,6 +156,7 @@ struct OperatorWriter {
       if (failed(addLaunch(fn, op.prologue)))
         return failure();
     }
+    bool writesZeros = true;
     for (PolyKernelVariantOp v : pk.getVariants()) {
       gpu::GPUFuncOp fn = v.getKernel() ? lookup(*v.getKernel()) : nullptr;
       if (!fn)
@@ -167,13 +167,20 @@ struct OperatorWriter {
       variant->granularity.assign(sizes.begin(), sizes.end());
       if (failed(addLaunch(fn, variant->launches)))
         return failure();
-      std::string countRole = getCountRole(v.getGranularity());
-      variant->count_buffer = buffers.lookup(countRole);
+      // A kernel that lists its own DISTiles takes no count.
+      auto count = buffers.find(getCountRole(v.getGranularity()));
+      if (count != buffers.end())
+        variant->count_buffer = count->second;
       std::optional<ArrayRef<int64_t>> range = v.getTiles();
       variant->min_tiles = range ? (*range)[0] : 0;
       variant->max_tiles = range ? (*range)[1] : -1;
       op.variants.push_back(std::move(variant));
+      writesZeros &= fn->hasAttr(SpSparseDialect::kWritesZerosAttrName);
     }
+    // The output is zero-filled unless every variant writes its zeros.
+    op.writes_zeros = writesZeros;
+    if (!writesZeros)
+      op.zero_fill.push_back(buffers["output"]);
     // The kernels test the dispatch table themselves (convert-spsparse-to-gpu).
     op.self_dispatch = true;
     return success();

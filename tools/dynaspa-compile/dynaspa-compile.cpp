@@ -22,6 +22,7 @@
 #include "dynaspa/Dialect/SpSparse/Transforms/Passes.h"
 #include "dynaspa/InitAll.h"
 #include "dynaspa/Pipelines/Pipelines.h"
+#include "dynaspa/runtime/runtime.h"
 
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Parser/Parser.h"
@@ -239,7 +240,7 @@ static LogicalResult compile(MLIRContext &context) {
   llvm::SourceMgr sourceMgr;
   SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
   fb::BundleT bundle;
-  bundle.version = 1;
+  bundle.version = DYNASPA_BUNDLE_VERSION;
   bundle.producer = "dynaspa-compile";
   OwningOpRef<ModuleOp> module = probes
                                      ? buildProbes(context, bundle)

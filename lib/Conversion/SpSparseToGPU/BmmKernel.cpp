@@ -40,8 +40,15 @@
 // their rows; blocks past the entry's active tiles do nothing. Token masks
 // are scattered (an 8-token tile of an A-ViT mask at density 0.1 is active
 // half the time), so 1-token DISTiles gathered T at a time make the work
-// follow the density. The global list is still built: its count drives the
-// PolyKernel's dispatch.
+// follow the density. The global list is still built when the PolyKernel
+// dispatches: its count picks the variant.
+//
+// A PolyKernel of one such variant is lowered standalone: no tile list, no
+// count, and no zero fill before the op -- block (n, q) also writes the
+// zeros of the entry's inactive tiles qT .. qT + T - 1 (by tile id, so
+// every tile has one owner) and of masked rows and columns inside the tiles
+// it computes. At batch 1 that takes the op from three graph nodes (zero
+// fill, tile list, kernel) to one.
 //
 //===----------------------------------------------------------------------===//
 
@@ -157,7 +164,8 @@ FailureOr<BmmPlan> planBmm(MaskedBatchMatmulOp op, const BmmShape &s,
 FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildBmmKernel(
     OpBuilder &builder, gpu::GPUModuleOp module, MaskedBatchMatmulOp op,
     GranularityAttr g, ScheduleAttr schedule, StringRef name,
-    ArrayRef<DispatchTerm> dispatch, ArrayRef<std::string> extraCountRoles) {
+    ArrayRef<DispatchTerm> dispatch, ArrayRef<std::string> extraCountRoles,
+    bool standalone) {
   FailureOr<TileSpace> space = TileSpace::get(op, g);
   if (failed(space))
     return failure();
@@ -175,6 +183,9 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildBmmKernel(
   if (failed(planOr))
     return failure();
   const BmmPlan &p = *planOr;
+  assert((!standalone ||
+          (p.localList() && dispatch.empty() && extraCountRoles.empty())) &&
+         "only a lone variant with per-block lists runs standalone");
 
   MLIRContext *ctx = builder.getContext();
   Type f32 = Float32Type::get(ctx);
@@ -198,7 +209,8 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildBmmKernel(
   }
   argTypes.push_back(getFlatType(outType.getNumElements(), f32));
   roles.push_back("output");
-  appendTileListArgs(argTypes, roles, g, cap, extraCountRoles);
+  if (!standalone)
+    appendTileListArgs(argTypes, roles, g, cap, extraCountRoles);
   // Per-block lists: one block per T tiles of each entry. Otherwise a fixed
   // number of blocks walks the global list.
   int64_t groupsPerEntry = llvm::divideCeil(p.entryTiles, p.tpb);
@@ -215,6 +227,8 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildBmmKernel(
   gpu::GPUFuncOp fn = createKernel(
       builder, module, op->getLoc(), name, argTypes, roles, workgroup,
       {blocks, static_cast<int64_t>(llvm::divideCeil(s.n, p.cb))}, p.threads);
+  if (standalone)
+    fn->setAttr(SpSparseDialect::kWritesZerosAttrName, builder.getUnitAttr());
 
   ImplicitLocOpBuilder b(op->getLoc(), builder);
   b.setInsertionPointToStart(&fn.getBody().front());
@@ -224,14 +238,15 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildBmmKernel(
         rowMask = fn.getArgument(arg++);
   Value colMask = op.getColMask() ? fn.getArgument(arg++) : Value();
   Value output = fn.getArgument(arg++);
-  Value tiles = fn.getArgument(arg++);
+  Value tiles = standalone ? Value() : fn.getArgument(arg++);
   unsigned countArg = arg;
   Value sA = fn.getWorkgroupAttributions()[0];
   Value sB = fn.getWorkgroupAttributions()[1];
 
   // Device-side dispatch: this variant runs only if the table picks it;
-  // otherwise its grid-stride loop is empty.
-  Value upper = buildDispatchedCount(k, fn, countArg, dispatch);
+  // otherwise its grid-stride loop is empty. A standalone kernel always runs.
+  Value upper =
+      standalone ? Value() : buildDispatchedCount(k, fn, countArg, dispatch);
 
   Value tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
   Value j0 = k.mul(gpu::BlockIdOp::create(b, gpu::Dimension::y), p.cb);
@@ -321,7 +336,9 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildBmmKernel(
       colOn.push_back(on);
       colIndex.push_back(col);
     }
-    // Write the register tile where the row exists and is active.
+    // Write the register tile where the row exists and is active; a
+    // standalone kernel writes 0 where the row or column is masked off (its
+    // output is not zero-filled).
     for (int64_t i = 0; i < p.tp; ++i) {
       auto [row, exists] = rowOf(rowOff[i]);
       Value m =
@@ -329,11 +346,16 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildBmmKernel(
       Value rowOn = k.land(exists, k.isNonZero(m));
       Value rowIndex = k.mul(k.add(k.mul(n, s.m), row), s.n);
       for (int64_t j = 0; j < p.tc; ++j) {
-        auto ifWrite =
-            scf::IfOp::create(b, k.land(rowOn, colOn[j]), /*withElse=*/false);
+        Value on = k.land(rowOn, colOn[j]);
+        Value value = sums[i * p.tc + j];
+        if (standalone) {
+          value = arith::SelectOp::create(b, on, value, zero);
+          on = k.land(exists, k.slt(colIndex[j], s.n));
+        }
+        auto ifWrite = scf::IfOp::create(b, on, /*withElse=*/false);
         OpBuilder::InsertionGuard guard(b);
         b.setInsertionPointToStart(ifWrite.thenBlock());
-        k.store(sums[i * p.tc + j], output, k.add(rowIndex, colIndex[j]));
+        k.store(value, output, k.add(rowIndex, colIndex[j]));
       }
     }
   };
@@ -362,9 +384,38 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildBmmKernel(
   Value bx = gpu::BlockIdOp::create(b, gpu::Dimension::x);
   Value n = k.div(bx, groupsPerEntry);
   Value first = k.mul(k.rem(bx, groupsPerEntry), p.tpb); // list position
-  auto ifChosen = scf::IfOp::create(
-      b, k.cmp(arith::CmpIPredicate::ugt, upper, k.idx(0)), false);
-  b.setInsertionPointToStart(ifChosen.thenBlock());
+  if (standalone) {
+    // The zeros of the inactive tiles with ids first .. first + T - 1 in
+    // this block's columns; consecutive threads take consecutive columns,
+    // so the stores coalesce and the mask reads broadcast.
+    int64_t rows = p.tpb * p.g;
+    int64_t count = rows * p.cb;
+    Value zero = arith::ConstantOp::create(b, b.getF32FloatAttr(0.0f));
+    auto loop = scf::ForOp::create(b, tid, k.idx(count), k.idx(p.threads));
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(loop.getBody());
+    Value e = loop.getInductionVar();
+    Value r = k.div(e, p.cb);
+    Value t = k.add(first, k.div(r, p.g));
+    Value row = k.add(k.mul(t, p.g), k.rem(r, p.g));
+    Value col = k.add(j0, k.rem(e, p.cb));
+    Value inside = k.land(k.slt(t, p.entryTiles),
+                          k.land(k.slt(row, s.m), k.slt(col, s.n)));
+    auto ifInside = scf::IfOp::create(b, inside, false);
+    b.setInsertionPointToStart(ifInside.thenBlock());
+    Value id = k.add(k.mul(n, p.entryTiles), t);
+    Value active = space->buildTileIsActive(k, rowMask, id);
+    Value idle =
+        arith::XOrIOp::create(b, active, arith::ConstantIntOp::create(b, 1, 1));
+    auto ifIdle = scf::IfOp::create(b, idle, false);
+    b.setInsertionPointToStart(ifIdle.thenBlock());
+    k.store(zero, output, k.add(k.mul(k.add(k.mul(n, s.m), row), s.n), col));
+  }
+  if (!standalone) {
+    auto ifChosen = scf::IfOp::create(
+        b, k.cmp(arith::CmpIPredicate::ugt, upper, k.idx(0)), false);
+    b.setInsertionPointToStart(ifChosen.thenBlock());
+  }
   Value none = arith::ConstantIntOp::create(b, -1, 32);
   Value zero32 = arith::ConstantIntOp::create(b, 0, 32);
   {
@@ -425,4 +476,10 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildBmmKernel(
     return std::make_pair(row, k.land(listed, k.slt(row, s.m)));
   });
   return fn;
+}
+
+bool mlir::spsparse::variantListsOwnTiles(MaskedOpInterface op,
+                                          ScheduleAttr schedule) {
+  return isa<MaskedBatchMatmulOp>(op.getOperation()) && schedule &&
+         schedule.getTilesPerBlock() > 1;
 }

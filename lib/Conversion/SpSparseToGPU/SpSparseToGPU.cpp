@@ -6,7 +6,8 @@
 //
 // Drives the kernel templates: one gpu.module per polykernel with the
 // tile-list kernel of each granularity and one kernel per variant, wired to
-// the dispatch table.
+// the dispatch table -- or, for a polykernel of one variant that lists its
+// own DISTiles, that variant's kernel alone.
 //
 //===----------------------------------------------------------------------===//
 
@@ -53,10 +54,30 @@ LogicalResult lowerPolyKernel(PolyKernelOp pk, SymbolTable &symbols) {
         ArrayRef<FlatSymbolRefAttr>{FlatSymbolRefAttr::get(fn.getNameAttr())});
   };
 
+  // A lone variant that finds its own DISTiles needs neither a tile list
+  // (no dispatch reads a count) nor a zero-filled output: the op is one
+  // kernel, which is what decides small ops (a graph node costs ~1-2 us).
+  auto variants = llvm::to_vector(pk.getVariants());
+  if (bmm && variants.size() == 1 &&
+      variantListsOwnTiles(masked, variants.front().getSchedule())) {
+    PolyKernelVariantOp v = variants.front();
+    FailureOr<gpu::GPUFuncOp> fn = buildBmmKernel(
+        builder, gpuModule, bmm, v.getGranularity(), v.getSchedule(),
+        (pk.getSymName() + "_" + v.getSymName()).str(), {}, {},
+        /*standalone=*/true);
+    if (failed(fn)) {
+      v.emitRemark("while lowering this variant");
+      return failure();
+    }
+    v.setKernelAttr(kernelRef(*fn));
+    pk->setAttr(SpSparseDialect::kPrologueAttrName, ArrayAttr::get(ctx, {}));
+    return success();
+  }
+
   // One tile list per distinct granularity, in first-use order, all from
   // one kernel.
   SmallVector<GranularityAttr> granularities;
-  for (PolyKernelVariantOp v : pk.getVariants())
+  for (PolyKernelVariantOp v : variants)
     if (!llvm::is_contained(granularities, v.getGranularity()))
       granularities.push_back(v.getGranularity());
   std::string name =
@@ -76,7 +97,7 @@ LogicalResult lowerPolyKernel(PolyKernelOp pk, SymbolTable &symbols) {
   // variant's own tile list.
   unsigned tilesArg = masked->getNumOperands() + 1;
   SmallVector<PolyKernelVariantOp> earlier;
-  for (PolyKernelVariantOp v : pk.getVariants()) {
+  for (PolyKernelVariantOp v : variants) {
     std::string ownCount = getCountRole(v.getGranularity());
     SmallVector<std::string> extraRoles;
     auto countArg = [&](GranularityAttr g) -> unsigned {

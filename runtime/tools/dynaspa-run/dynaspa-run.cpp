@@ -49,6 +49,10 @@ int fail(const std::string &message, int code = kError) {
   return code;
 }
 
+/// Where the mask is among an operator's inputs: conv2d (input, filter,
+/// mask[, bias]), batch_matmul (lhs, rhs, row_mask[, col_mask]).
+constexpr size_t kMaskInput = 2;
+
 /// The relative tolerance of --check, as in python/dynaspa/reference.py.
 constexpr double kTolerance = 1e-4;
 
@@ -211,6 +215,19 @@ int runOperator(const Options &o, const BundleFile &file, uint32_t opIndex) {
     std::vector<dynaspa_host_tensor_t> hostOut = {
         {output.bytes.data(), DYNASPA_F32,
          static_cast<int32_t>(output.shape.size()), output.shape.data()}};
+    if (o.check) {
+      // Leave the device output of the complement mask behind: every element
+      // the checked run must set to zero is then non-zero (unless its value
+      // happens to be 0), whether the runtime clears the output or the
+      // kernels write their zeros.
+      NdArray complement = inputs.arrays[kMaskInput];
+      for (int64_t i = 0; i < complement.numel(); ++i)
+        complement.set(i, complement.get(i) == 0 ? 1 : 0);
+      std::vector<dynaspa_host_tensor_t> flipped = hostIn;
+      flipped[kMaskInput].data = complement.bytes.data();
+      if (Status s = bundle.run(opIndex, flipped, hostOut, nullptr); !s)
+        return fail("the complement-mask run before --check: " + s.message());
+    }
     dynaspa_run_stats_t stats = {};
     if (Status s = bundle.run(opIndex, hostIn, hostOut, &stats); !s)
       return fail(s.message());

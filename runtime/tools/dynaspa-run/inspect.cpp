@@ -77,6 +77,10 @@ json describeOperator(const fb::Operator &op) {
   std::set<uint32_t> fills;
   if (op.zero_fill())
     fills.insert(op.zero_fill()->begin(), op.zero_fill()->end());
+  // What the executor does: outputs are cleared unless the kernels write
+  // their zeros.
+  if (!op.writes_zeros())
+    fills.insert(op.outputs()->begin(), op.outputs()->end());
   json buffers = json::array();
   for (uint32_t i = 0; i < op.buffers()->size(); ++i) {
     const fb::Tensor &t = *op.buffers()->Get(i);
@@ -104,16 +108,19 @@ json describeOperator(const fb::Operator &op) {
     if (v->launches())
       for (const fb::Launch *l : *v->launches())
         launches.push_back(describeLaunch(*l));
-    variants.push_back({{"name", str(v->name())},
-                        {"granularity", list(v->granularity())},
-                        {"count_buffer", v->count_buffer()},
-                        {"min_tiles", v->min_tiles()},
-                        {"max_tiles", v->max_tiles()},
-                        {"launches", launches}});
+    variants.push_back(
+        {{"name", str(v->name())},
+         {"granularity", list(v->granularity())},
+         {"count_buffer",
+          v->count_buffer() ? json(*v->count_buffer()) : json(nullptr)},
+         {"min_tiles", v->min_tiles()},
+         {"max_tiles", v->max_tiles()},
+         {"launches", launches}});
   }
   json out = {{"name", str(op.name())},
               {"kind", fb::EnumNameOpKind(op.kind())},
               {"self_dispatch", op.self_dispatch()},
+              {"writes_zeros", op.writes_zeros()},
               {"inputs", list(op.inputs())},
               {"outputs", list(op.outputs())},
               {"buffers", buffers},
@@ -229,6 +236,7 @@ void printDescription(const json &d, std::ostream &os) {
          << " padding " << dims(op["padding"]);
     os << (op["self_dispatch"].get<bool>() ? ", self-dispatching"
                                            : ", host-selected variants")
+       << (op["writes_zeros"].get<bool>() ? ", kernels write the zeros" : "")
        << "\n    buffers:\n";
     for (const json &b : op["buffers"])
       os << "      [" << b["index"].get<uint32_t>() << "] "
@@ -245,7 +253,10 @@ void printDescription(const json &d, std::ostream &os) {
       os << "      [" << v++ << "] " << var["name"].get<std::string>()
          << ": tiles [" << var["min_tiles"].get<int64_t>() << ", "
          << (max < 0 ? std::string("inf)") : std::to_string(max) + "]")
-         << " counted in buffer " << var["count_buffer"].get<uint32_t>()
+         << (var["count_buffer"].is_null()
+                 ? std::string(" (lists its own tiles: no count)")
+                 : " counted in buffer " +
+                       std::to_string(var["count_buffer"].get<uint32_t>()))
          << ", granularity " << dims(var["granularity"]) << "\n";
       for (const json &l : var["launches"])
         printLaunch(l, "          ", os);

@@ -247,7 +247,10 @@ Modes (a run always happens unless --inspect):
   --check               compare with the float64 reference of the operator's
                         meaning; prints max abs and relative error, relative
                         = max|got - ref| / max(1, max|ref|); fails above 1e-4
-                        or if a masked-off output is not exactly zero
+                        or if a masked-off output is not exactly zero. The
+                        operator first runs once with the complement of the
+                        mask, so an element the checked run fails to write
+                        holds a stale value, not a lucky zero
   --benchmark           time the operator on the run's inputs: CUDA: a graph
                         of zero fill + prologue + variants replayed R times
                         back to back between events, time/R, median and min

@@ -190,13 +190,17 @@ spsparse.polykernel @pk : (tensor<2x16x64xf32>, tensor<2x64x128xf32>, tensor<2x1
 
 // -----
 
-// Per-block lists (tiles_per_block = 8 one-token DISTiles): one block per 8
-// tiles of each batch entry, 2 x ceil(40 / 8) = 10 along x; the block scans
-// its entry's row mask (a slot per thread) and keeps 8 tile ids. Kernel
-// names are PTX/OpenCL identifiers: the '.' of the symbol becomes '_'.
+// Per-block lists (tiles_per_block = 8 one-token DISTiles) in a PolyKernel
+// that dispatches: one block per 8 tiles of each batch entry, 2 x ceil(40 /
+// 8) = 10 along x; the block scans its entry's row mask (a slot per thread)
+// and keeps 8 tile ids. The tile list is still built (its count picks the
+// variant). Kernel names are PTX/OpenCL identifiers: the '.' of the symbol
+// becomes '_'.
 // CHECK-LABEL: spsparse.polykernel @av.gather
+// CHECK-SAME: spsparse.prologue = [@av.gather_kernels::@av_gather_tiles_1]
 // CHECK: gpu.func @av_gather_a(%[[LHS:.*]]: memref<3200xf32>, %{{.*}}: memref<1280xf32>, %[[MASK:.*]]: memref<80xi8>, %{{.*}}: memref<1280xf32>, %{{.*}}: memref<80xi32>, %{{.*}}: memref<3xi32>) workgroup(%{{.*}} : memref<32xf32, 3>, %{{.*}} : memref<64xf32, 3>, %[[SCAN:.*]] : memref<32xi32, 3>, %[[LIST:.*]] : memref<8xi32, 3>) kernel
 // CHECK-SAME: spsparse.launch = {block = array<i64: 32, 1, 1>, grid = array<i64: 10, 1, 1>}
+// CHECK-NOT: spsparse.writes_zeros
 // The list is made only if the dispatch picked this variant.
 // CHECK: %[[COUNT:.*]] = memref.load
 // CHECK: scf.if
@@ -213,11 +217,51 @@ spsparse.polykernel @pk : (tensor<2x16x64xf32>, tensor<2x64x128xf32>, tensor<2x1
 // CHECK: scf.for
 // CHECK: memref.load %[[LIST]]
 // CHECK: memref.load %[[LHS]]
+// CHECK: gpu.func @av_gather_b
 spsparse.polykernel @"av.gather" : (tensor<2x40x40xf32>, tensor<2x40x16xf32>, tensor<2x40xi1>) -> tensor<2x40x16xf32> {
 ^bb0(%a: tensor<2x40x40xf32>, %b: tensor<2x40x16xf32>, %r: tensor<2x40xi1>):
-  spsparse.polykernel.variant @a granularity <[1]> schedule <channel_block = 16, reduction_block = 4, threads = 32, thread_channels = 2, thread_pixels = 2, tiles_per_block = 8>
+  spsparse.polykernel.variant @a granularity <[1]> schedule <channel_block = 16, reduction_block = 4, threads = 32, thread_channels = 2, thread_pixels = 2, tiles_per_block = 8> tiles [0, 40]
+  spsparse.polykernel.variant @b granularity <[1]> schedule <channel_block = 16, reduction_block = 4, threads = 32, thread_channels = 2, thread_pixels = 2, tiles_per_block = 8>
   %y = spsparse.masked_batch_matmul %a, %b row_mask %r
       : (tensor<2x40x40xf32>, tensor<2x40x16xf32>, tensor<2x40xi1>) -> tensor<2x40x16xf32>
+  spsparse.yield %y : tensor<2x40x16xf32>
+}
+
+// -----
+
+// The same variant alone is lowered standalone: no tile-list kernel (an
+// empty prologue), no tiles or count arguments, no dispatch test, and the
+// kernel writes the zeros itself (spsparse.writes_zeros): each block first
+// clears the inactive tiles with ids 8q .. 8q + 7 in its columns (a mask
+// byte per element), then scans, and stores 0 where a computed row or
+// column is masked off.
+// CHECK-LABEL: spsparse.polykernel @av_alone
+// CHECK-SAME: spsparse.prologue = []
+// CHECK-NOT: gpu.func @av_alone_tiles
+// CHECK: gpu.func @av_alone_a(%[[LHS:.*]]: memref<3200xf32>, %{{.*}}: memref<1280xf32>, %[[MASK:.*]]: memref<80xi8>, %[[COL:.*]]: memref<16xi8>, %[[OUT:.*]]: memref<1280xf32>) workgroup(%{{.*}} : memref<32xf32, 3>, %{{.*}} : memref<64xf32, 3>, %[[SCAN:.*]] : memref<32xi32, 3>, %[[LIST:.*]] : memref<8xi32, 3>) kernel
+// CHECK-SAME: spsparse.launch = {block = array<i64: 32, 1, 1>, grid = array<i64: 10, 1, 1>}
+// CHECK-SAME: spsparse.writes_zeros
+// CHECK: %[[ZERO:.*]] = arith.constant 0.000000e+00 : f32
+// CHECK: scf.for
+// CHECK: scf.if
+// CHECK: memref.load %[[MASK]]
+// CHECK: scf.if
+// CHECK: memref.store %[[ZERO]], %[[OUT]]
+// CHECK: memref.store %{{.*}}, %[[LIST]]
+// CHECK: memref.load %[[MASK]]
+// CHECK: gpu.barrier
+// CHECK: memref.load %[[LHS]]
+// The store of a computed row: 0 where its mask byte or column mask is off.
+// CHECK: memref.load %[[COL]]
+// CHECK: memref.load %[[MASK]]
+// CHECK: %[[VALUE:.*]] = arith.select %{{.*}}, %{{.*}}#0, %{{.*}} : f32
+// CHECK: scf.if
+// CHECK: memref.store %[[VALUE]], %[[OUT]]
+spsparse.polykernel @av_alone : (tensor<2x40x40xf32>, tensor<2x40x16xf32>, tensor<2x40xi1>, tensor<16xi1>) -> tensor<2x40x16xf32> {
+^bb0(%a: tensor<2x40x40xf32>, %b: tensor<2x40x16xf32>, %r: tensor<2x40xi1>, %c: tensor<16xi1>):
+  spsparse.polykernel.variant @a granularity <[1]> schedule <channel_block = 16, reduction_block = 4, threads = 32, thread_channels = 2, thread_pixels = 2, tiles_per_block = 8>
+  %y = spsparse.masked_batch_matmul %a, %b row_mask %r col_mask %c
+      : (tensor<2x40x40xf32>, tensor<2x40x16xf32>, tensor<2x40xi1>, tensor<16xi1>) -> tensor<2x40x16xf32>
   spsparse.yield %y : tensor<2x40x16xf32>
 }
 

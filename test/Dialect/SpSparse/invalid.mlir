@@ -614,3 +614,10 @@ func.func @probe_without_work() attributes {spsparse.probe = {kind = "fma", work
 func.func @probe_of_unknown_kind() attributes {spsparse.probe = {kind = "mma", work = 4 : i64}} {
   return
 }
+
+// -----
+
+// expected-error @+1 {{'spsparse.writes_zeros' must be a unit attribute}}
+func.func @writes_zeros_with_a_value() attributes {spsparse.writes_zeros = true} {
+  return
+}

@@ -18,6 +18,9 @@
 //     "count:RxC"). A count buffer holds 3 i32: the tile count, then two
 //     counters the tile-list kernel needs zero when it starts and leaves
 //     zero (the runtime zeroes scratch buffers once, at allocation).
+// A variant kernel may also carry `spsparse.writes_zeros` (a unit attribute):
+// it writes every element of the output, zeros where the mask is off, so the
+// output is not zero-filled before the op.
 // Workgroup (shared) memory is declared as gpu.func workgroup attributions in
 // memory space 3; the OpenCL pipeline turns them into what SPIR-V needs.
 //
@@ -81,12 +84,22 @@ buildConvKernel(OpBuilder &builder, gpu::GPUModuleOp module,
 /// thread; row and column masks apply at the store. Arguments: lhs, rhs,
 /// row_mask, [col_mask], output, tiles, count, then the counts `dispatch`
 /// reads.
+///
+/// With `standalone` (the PolyKernel's only variant, and one that lists its
+/// own DISTiles: see variantListsOwnTiles) the kernel takes no tile list and
+/// no count and needs no zero-filled output: it writes every output element,
+/// zeros where the masks are off. The whole op is then this one kernel.
 FailureOr<gpu::GPUFuncOp>
 buildBmmKernel(OpBuilder &builder, gpu::GPUModuleOp module,
-               MaskedBatchMatmulOp op, GranularityAttr g,
-               ScheduleAttr schedule, StringRef name,
-               ArrayRef<DispatchTerm> dispatch,
-               ArrayRef<std::string> extraCountRoles);
+               MaskedBatchMatmulOp op, GranularityAttr g, ScheduleAttr schedule,
+               StringRef name, ArrayRef<DispatchTerm> dispatch,
+               ArrayRef<std::string> extraCountRoles, bool standalone = false);
+
+/// Whether the variant kernel of `op` under `schedule` finds its DISTiles
+/// itself from the mask rather than walking the tile-list kernel's list: a
+/// batch-matmul with `tiles_per_block` > 1. A PolyKernel of one such variant
+/// is lowered standalone (no tile-list kernel, no zero fill).
+bool variantListsOwnTiles(MaskedOpInterface op, ScheduleAttr schedule);
 
 /// Calibration probes (ProbeKernels.cpp): each kernel carries
 /// `spsparse.probe = {kind = "fma" | "fma_chain" | "shared" | "copy",

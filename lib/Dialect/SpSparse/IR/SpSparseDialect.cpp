@@ -126,6 +126,11 @@ LogicalResult SpSparseDialect::verifyOperationAttribute(Operation *op,
                              << value;
     return success();
   }
+  if (name == kWritesZerosAttrName) {
+    if (!isa<UnitAttr>(value))
+      return op->emitError() << "'" << name << "' must be a unit attribute";
+    return success();
+  }
   if (name != kGranularityAttrName && name != kScheduleAttrName &&
       name != kDeviceAttrName)
     return op->emitError() << "unknown spsparse attribute '" << name << "'";

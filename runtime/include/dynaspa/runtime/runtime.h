@@ -27,7 +27,7 @@ extern "C" {
 #endif
 
 /* The bundle version this runtime reads; see runtime/schema/bundle.fbs. */
-#define DYNASPA_BUNDLE_VERSION 1u
+#define DYNASPA_BUNDLE_VERSION 2u
 
 typedef enum dynaspa_status {
   DYNASPA_OK = 0,
@@ -101,6 +101,8 @@ typedef struct dynaspa_operator_info {
  * transfers and are filled only when `stats` is passed to the run. */
 typedef struct dynaspa_run_stats {
   int32_t variant;
+  /* -1 when the operator builds no tile list (its only variant's kernel
+   * finds its DISTiles itself). */
   int64_t tile_count;
   float prologue_ms;
   float variant_ms;
@@ -124,10 +126,11 @@ typedef struct dynaspa_benchmark_result {
   double min_us;
   /* The same for the prologue without the outputs' zero fill (bitmask and
    * DISTile lists; the variant kernels select themselves): the runtime's
-   * overhead. */
+   * overhead; 0 for an operator without prologue kernels. */
   double overhead_us;
   double overhead_min_us;
-  /* The variant (and its tile count) that applied to the inputs timed. */
+  /* The variant (and its tile count, -1 where no tile list is built) that
+   * applied to the inputs timed. */
   int32_t variant;
   int64_t tile_count;
   /* 1 for an operator that is not self-dispatching: its variant was chosen
@@ -137,7 +140,8 @@ typedef struct dynaspa_benchmark_result {
   /* How it was timed, a static string: "cuda-graph" or "opencl-host-clock". */
   const char *method;
   /* Median time of zeroing the outputs alone (part of median_us, not of the
-   * overhead: it is as large as the output whatever the mask). */
+   * overhead: it is as large as the output whatever the mask); 0 where the
+   * kernels write the zeros themselves. */
   double zero_fill_us;
 } dynaspa_benchmark_result_t;
 

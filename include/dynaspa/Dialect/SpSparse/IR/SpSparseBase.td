@@ -72,6 +72,10 @@ def SpSparse_Dialect : Dialect {
     /// dynaspa/Conversion/SpSparseToGPU/SpSparseToGPU.h).
     static constexpr ::llvm::StringLiteral kLaunchAttrName = "spsparse.launch";
     static constexpr ::llvm::StringLiteral kArgsAttrName = "spsparse.args";
+    /// On an emitted variant kernel: it writes every output element, zeros
+    /// where the mask is off (the output needs no zero fill before it).
+    static constexpr ::llvm::StringLiteral kWritesZerosAttrName =
+        "spsparse.writes_zeros";
     /// On a calibration probe kernel (dynaspa-compile --probes):
     /// `{kind = "fma" | "fma_chain" | "shared" | "copy", work = N}`, see
     /// dynaspa/Conversion/SpSparseToGPU/SpSparseToGPU.h.
