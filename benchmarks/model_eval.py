@@ -241,12 +241,21 @@ def dispatch(chosen, time, train_d, d):
 
 
 # ------------------------------------------------------------------- eval
+def lists_own_tiles(c):
+    """A batch-matmul candidate with per-block lists: alone in its bundle it
+    is lowered standalone (SpSparseToGPU's variantListsOwnTiles)."""
+    return len(c["granularity"]) == 1 and \
+        int(parse_schedule(c["schedule"]).get("tiles_per_block", 1)) > 1
+
+
 def predict(op, batch, cands, masks, stats, device, tool, tiles="masks", single_block=False,
-            regs=None, label=""):
+            regs=None, label="", standalone=False):
     """P[ci][mi]: the model's time (ns) of candidate ci on mask mi of a sweep
     (None where it has no answer), with the active tiles of the mask set
     (`tiles` "masks") or the pruning pass's estimate ("estimate"), and ptxas
-    register counts from `regs` where known."""
+    register counts from `regs` where known. With `standalone` (a sweep whose
+    bundles lower a lone per-block-list variant standalone) such candidates
+    carry no zero fill and no tile list."""
     queries, index = [], []
     for ci, c in enumerate(cands):
         g = tuple(c["granularity"])
@@ -259,11 +268,14 @@ def predict(op, batch, cands, masks, stats, device, tool, tiles="masks", single_
                 d = m["target_density"]
                 f = 1 - (1 - d) ** ((1 + math.sqrt(g[0] * g[1])) / 2)
                 active, frac = math.ceil(f * cap), min(1.0, d / f) if f else 1.0
+            operator = {"output_bytes": output_bytes(op, batch),
+                        "tile_lists": [{"tiles": cap, "tile_pixels": math.prod(g),
+                                        "single_block": single_block}],
+                        "variant_kernels": 1}
+            if standalone and lists_own_tiles(c):
+                operator.update(tile_lists=[], zero_fill=False)
             q = {"granularity": list(g), "schedule": sched, "active_tiles": active,
-                 "operator": {"output_bytes": output_bytes(op, batch),
-                              "tile_lists": [{"tiles": cap, "tile_pixels": math.prod(g),
-                                              "single_block": single_block}],
-                              "variant_kernels": 1}}
+                 "operator": operator}
             if op.kind == "conv":
                 q.update(conv=conv_json(op, batch), pixel_fraction=frac)
             else:
@@ -295,7 +307,8 @@ def evaluate(a):
         cands = res["candidates"]
         masks = res["masks"]
         P = predict(op, batch, cands, masks, stats, a.device, tool, tiles=a.tiles,
-                    single_block=a.tile_list == "single-block", regs=regs, label=key)
+                    single_block=a.tile_list == "single-block", regs=regs, label=key,
+                    standalone=res.get("lowering") == "standalone")
         M = [[m["dynaspa_us"][ci] for m in masks] for ci in range(len(cands))]
         per_density = []
         for mi, m in enumerate(masks):

@@ -18,7 +18,9 @@
 //      "schedule": {"channel_block": 64, ...},  (#spsparse.schedule's names)
 //      "active_tiles": 76, "pixel_fraction": 1.0, "registers": 85,
 //      "operator": {"output_bytes", "tile_lists": [{"tiles", "tile_pixels",
-//                   "single_block"}], "variant_kernels"}}]}   (optional)
+//                   "single_block"}], "variant_kernels",
+//                   "zero_fill": true}}]}   (optional; zero_fill false: a
+//                   standalone op whose kernel writes its zeros)
 //
 // A batch-matmul query has "bmm": {"batch", "m", "k", "n", "col_mask":
 // false, "col_mask_batch": true} instead of "conv", "granularity": [rows],
@@ -132,11 +134,13 @@ static std::optional<double> operatorOverhead(const cost::DeviceModel &device,
     }
   int64_t bytes = r.integer(*op, "output_bytes", std::nullopt).value_or(0);
   int64_t kernels = r.integer(*op, "variant_kernels", 1).value_or(1);
+  bool zeroFill = op->getBoolean("zero_fill").value_or(true);
   if (!r.error.empty()) {
     error = "operator: " + r.error;
     return std::nullopt;
   }
-  return cost::estimateOperatorOverhead(device, bytes, lists, kernels);
+  return cost::estimateOperatorOverhead(device, bytes, lists, kernels,
+                                        zeroFill);
 }
 
 /// The prediction's fields for `profile` plus the runtime's `overhead`.

@@ -340,6 +340,9 @@ TEST(KernelCost, OperatorOverhead) {
   // list's round; only the 2-block list claims ranges with atomics.
   EXPECT_DOUBLE_EQ(estimateOperatorOverhead(d, 0, {{300, 4}, {10, 16}}, 1),
                    3 * 1000 + (3 * 100 + 90 + 80 * 16) + 2 * 2 * 7);
+  // A standalone op (the kernel writes its zeros, no tile list): one node.
+  EXPECT_DOUBLE_EQ(estimateOperatorOverhead(d, 100, {}, 1, /*zeroFill=*/false),
+                   1000);
 }
 
 TEST(ComputeFit, RecoversAlphaGamma) {

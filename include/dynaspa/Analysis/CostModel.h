@@ -309,10 +309,12 @@ struct TileListWork {
 /// zero-filling `outputBytes`, the tile-list kernel (one for all
 /// granularities; one per granularity with `singleBlock` lists), and a graph
 /// gap for each of those and each of `variantKernels` kernels (every variant
-/// is launched; all but one find no work).
+/// is launched; all but one find no work). Without `zeroFill` (a standalone
+/// batch-matmul: its kernel writes the zeros, and `tileLists` is empty) there
+/// is no fill node.
 double estimateOperatorOverhead(const DeviceModel &device, int64_t outputBytes,
                                 const std::vector<TileListWork> &tileLists,
-                                int64_t variantKernels);
+                                int64_t variantKernels, bool zeroFill = true);
 
 //===----------------------------------------------------------------------===//
 // PolyKernel selection (Algorithm 1, lines 16–20)

@@ -237,9 +237,10 @@ static constexpr int64_t kTileListThreads = 256;
 
 double dynaspa::cost::estimateOperatorOverhead(
     const DeviceModel &d, int64_t outputBytes,
-    const std::vector<TileListWork> &tileLists, int64_t variantKernels) {
+    const std::vector<TileListWork> &tileLists, int64_t variantKernels,
+    bool zeroFill) {
   // The zero fill streams the output at the device bandwidth.
-  double ns = outputBytes / d.globalBandwidth;
+  double ns = zeroFill ? outputBytes / d.globalBandwidth : 0.0;
   // One kernel builds every granularity's list, side by side in its grid;
   // the earlier single-block lists were a kernel each.
   bool fused =
@@ -248,7 +249,7 @@ double dynaspa::cost::estimateOperatorOverhead(
   size_t listKernels =
       fused ? std::min<size_t>(tileLists.size(), 1) : tileLists.size();
   // Graph nodes: the fill, the tile-list kernel(s), the variants.
-  ns += d.kernelGapNs * (1 + listKernels + variantKernels);
+  ns += d.kernelGapNs * ((zeroFill ? 1 : 0) + listKernels + variantKernels);
   // A round of a 256-thread tile-list block: the OR over its tiles' mask
   // bytes (one wait: the loads are independent), a Hillis-Steele scan of 8
   // steps with 2 barriers each plus one before and one after, and about
