@@ -24,8 +24,9 @@
 //
 // A batch-matmul query has "bmm": {"batch", "m", "k", "n", "col_mask":
 // false, "col_mask_batch": true} instead of "conv", "granularity": [rows],
-// the knobs its template reads (no split_k or min_blocks), and "write_fraction" (the share of the active tiles' outputs
-// the masks keep) instead of "pixel_fraction".
+// the knobs its template reads (no split_k or min_blocks), and "write_fraction"
+// (the share of the active tiles' outputs the masks keep) instead of
+// "pixel_fraction".
 //
 // and answers {"device": name, "predictions": [{"ns", "kernel_ns",
 // "overhead_ns", "global_ns", "shared_ns", "compute_ns", "latency_ns",
