@@ -29,9 +29,11 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(ROOT, "python"))
 
 import masks as maskmod  # noqa: E402
 import suite  # noqa: E402
+from dynaspa import tune  # noqa: E402
 
 TUNING = os.path.join(ROOT, "docs", "tuning")
 SWEEPS = sorted(glob.glob(os.path.join(ROOT, "docs", "benchmarks", "sweep-h100-*.json")))
@@ -241,13 +243,6 @@ def dispatch(chosen, time, train_d, d):
 
 
 # ------------------------------------------------------------------- eval
-def lists_own_tiles(c):
-    """A batch-matmul candidate with per-block lists: alone in its bundle it
-    is lowered standalone (SpSparseToGPU's variantListsOwnTiles)."""
-    return len(c["granularity"]) == 1 and \
-        int(parse_schedule(c["schedule"]).get("tiles_per_block", 1)) > 1
-
-
 def predict(op, batch, cands, masks, stats, device, tool, tiles="masks", single_block=False,
             regs=None, label="", standalone=False):
     """P[ci][mi]: the model's time (ns) of candidate ci on mask mi of a sweep
@@ -272,7 +267,7 @@ def predict(op, batch, cands, masks, stats, device, tool, tiles="masks", single_
                         "tile_lists": [{"tiles": cap, "tile_pixels": math.prod(g),
                                         "single_block": single_block}],
                         "variant_kernels": 1}
-            if standalone and lists_own_tiles(c):
+            if standalone and tune.lists_own_tiles({"granularity": g, "schedule": sched}):
                 operator.update(tile_lists=[], zero_fill=False)
             q = {"granularity": list(g), "schedule": sched, "active_tiles": active,
                  "operator": operator}

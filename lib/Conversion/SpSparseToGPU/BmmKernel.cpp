@@ -294,34 +294,19 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildBmmKernel(
         init, p.doubleBuffer, [&](ValueRange carried) -> SmallVector<Value> {
           // The register tile: rb/unroll iterations of `unroll` steps of K
           // each.
-          auto rLoop = scf::ForOp::create(b, k.idx(0), k.idx(p.rb),
-                                          k.idx(p.unroll), carried);
-          {
-            OpBuilder::InsertionGuard g2(b);
-            b.setInsertionPointToStart(rLoop.getBody());
-            SmallVector<Value> acc(rLoop.getRegionIterArgs());
-            auto contract = arith::FastMathFlagsAttr::get(
-                b.getContext(), arith::FastMathFlags::contract);
-            for (int64_t u = 0; u < p.unroll; ++u) {
-              Value r = k.add(rLoop.getInductionVar(), u);
-              Value bRow = k.mul(r, p.cb);
-              SmallVector<Value> x, w;
-              for (int64_t i = 0; i < p.tp; ++i)
-                x.push_back(memref::LoadOp::create(
-                    b, sA, ValueRange{k.add(rowBase[i], r)}));
-              for (int64_t j = 0; j < p.tc; ++j)
-                w.push_back(memref::LoadOp::create(
-                    b, sB, ValueRange{k.add(bRow, colOff[j])}));
-              for (int64_t i = 0; i < p.tp; ++i)
-                for (int64_t j = 0; j < p.tc; ++j) {
-                  Value &a = acc[i * p.tc + j];
-                  Value prod = arith::MulFOp::create(b, x[i], w[j], contract);
-                  a = arith::AddFOp::create(b, a, prod, contract);
-                }
-            }
-            scf::YieldOp::create(b, acc);
-          }
-          return rLoop.getResults();
+          return buildUnrolledSteps(
+              k, p.rb, p.unroll, carried,
+              [&](Value r, MutableArrayRef<Value> acc) {
+                Value bRow = k.mul(r, p.cb);
+                SmallVector<Value> x, w;
+                for (int64_t i = 0; i < p.tp; ++i)
+                  x.push_back(memref::LoadOp::create(
+                      b, sA, ValueRange{k.add(rowBase[i], r)}));
+                for (int64_t j = 0; j < p.tc; ++j)
+                  w.push_back(memref::LoadOp::create(
+                      b, sB, ValueRange{k.add(bRow, colOff[j])}));
+                accumulateOuterProduct(k, x, w, acc);
+              });
         });
 
     // Columns this thread may write: in range and, with a column mask, set.

@@ -364,47 +364,33 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildConvKernel(
       k, tid, p.threads, {inStage, wStage}, kLo, kHi, p.rb, init,
       p.doubleBuffer, [&](ValueRange carried) -> SmallVector<Value> {
         // The register tile: rb/unroll iterations of `unroll` channels each.
-        auto rLoop = scf::ForOp::create(b, k.idx(0), k.idx(p.rb),
-                                        k.idx(p.unroll), carried);
-        {
-          OpBuilder::InsertionGuard g2(b);
-          b.setInsertionPointToStart(rLoop.getBody());
-          SmallVector<Value> acc(rLoop.getRegionIterArgs());
-          auto contract = arith::FastMathFlagsAttr::get(
-              b.getContext(), arith::FastMathFlags::contract);
-          for (int64_t u = 0; u < p.unroll; ++u) {
-            Value r = k.add(rLoop.getInductionVar(), u);
-            for (int64_t kh = 0; kh < s.kh; ++kh) {
-              for (int64_t kw = 0; kw < s.kw; ++kw) {
-                int64_t winOff = (kh * s.dh * p.iw + kw * s.dw) * p.rb;
-                Value wRow = k.mul(k.add(r, (kh * s.kw + kw) * p.rb), p.cb);
-                SmallVector<Value> x, w;
-                for (int64_t i = 0; i < p.tp; ++i)
-                  x.push_back(memref::LoadOp::create(
-                      b, sIn, ValueRange{k.add(k.add(pixBase[i], winOff), r)}));
-                for (Value off : runOff) {
-                  Value index = k.add(wRow, off);
-                  if (p.run == 1) {
-                    w.push_back(
-                        memref::LoadOp::create(b, sW, ValueRange{index}));
-                    continue;
+        return buildUnrolledSteps(
+            k, p.rb, p.unroll, carried,
+            [&](Value r, MutableArrayRef<Value> acc) {
+              for (int64_t kh = 0; kh < s.kh; ++kh) {
+                for (int64_t kw = 0; kw < s.kw; ++kw) {
+                  int64_t winOff = (kh * s.dh * p.iw + kw * s.dw) * p.rb;
+                  Value wRow = k.mul(k.add(r, (kh * s.kw + kw) * p.rb), p.cb);
+                  SmallVector<Value> x, w;
+                  for (int64_t i = 0; i < p.tp; ++i)
+                    x.push_back(memref::LoadOp::create(
+                        b, sIn,
+                        ValueRange{k.add(k.add(pixBase[i], winOff), r)}));
+                  for (Value off : runOff) {
+                    Value index = k.add(wRow, off);
+                    if (p.run == 1) {
+                      w.push_back(
+                          memref::LoadOp::create(b, sW, ValueRange{index}));
+                      continue;
+                    }
+                    Value v = k.loadVector(sW, index, p.run);
+                    for (int64_t e = 0; e < p.run; ++e)
+                      w.push_back(k.extract(v, e));
                   }
-                  Value v = k.loadVector(sW, index, p.run);
-                  for (int64_t e = 0; e < p.run; ++e)
-                    w.push_back(k.extract(v, e));
+                  accumulateOuterProduct(k, x, w, acc);
                 }
-                for (int64_t i = 0; i < p.tp; ++i)
-                  for (int64_t j = 0; j < p.tc; ++j) {
-                    Value &a = acc[i * p.tc + j];
-                    Value prod = arith::MulFOp::create(b, x[i], w[j], contract);
-                    a = arith::AddFOp::create(b, a, prod, contract);
-                  }
               }
-            }
-          }
-          scf::YieldOp::create(b, acc);
-        }
-        return rLoop.getResults();
+            });
       });
 
   // Write the register tile where the output exists and the mask is set.

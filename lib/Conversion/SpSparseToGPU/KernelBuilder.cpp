@@ -199,3 +199,32 @@ SmallVector<Value> mlir::spsparse::buildStagedReduction(
   scf::YieldOp::create(b, next);
   return SmallVector<Value>(loop.getResults().take_front(init.size()));
 }
+
+SmallVector<Value> mlir::spsparse::buildUnrolledSteps(
+    KernelBuilder &k, int64_t count, int64_t unroll, ValueRange init,
+    function_ref<void(Value, MutableArrayRef<Value>)> step) {
+  ImplicitLocOpBuilder &b = k.b;
+  auto loop =
+      scf::ForOp::create(b, k.idx(0), k.idx(count), k.idx(unroll), init);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(loop.getBody());
+  SmallVector<Value> acc(loop.getRegionIterArgs());
+  for (int64_t u = 0; u < unroll; ++u)
+    step(k.add(loop.getInductionVar(), u), acc);
+  scf::YieldOp::create(b, acc);
+  return loop.getResults();
+}
+
+void mlir::spsparse::accumulateOuterProduct(KernelBuilder &k, ArrayRef<Value> x,
+                                            ArrayRef<Value> w,
+                                            MutableArrayRef<Value> acc) {
+  ImplicitLocOpBuilder &b = k.b;
+  auto contract = arith::FastMathFlagsAttr::get(b.getContext(),
+                                                arith::FastMathFlags::contract);
+  for (size_t i = 0; i < x.size(); ++i)
+    for (size_t j = 0; j < w.size(); ++j) {
+      Value &a = acc[i * w.size() + j];
+      Value prod = arith::MulFOp::create(b, x[i], w[j], contract);
+      a = arith::AddFOp::create(b, a, prod, contract);
+    }
+}

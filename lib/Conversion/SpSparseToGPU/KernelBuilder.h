@@ -215,6 +215,19 @@ buildStagedReduction(KernelBuilder &k, Value tid, int64_t threads,
                      ArrayRef<Value> init, bool doubleBuffer,
                      function_ref<SmallVector<Value>(ValueRange)> compute);
 
+/// The register tile's loop over one staged chunk, shared by both
+/// templates: `count / unroll` iterations of `unroll` steps each, carrying
+/// the accumulators `init`; `step(r, acc)` adds step r's products to `acc`.
+/// Returns the accumulators after the chunk.
+SmallVector<Value>
+buildUnrolledSteps(KernelBuilder &k, int64_t count, int64_t unroll,
+                   ValueRange init,
+                   function_ref<void(Value, MutableArrayRef<Value>)> step);
+
+/// acc[i * w.size() + j] += x[i] * w[j], contractable into FMAs.
+void accumulateOuterProduct(KernelBuilder &k, ArrayRef<Value> x,
+                            ArrayRef<Value> w, MutableArrayRef<Value> acc);
+
 } // namespace spsparse
 } // namespace mlir
 

@@ -58,39 +58,30 @@ LogicalResult lowerPolyKernel(PolyKernelOp pk, SymbolTable &symbols) {
   // (no dispatch reads a count) nor a zero-filled output: the op is one
   // kernel, which is what decides small ops (a graph node costs ~1-2 us).
   auto variants = llvm::to_vector(pk.getVariants());
-  if (bmm && variants.size() == 1 &&
-      variantListsOwnTiles(masked, variants.front().getSchedule())) {
-    PolyKernelVariantOp v = variants.front();
-    FailureOr<gpu::GPUFuncOp> fn = buildBmmKernel(
-        builder, gpuModule, bmm, v.getGranularity(), v.getSchedule(),
-        (pk.getSymName() + "_" + v.getSymName()).str(), {}, {},
-        /*standalone=*/true);
-    if (failed(fn)) {
-      v.emitRemark("while lowering this variant");
+  bool standalone =
+      variants.size() == 1 &&
+      variantListsOwnTiles(masked, variants.front().getSchedule());
+  SmallVector<Attribute> prologue;
+  if (!standalone) {
+    // One tile list per distinct granularity, in first-use order, all from
+    // one kernel.
+    SmallVector<GranularityAttr> granularities;
+    for (PolyKernelVariantOp v : variants)
+      if (!llvm::is_contained(granularities, v.getGranularity()))
+        granularities.push_back(v.getGranularity());
+    std::string name =
+        (pk.getSymName() + "_" +
+         (granularities.size() == 1 ? getTilesRole(granularities.front())
+                                    : std::string("tiles")))
+            .str();
+    FailureOr<gpu::GPUFuncOp> tileList =
+        buildTileListKernel(builder, gpuModule, masked, granularities, name);
+    if (failed(tileList))
       return failure();
-    }
-    v.setKernelAttr(kernelRef(*fn));
-    pk->setAttr(SpSparseDialect::kPrologueAttrName, ArrayAttr::get(ctx, {}));
-    return success();
+    prologue.push_back(kernelRef(*tileList));
   }
-
-  // One tile list per distinct granularity, in first-use order, all from
-  // one kernel.
-  SmallVector<GranularityAttr> granularities;
-  for (PolyKernelVariantOp v : variants)
-    if (!llvm::is_contained(granularities, v.getGranularity()))
-      granularities.push_back(v.getGranularity());
-  std::string name =
-      (pk.getSymName() + "_" +
-       (granularities.size() == 1 ? getTilesRole(granularities.front())
-                                  : std::string("tiles")))
-          .str();
-  FailureOr<gpu::GPUFuncOp> tileList =
-      buildTileListKernel(builder, gpuModule, masked, granularities, name);
-  if (failed(tileList))
-    return failure();
   pk->setAttr(SpSparseDialect::kPrologueAttrName,
-              ArrayAttr::get(ctx, {kernelRef(*tileList)}));
+              ArrayAttr::get(ctx, prologue));
 
   // Both templates take the op's operands in order (input, filter, mask,
   // [bias] or lhs, rhs, row_mask, [col_mask]), then the output, then the
@@ -125,7 +116,8 @@ LogicalResult lowerPolyKernel(PolyKernelOp pk, SymbolTable &symbols) {
         conv ? buildConvKernel(builder, gpuModule, conv, v.getGranularity(),
                                v.getSchedule(), name, terms, extraRoles)
              : buildBmmKernel(builder, gpuModule, bmm, v.getGranularity(),
-                              v.getSchedule(), name, terms, extraRoles);
+                              v.getSchedule(), name, terms, extraRoles,
+                              standalone);
     if (failed(fn)) {
       v.emitRemark("while lowering this variant");
       return failure();
