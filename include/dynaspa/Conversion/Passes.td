@@ -75,10 +75,14 @@ def ConvertSpSparseToGPU
     `spsparse.polykernel.dispatch` ops.
 
     The kernels are target-neutral: `dynaspa-cuda-pipeline` and
-    `dynaspa-opencl-pipeline` take them to PTX/cubin and SPIR-V.
+    `dynaspa-opencl-pipeline` take them to PTX/cubin and SPIR-V. A module
+    whose buffers all have fewer than 2^31 elements gets a data layout with
+    32-bit `index` (`dlti.dl_spec`), which convert-gpu-to-nvvm follows: the
+    kernels' index arithmetic is then 32-bit.
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
+    "::mlir::DLTIDialect",
     "::mlir::gpu::GPUDialect",
     "::mlir::LLVM::LLVMDialect",
     "::mlir::memref::MemRefDialect",

@@ -15,6 +15,7 @@
 
 #include "KernelBuilder.h"
 
+#include "mlir/Dialect/DLTI/DLTI.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/IR/SymbolTable.h"
 
@@ -29,6 +30,32 @@ using namespace mlir;
 using namespace mlir::spsparse;
 
 namespace {
+
+/// Gives `module` 32-bit `index` arithmetic (through its data layout, which
+/// convert-gpu-to-nvvm follows) when every buffer its kernels address has
+/// fewer than 2^31 elements, so no index value can exceed i32. The kernels
+/// are mostly index arithmetic: 64-bit adds and multiplies are two to four
+/// instructions each on NVIDIA GPUs and hold two registers per value.
+void setIndexBitwidth(gpu::GPUModuleOp module) {
+  constexpr int64_t kMaxI32Elements = (int64_t{1} << 31) - 1;
+  bool fits = true;
+  module.walk([&](gpu::GPUFuncOp fn) {
+    auto tooLarge = [&](Type t) {
+      auto memref = dyn_cast<MemRefType>(t);
+      return memref && memref.getNumElements() > kMaxI32Elements;
+    };
+    fits &= llvm::none_of(fn.getArgumentTypes(), tooLarge);
+  });
+  if (!fits)
+    return;
+  MLIRContext *ctx = module.getContext();
+  module->setAttr(
+      DLTIDialect::kDataLayoutAttrName,
+      DataLayoutSpecAttr::get(
+          ctx, {DataLayoutEntryAttr::get(
+                   IndexType::get(ctx),
+                   IntegerAttr::get(IntegerType::get(ctx, 64), 32))}));
+}
 
 LogicalResult lowerPolyKernel(PolyKernelOp pk, SymbolTable &symbols) {
   MaskedOpInterface masked = pk.getMaskedOp();
@@ -125,6 +152,7 @@ LogicalResult lowerPolyKernel(PolyKernelOp pk, SymbolTable &symbols) {
     v.setKernelAttr(kernelRef(*fn));
     earlier.push_back(v);
   }
+  setIndexBitwidth(gpuModule);
   return success();
 }
 
