@@ -109,11 +109,12 @@ def bmm_candidates(op, batch, limit=None):
     """Valid (granularity, schedule) pairs of the bmm template for a
     masked_batch_matmul op (suite.Op of kind "bmm": H rows, Cin = K, W = N).
     The constraints mirror planBmm (and BmmProfile.cpp): threads =
-    (channel_block / thread_channels) * (rows / thread_pixels), vector_width
-    dividing K, N and the blocks, static shared memory <= 48 KiB. Attention's
-    K or N is 197, so its vector width is 1."""
+    (channel_block / thread_channels) * (rows / thread_pixels), static shared
+    memory <= 48 KiB. vector_width is 4, the widest load: each operand takes
+    the widest that divides its row (attention's K or N is 197: that operand
+    loads floats, the other vectors)."""
     out = []
-    vw = 4 if op.Cin % 4 == 0 and op.W % 4 == 0 else 1
+    vw = 4
     # (DISTile rows, tiles per block): tiles of the global list, or 1-token
     # tiles gathered per block (token masks are scattered: the work follows
     # the density only with 1-token tiles).
@@ -123,7 +124,8 @@ def bmm_candidates(op, batch, limit=None):
         for cb in (16, 32, 64, 128):
             if cb > 2 * op.W:
                 continue
-            for tc, tp in ((1, 1), (2, 2), (4, 1), (4, 2), (4, 4), (2, 4), (8, 4)):
+            for tc, tp in ((1, 1), (2, 2), (4, 1), (4, 2), (4, 4), (2, 4), (8, 4),
+                           (4, 8), (8, 8)):
                 if cb % tc or rows % tp or tc * vw > cb:
                     continue
                 threads = (cb // tc) * (rows // tp)
@@ -134,7 +136,7 @@ def bmm_candidates(op, batch, limit=None):
                     continue
                 lists = threads + tpb if tpb > 1 else 0
                 for rb in (8, 16, 32):
-                    if (rb % vw or 4 * (rows * rb + rb * cb + lists) > SHARED_LIMIT
+                    if (4 * (rows * rb + rb * cb + lists) > SHARED_LIMIT
                             or rb > 2 * op.Cin):
                         continue
                     sched = bmm_schedule_string(cb, rb, threads, tc, tp, vw,

@@ -96,6 +96,30 @@ TEST(BmmProfile, WideReductionBlockConflicts) {
   EXPECT_DOUBLE_EQ(prof->bankConflict, 1);
 }
 
+TEST(BmmProfile, EachOperandTakesItsWidestLoad) {
+  // Per chunk over 128 threads: 16 rows x 32 of K (lhs) in 4 loop
+  // iterations of scalars or 1 of vectors of 4; 32 of K x 32 columns (rhs)
+  // in 8 or 2.
+  BmmSchedule scalar = base();
+  scalar.reductionBlock = 32;
+  BmmSchedule vector = scalar;
+  vector.vectorWidth = 4;
+  // QKᵀ: K = 64 takes vectors, N = 197 not; the sectors read are the same.
+  std::optional<KernelProfile> q1 = profileMaskedBmm(h100(), qkt(), scalar, 1);
+  std::optional<KernelProfile> q4 = profileMaskedBmm(h100(), qkt(), vector, 1);
+  ASSERT_TRUE(q1 && q4);
+  EXPECT_DOUBLE_EQ(q1->globalTransactionsPerBlock,
+                   q4->globalTransactionsPerBlock);
+  // 2 chunks x 3 lhs iterations fewer x 22 instructions (B10).
+  EXPECT_DOUBLE_EQ(q1->warpInstructions - q4->warpInstructions, 2 * 3 * 22);
+  // AV: K = 197 keeps the lhs scalar, N = 64 takes vectors: 7 chunks x 6
+  // rhs iterations fewer x 20 instructions.
+  std::optional<KernelProfile> a1 = profileMaskedBmm(h100(), av(), scalar, 1);
+  std::optional<KernelProfile> a4 = profileMaskedBmm(h100(), av(), vector, 1);
+  ASSERT_TRUE(a1 && a4);
+  EXPECT_DOUBLE_EQ(a1->warpInstructions - a4->warpInstructions, 7 * 6 * 20);
+}
+
 TEST(BmmProfile, ColumnMaskAndWritesCostTransactions) {
   BmmProblem p = qkt();
   std::optional<KernelProfile> masked = profileMaskedBmm(h100(), p, base(), 1);
@@ -154,13 +178,13 @@ TEST(BmmProfile, TheTemplatesChecks) {
   s.threads = 32 * 128;
   EXPECT_EQ(why(qkt(), s), "more than 1024 threads per block");
   s = base();
-  s.vectorWidth = 4; // N = 197 for QKᵀ, K = 197 for AV.
-  EXPECT_EQ(why(qkt(), s), "vector_width 4 must divide K, N, channel_block "
-                           "and reduction_block");
-  EXPECT_EQ(why(av(), s), why(qkt(), s));
-  BmmProblem even = qkt();
-  even.n = 196;
-  EXPECT_EQ(why(even, s), "");
+  s.vectorWidth = 3;
+  EXPECT_EQ(why(qkt(), s), "vector_width must be 1, 2 or 4");
+  // The widest load: N = 197 for QKᵀ and K = 197 for AV leave the other
+  // operand its vectors (EachOperandTakesItsWidestLoad).
+  s.vectorWidth = 4;
+  EXPECT_EQ(why(qkt(), s), "");
+  EXPECT_EQ(why(av(), s), "");
   s = base();
   s.unroll = 3;
   EXPECT_EQ(why(qkt(), s), "unroll must divide reduction_block");

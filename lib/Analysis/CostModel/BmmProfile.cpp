@@ -24,8 +24,10 @@
 //     memory.
 //  B4 Per chunk of `reduction_block` of K (ceil(K / rb) chunks): a barrier;
 //     stage lhs [rows][rb] and rhs [rb][channel_block] with `for e = tid; e
-//     < vectors; e += threads`, a `vector_width` load from global memory
-//     and a store at shared e * vw; lhs vector e is row e / (rb / vw),
+//     < vectors; e += threads`, a load of vw floats from global memory and
+//     a store at shared e * vw, where vw is the operand's own width: the
+//     widest of vector_width, half of it, ... dividing K and reduction_block
+//     (lhs) or N and channel_block (rhs); lhs vector e is row e / (rb / vw),
 //     K offset (e % (rb / vw)) * vw; rhs vector e is K offset e / (cb / vw),
 //     column (e % (cb / vw)) * vw. Rows past M, K past its end and columns
 //     past N are not loaded (phantom reads) but stored; then a barrier.
@@ -119,6 +121,21 @@ static int64_t getBmmPrefetch(const BmmSchedule &s) {
          ceilDiv(s.reductionBlock * s.channelBlock, s.threads);
 }
 
+/// B4: the widest of `maxWidth`, maxWidth / 2, ..., 1 dividing `a` and `b`.
+static int64_t getWidestDividing(int64_t maxWidth, int64_t a, int64_t b) {
+  int64_t w = maxWidth;
+  while (w > 1 && (a % w || b % w))
+    w /= 2;
+  return w;
+}
+
+/// B4: the lhs and rhs global load widths.
+static std::pair<int64_t, int64_t> getBmmLoadWidths(const BmmProblem &p,
+                                                    const BmmSchedule &s) {
+  return {getWidestDividing(s.vectorWidth, p.k, s.reductionBlock),
+          getWidestDividing(s.vectorWidth, p.n, s.channelBlock)};
+}
+
 int64_t dynaspa::cost::getBmmSharedBytes(const BmmSchedule &s) {
   int64_t list = s.tilesPerBlock > 1 ? s.threads + s.tilesPerBlock : 0;
   return 4 * (getBmmBlockRows(s) * s.reductionBlock +
@@ -161,9 +178,6 @@ std::string dynaspa::cost::verifyBmmSchedule(const BmmProblem &p,
   int64_t vw = s.vectorWidth;
   if (vw != 1 && vw != 2 && vw != 4)
     return "vector_width must be 1, 2 or 4";
-  if (p.k % vw || s.reductionBlock % vw || p.n % vw || s.channelBlock % vw)
-    return "vector_width " + std::to_string(vw) +
-           " must divide K, N, channel_block and reduction_block";
   if (s.reductionBlock % s.unroll)
     return "unroll must divide reduction_block";
   if (s.tilesPerBlock > 1) {
@@ -230,16 +244,17 @@ public:
 
   /// B4: stage the lhs rows and the rhs block of the chunk at K offset k0.
   void stageChunk(int64_t k0, double count) {
-    const int64_t vw = s.vectorWidth, rb = s.reductionBlock;
-    const int64_t rbv = rb / vw, cbv = s.channelBlock / vw;
-    stage(s.rows * rbv, count, [&](int64_t e) -> std::optional<int64_t> {
-      int64_t row = e / rbv, kk = k0 + (e % rbv) * vw;
+    const auto [lhsVw, rhsVw] = getBmmLoadWidths(p, s);
+    const int64_t rb = s.reductionBlock;
+    const int64_t rbv = rb / lhsVw, cbv = s.channelBlock / rhsVw;
+    stage(s.rows * rbv, lhsVw, count, [&](int64_t e) -> std::optional<int64_t> {
+      int64_t row = e / rbv, kk = k0 + (e % rbv) * lhsVw;
       if (row >= p.m || kk >= p.k)
         return std::nullopt;
       return row * p.k + kk;
     });
-    stage(rb * cbv, count, [&](int64_t e) -> std::optional<int64_t> {
-      int64_t kk = k0 + e / cbv, col = (e % cbv) * vw;
+    stage(rb * cbv, rhsVw, count, [&](int64_t e) -> std::optional<int64_t> {
+      int64_t kk = k0 + e / cbv, col = (e % cbv) * rhsVw;
       if (col >= p.n || kk >= p.k)
         return std::nullopt;
       return kk * p.n + col;
@@ -326,11 +341,12 @@ private:
     return tid % colGroups + j * colGroups;
   }
 
-  /// `for e = tid; e < vectors; e += threads`: the load of vector `e` from
-  /// element index `global(e)` (nullopt: phantom) and the store to shared
-  /// e * vector_width.
-  void stage(int64_t vectors, double count, const ThreadAddress &global) {
-    const int64_t vw = s.vectorWidth, eb = p.elementBytes;
+  /// `for e = tid; e < vectors; e += threads`: the load of vector `e` (of
+  /// `vw` elements) from element index `global(e)` (nullopt: phantom) and
+  /// the store to shared e * vw.
+  void stage(int64_t vectors, int64_t vw, double count,
+             const ThreadAddress &global) {
+    const int64_t eb = p.elementBytes;
     for (int64_t base = 0; base < vectors; base += s.threads)
       for (int64_t w = 0; w < numWarps(); ++w) {
         builder.addGlobal(
@@ -413,11 +429,11 @@ dynaspa::cost::profileMaskedBmm(const DeviceModel &device, const BmmProblem &p,
     return profile;
 
   // B10: the critical path of one tile.
-  const int64_t vw = s.vectorWidth;
+  const auto [lhsVw, rhsVw] = getBmmLoadWidths(p, s);
   const int64_t lhsIters =
-      ceilDiv(tile.rows * s.reductionBlock / vw, s.threads);
+      ceilDiv(tile.rows * s.reductionBlock / lhsVw, s.threads);
   const int64_t rhsIters =
-      ceilDiv(s.reductionBlock * s.channelBlock / vw, s.threads);
+      ceilDiv(s.reductionBlock * s.channelBlock / rhsVw, s.threads);
   const double tp = s.threadPixels, tc = s.threadChannels;
   const double tileStep = s.reductionBlock * (tp + tc + tp * tc);
   const double epilogue = (p.colMask ? 4 * tc : 0) + tp * (12 + tc * 7);

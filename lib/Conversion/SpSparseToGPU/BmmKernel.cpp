@@ -73,7 +73,8 @@ struct BmmShape {
 struct BmmPlan {
   int64_t rows;                // DISTile: tokens
   int64_t cb, rb;              // column / reduction blocks
-  int64_t threads, tc, tp, vw; // thread tile, vector width
+  int64_t threads, tc, tp, vw; // thread tile, widest global load
+  int64_t lhsVw, rhsVw;        // the operands' global loads
   int64_t unroll;
   bool doubleBuffer; // prefetch the next chunk into registers
   int64_t colGroups; // threads along columns: cb / tc
@@ -121,11 +122,13 @@ FailureOr<BmmPlan> planBmm(MaskedBatchMatmulOp op, const BmmShape &s,
     return fail() << "more than 1024 threads per block";
   if (p.vw != 1 && p.vw != 2 && p.vw != 4)
     return fail() << "vector_width must be 1, 2 or 4";
-  // lhs is loaded in vectors along K, rhs along N: a vector must never
-  // straddle the end of a row (it would be read whole or not at all).
-  if (s.k % p.vw || p.rb % p.vw || s.n % p.vw || p.cb % p.vw)
-    return fail() << "vector_width " << p.vw
-                  << " must divide K, N, channel_block and reduction_block";
+  // lhs is loaded in vectors along K, rhs along N, and a vector must never
+  // straddle the end of a row (it is read whole or not at all), so each
+  // operand takes the widest load up to vector_width that divides its row
+  // and its block: attention's K or N is 197 tokens, and the other operand
+  // still loads 16 bytes at a time.
+  p.lhsVw = getWidestDividing(p.vw, {s.k, p.rb});
+  p.rhsVw = getWidestDividing(p.vw, {s.n, p.cb});
   if (p.rb % p.unroll)
     return fail() << "unroll must divide reduction_block";
   p.scanPerThread = llvm::divideCeil(p.entryTiles, p.threads);
@@ -267,9 +270,9 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildBmmKernel(
   // the block's row r (0 <= r < rows) and whether it exists.
   using RowOf = function_ref<std::pair<Value, Value>(Value)>;
   auto emitRows = [&](Value n, RowOf rowOf) {
-    int64_t rbv = p.rb / p.vw;
-    Staging lhsStage{p.rows * rbv, p.vw, lhs, sA, [&](Value e, Value k0) {
-                       Value r = k.mul(k.rem(e, rbv), p.vw);
+    int64_t rbv = p.rb / p.lhsVw;
+    Staging lhsStage{p.rows * rbv, p.lhsVw, lhs, sA, [&](Value e, Value k0) {
+                       Value r = k.mul(k.rem(e, rbv), p.lhsVw);
                        auto [row, exists] = rowOf(k.div(e, rbv));
                        Value kk = k.add(k0, r);
                        Value valid = k.land(exists, k.slt(kk, s.k));
@@ -277,9 +280,9 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildBmmKernel(
                            k.add(k.mul(k.add(k.mul(n, s.m), row), s.k), kk);
                        return std::make_pair(index, valid);
                      }};
-    int64_t cbv = p.cb / p.vw;
-    Staging rhsStage{p.rb * cbv, p.vw, rhs, sB, [&](Value e, Value k0) {
-                       Value c = k.mul(k.rem(e, cbv), p.vw);
+    int64_t cbv = p.cb / p.rhsVw;
+    Staging rhsStage{p.rb * cbv, p.rhsVw, rhs, sB, [&](Value e, Value k0) {
+                       Value c = k.mul(k.rem(e, cbv), p.rhsVw);
                        Value kk = k.add(k0, k.div(e, cbv));
                        Value col = k.add(j0, c);
                        Value valid = k.land(k.slt(col, s.n), k.slt(kk, s.k));

@@ -135,6 +135,16 @@ inline Type getDeviceMaskElementType(Type elem) {
   return elem;
 }
 
+/// The widest of `maxWidth`, maxWidth / 2, ..., 1 that divides every one of
+/// `extents`: a vector access that never straddles a row or a block.
+inline int64_t getWidestDividing(int64_t maxWidth,
+                                 std::initializer_list<int64_t> extents) {
+  int64_t w = maxWidth;
+  while (w > 1 && llvm::any_of(extents, [&](int64_t e) { return e % w; }))
+    w /= 2;
+  return w;
+}
+
 /// A flat workgroup buffer of `numElements` of `elem`.
 inline MemRefType getWorkgroupType(int64_t numElements, Type elem) {
   return MemRefType::get({numElements}, elem, AffineMap(),

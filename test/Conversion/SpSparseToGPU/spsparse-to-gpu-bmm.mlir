@@ -126,12 +126,18 @@ spsparse.polykernel @pk : (tensor<2x16x64xf32>, tensor<2x64x16xf32>, tensor<2x16
 
 // -----
 
-// 197 columns cannot be loaded in vectors of 4.
-spsparse.polykernel @pk : (tensor<6x197x64xf32>, tensor<6x64x197xf32>, tensor<6x197xi1>) -> tensor<6x197x197xf32> {
+// vector_width is the widest load: QK^T's lhs rows (K = 64) load 4 floats
+// at a time, its rhs rows of 197 columns one (a vector would straddle rows).
+// CHECK-LABEL: spsparse.polykernel @qk_widths
+// CHECK: gpu.func @qk_widths_a(%[[LHS:[^:]*]]: memref<75648xf32>, %[[RHS:[^:]*]]: memref<75648xf32>
+// CHECK: vector.load %[[LHS]][%{{.*}}] {alignment = 16 : i64} : memref<75648xf32>, vector<4xf32>
+// CHECK-NOT: vector.load %[[RHS]]
+// CHECK: memref.load %[[RHS]]
+// CHECK-NOT: vector.load %[[RHS]]
+// CHECK: gpu.return
+spsparse.polykernel @qk_widths : (tensor<6x197x64xf32>, tensor<6x64x197xf32>, tensor<6x197xi1>) -> tensor<6x197x197xf32> {
 ^bb0(%a: tensor<6x197x64xf32>, %b: tensor<6x64x197xf32>, %r: tensor<6x197xi1>):
-  // expected-remark @+1 {{while lowering this variant}}
   spsparse.polykernel.variant @a granularity <[16]> schedule <vector_width = 4>
-  // expected-error @+1 {{vector_width 4 must divide K, N, channel_block and reduction_block}}
   %y = spsparse.masked_batch_matmul %a, %b row_mask %r
       : (tensor<6x197x64xf32>, tensor<6x64x197xf32>, tensor<6x197xi1>) -> tensor<6x197x197xf32>
   spsparse.yield %y : tensor<6x197x197xf32>

@@ -89,7 +89,12 @@ def SpSparse_ScheduleAttr : SpSparse_Attr<"Schedule", "schedule"> {
     memory at a time; each of its `threads` threads accumulates a register
     tile of `thread_channels` x `thread_pixels` outputs.
 
-    - `vector_width`: elements per global load (1, 2 or 4).
+    - `vector_width`: elements per global load (1, 2 or 4). A convolution
+      needs it to divide Cin, Cout, `channel_block` and `reduction_block`.
+      A batch-matmul takes it as the widest load: lhs (along K) and rhs
+      (along N) each load the widest of `vector_width`, half of it, ... that
+      divides their row and block, so one operand of 197 tokens does not
+      make the other load one float at a time.
     - `unroll`: unroll factor of the innermost reduction loop.
     - `double_buffer`: prefetch the next reduction block while computing.
     - `blocks`: fixed number of thread blocks launched; they walk the tile
