@@ -140,6 +140,23 @@ def main():
          lambda s: tokens(s, 0.6), "v1"),
     ]
 
+    if a.cuda_chip:
+        # CUDA only (PoCL's SPIR translation takes no vector constants): the
+        # widest load of each operand under vector_width = 4. QKᵀ's lhs rows
+        # (K = 64) and AV's rhs rows (N = 64) load 16-byte vectors, the
+        # 197-token operand floats; per-block lists, double buffered, alone
+        # (standalone) and as the fallback of a dispatched pair.
+        wide = GATHER8 + DB + ", vector_width = 4"
+        cases += [
+            ("qk_wide_alone", (H, N, D, N), "qk", False, [variant(1, wide)],
+             lambda s: tokens(s, 0.3)),
+            ("av_wide_alone", (H, N, N, D), "av", False, [variant(1, wide)],
+             lambda s: tokens(s, 0.3)),
+            ("av_wide_pair", (H, N, N, D), "av", False,
+             [variant(8, SMALL + ", vector_width = 4", (0, 6)), variant(1, wide)],
+             lambda s: tokens(s, 0.5), "v1"),
+        ]
+
     failed = 0
     total = 0
 
