@@ -10,6 +10,7 @@
 #include "dynaspa/Dialect/SpSparse/IR/SpSparseOps.h"
 #include "dynaspa/Dialect/SpSparse/Transforms/Passes.h"
 #include "dynaspa/Pipelines/Pipelines.h"
+#include "mlir/Dialect/DLTI/DLTI.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -26,7 +27,7 @@ void dynaspa::registerAllDialects(mlir::DialectRegistry &registry) {
                   mlir::func::FuncDialect, mlir::linalg::LinalgDialect,
                   mlir::tensor::TensorDialect, mlir::memref::MemRefDialect,
                   mlir::scf::SCFDialect, mlir::vector::VectorDialect,
-                  mlir::gpu::GPUDialect>();
+                  mlir::gpu::GPUDialect, mlir::DLTIDialect>();
   dynaspa::registerPipelineDialects(registry);
 }
 

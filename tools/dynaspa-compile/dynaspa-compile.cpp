@@ -95,6 +95,11 @@ static cl::opt<bool>
                     "device to measure the cost model's alpha, gamma and "
                     "bandwidths"),
            cl::cat(category));
+static cl::opt<unsigned> indexBitwidth(
+    "index-bitwidth", cl::init(32),
+    cl::desc("Index arithmetic of the kernels on CUDA: 32 (default; 64 "
+             "where a buffer has 2^31 elements or more) or 64"),
+    cl::cat(category));
 static cl::opt<bool> printIR("print-gpu-ir", cl::init(false),
                              cl::desc("Print the GPU kernels (after "
                                       "convert-spsparse-to-gpu, or the "
@@ -212,7 +217,9 @@ static OwningOpRef<ModuleOp> buildOperators(MLIRContext &context,
   outline.schedule = schedule;
   outline.records = records;
   pm.addPass(spsparse::createSpSparseOutlinePolyKernels(outline));
-  pm.addPass(spsparse::createConvertSpSparseToGPU());
+  spsparse::ConvertSpSparseToGPUOptions lowering;
+  lowering.indexBitwidth = indexBitwidth;
+  pm.addPass(spsparse::createConvertSpSparseToGPU(lowering));
   if (failed(pm.run(*module)) ||
       failed(dynaspa::collectOperators(*module, bundle)))
     return nullptr;

@@ -75,11 +75,17 @@ def ConvertSpSparseToGPU
     `spsparse.polykernel.dispatch` ops.
 
     The kernels are target-neutral: `dynaspa-cuda-pipeline` and
-    `dynaspa-opencl-pipeline` take them to PTX/cubin and SPIR-V. A module
-    whose buffers all have fewer than 2^31 elements gets a data layout with
-    32-bit `index` (`dlti.dl_spec`), which convert-gpu-to-nvvm follows: the
-    kernels' index arithmetic is then 32-bit.
+    `dynaspa-opencl-pipeline` take them to PTX/cubin and SPIR-V. With
+    `index-bitwidth=32` a module whose buffers all have fewer than 2^31
+    elements gets a data layout with 32-bit `index` (`dlti.dl_spec`), which
+    convert-gpu-to-nvvm follows: the kernels' index arithmetic is then
+    32-bit.
   }];
+  let options = [
+    Option<"indexBitwidth", "index-bitwidth", "unsigned", /*default=*/"32",
+           "Index arithmetic of the kernels on CUDA: 32 (where every buffer "
+           "has fewer than 2^31 elements; else 64) or 64">,
+  ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
     "::mlir::DLTIDialect",

@@ -57,7 +57,8 @@ void setIndexBitwidth(gpu::GPUModuleOp module) {
                    IntegerAttr::get(IntegerType::get(ctx, 64), 32))}));
 }
 
-LogicalResult lowerPolyKernel(PolyKernelOp pk, SymbolTable &symbols) {
+LogicalResult lowerPolyKernel(PolyKernelOp pk, SymbolTable &symbols,
+                              unsigned indexBitwidth) {
   MaskedOpInterface masked = pk.getMaskedOp();
   if (!masked)
     return pk.emitOpError("the GPU lowering needs a body that is one masked "
@@ -152,13 +153,16 @@ LogicalResult lowerPolyKernel(PolyKernelOp pk, SymbolTable &symbols) {
     v.setKernelAttr(kernelRef(*fn));
     earlier.push_back(v);
   }
-  setIndexBitwidth(gpuModule);
+  if (indexBitwidth == 32)
+    setIndexBitwidth(gpuModule);
   return success();
 }
 
 struct ConvertSpSparseToGPUPass
     : public spsparse::impl::ConvertSpSparseToGPUBase<
           ConvertSpSparseToGPUPass> {
+  using Base::Base;
+
   void runOnOperation() override {
     ModuleOp module = getOperation();
     SymbolTable symbols(module);
@@ -167,8 +171,12 @@ struct ConvertSpSparseToGPUPass
       return;
     module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
                     UnitAttr::get(module.getContext()));
+    if (indexBitwidth != 32 && indexBitwidth != 64) {
+      module.emitError("index-bitwidth must be 32 or 64");
+      return signalPassFailure();
+    }
     for (PolyKernelOp pk : polykernels)
-      if (failed(lowerPolyKernel(pk, symbols)))
+      if (failed(lowerPolyKernel(pk, symbols, indexBitwidth)))
         return signalPassFailure();
   }
 };
