@@ -15,7 +15,7 @@
 // RUN: test -s %t/f_masked_batch_matmul_1_kernels.sm_90.cubin
 // RUN: spirv-val %t/f_masked_batch_matmul_0_kernels.spirv64.spv
 // RUN: spirv-val %t/f_masked_batch_matmul_1_kernels.spirv64.spv
-// RUN: dynaspa-opt %s --spsparse-outline-polykernels --convert-spsparse-to-gpu --dynaspa-cuda-pipeline="chip=sm_87" | FileCheck %s --check-prefix=OPT
+// RUN: dynaspa-opt %s --spsparse-outline-polykernels --convert-spsparse-to-gpu | dynaspa-opt --dynaspa-cuda-pipeline="chip=sm_87" | FileCheck %s --check-prefix=OPT
 // RUN: dynaspa-opt %s --spsparse-outline-polykernels --convert-spsparse-to-gpu --dynaspa-opencl-pipeline | FileCheck %s --check-prefix=CL
 
 // PTX72: .version 6.1
@@ -23,6 +23,9 @@
 // PTX72-DAG: .entry f_masked_batch_matmul_0_tiles_16(
 // PTX72-DAG: .entry f_masked_batch_matmul_0_v0(
 // PTX90: .target sm_90
+// Index arithmetic is 32-bit (the module's data layout, the batch-matmul
+// default): no 64-bit multiply (index products, divisions by constants).
+// PTX90-NOT: {{(mul|mad)\.(lo|hi|wide)\.[su]64}}
 // Shared memory is real shared memory (workgroup attributions), the staged
 // data is read back from it, and lhs/rhs come in 4-float vector loads.
 // PTX90: .shared .align {{[0-9]+}} .b8

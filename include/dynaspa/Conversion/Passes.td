@@ -75,16 +75,21 @@ def ConvertSpSparseToGPU
     `spsparse.polykernel.dispatch` ops.
 
     The kernels are target-neutral: `dynaspa-cuda-pipeline` and
-    `dynaspa-opencl-pipeline` take them to PTX/cubin and SPIR-V. With
-    `index-bitwidth=32` a module whose buffers all have fewer than 2^31
-    elements gets a data layout with 32-bit `index` (`dlti.dl_spec`), which
-    convert-gpu-to-nvvm follows: the kernels' index arithmetic is then
-    32-bit.
+    `dynaspa-opencl-pipeline` take them to PTX/cubin and SPIR-V.
+
+    Index width: a module given 32-bit index arithmetic gets a data layout
+    with 32-bit `index` (`dlti.dl_spec`), which convert-gpu-to-nvvm follows;
+    only where every buffer has fewer than 2^31 elements. By default
+    (`index-bitwidth=0`) the batch-matmul kernels get it and the convolution
+    kernels keep 64-bit: on the H100 32-bit made the batch-matmuls 6% faster
+    and the convolutions 4% slower (split reductions at low tile counts up
+    to 30%; docs/benchmarks/NOTES.md, entry 18).
   }];
   let options = [
-    Option<"indexBitwidth", "index-bitwidth", "unsigned", /*default=*/"32",
-           "Index arithmetic of the kernels on CUDA: 32 (where every buffer "
-           "has fewer than 2^31 elements; else 64) or 64">,
+    Option<"indexBitwidth", "index-bitwidth", "unsigned", /*default=*/"0",
+           "Index arithmetic of the kernels on CUDA: 0 (per template: 32 for "
+           "batch-matmuls, 64 for convolutions), 32 (where every buffer has "
+           "fewer than 2^31 elements; else 64) or 64">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",

@@ -8,8 +8,7 @@
 // CHECK-SAME: spsparse.prologue = [@pk_kernels::@pk_tiles]
 // CHECK: variant @a granularity <[2, 2]> {{.*}} tiles [0, 4] kernel @pk_kernels::@pk_a
 // CHECK: variant @b granularity <[4, 4]> {{.*}} kernel @pk_kernels::@pk_b
-// Every buffer has fewer than 2^31 elements: 32-bit index arithmetic.
-// CHECK: gpu.module @pk_kernels attributes {dlti.dl_spec = #dlti.dl_spec<index = 32 : i64>}
+// CHECK: gpu.module @pk_kernels {
 // CHECK: gpu.func @pk_tiles(%{{.*}}: memref<25xi8>, %{{.*}}: memref<9xi32>, %{{.*}}: memref<3xi32>, %{{.*}}: memref<4xi32>, %{{.*}}: memref<3xi32>) workgroup(%[[SCAN:.*]] : memref<257xi32, 3>) kernel
 // CHECK-SAME: spsparse.args = ["mask", "tiles:2x2", "count:2x2", "tiles:4x4", "count:4x4"]
 // CHECK-SAME: spsparse.launch = {block = array<i64: 256, 1, 1>, grid = array<i64: 2, 1, 1>}
@@ -196,17 +195,3 @@ spsparse.polykernel @pk : (tensor<1x8x5x5xf32>, tensor<8x8x3x3xf32>, tensor<1x5x
   spsparse.yield %y : tensor<1x8x5x5xf32>
 }
 
-// -----
-
-// An input of 2^31 elements: the kernels keep 64-bit index arithmetic (no
-// data layout on the module).
-// CHECK-LABEL: gpu.module @huge_kernels {
-// CHECK-NOT: dlti.dl_spec
-// CHECK: gpu.func @huge_v
-spsparse.polykernel @huge : (tensor<1x32768x32768x2xf32>, tensor<1x1x2x4xf32>, tensor<1x32768x32768xi1>) -> tensor<1x32768x32768x4xf32> {
-^bb0(%x: tensor<1x32768x32768x2xf32>, %w: tensor<1x1x2x4xf32>, %m: tensor<1x32768x32768xi1>):
-  spsparse.polykernel.variant @v granularity <[64, 64]> schedule <channel_block = 4, reduction_block = 2, threads = 1024, thread_channels = 4, thread_pixels = 4>
-  %y = spsparse.masked_conv2d %x, %w mask %m
-      : (tensor<1x32768x32768x2xf32>, tensor<1x1x2x4xf32>, tensor<1x32768x32768xi1>) -> tensor<1x32768x32768x4xf32>
-  spsparse.yield %y : tensor<1x32768x32768x4xf32>
-}
