@@ -35,6 +35,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -199,6 +200,23 @@ struct WarpAccess {
   /// Bytes the active lanes request (active lanes * width).
   int64_t getRequestedBytes() const { return getActiveLanes() * width; }
 };
+
+/// The widest of `maxWidth`, maxWidth / 2, ..., 1 dividing every one of
+/// `extents`: the templates' rule for a vector access that never straddles a
+/// row or a block (KernelBuilder.h has the compiler's copy).
+inline int64_t getWidestDividing(int64_t maxWidth,
+                                 std::initializer_list<int64_t> extents) {
+  int64_t w = maxWidth;
+  auto divides = [&] {
+    for (int64_t e : extents)
+      if (e % w)
+        return false;
+    return true;
+  };
+  while (w > 1 && !divides())
+    w /= 2;
+  return w;
+}
 
 /// Global-memory transactions of `access`: the number of distinct aligned
 /// `transactionBytes` segments its active lanes touch (an access straddling

@@ -121,19 +121,11 @@ static int64_t getBmmPrefetch(const BmmSchedule &s) {
          ceilDiv(s.reductionBlock * s.channelBlock, s.threads);
 }
 
-/// B4: the widest of `maxWidth`, maxWidth / 2, ..., 1 dividing `a` and `b`.
-static int64_t getWidestDividing(int64_t maxWidth, int64_t a, int64_t b) {
-  int64_t w = maxWidth;
-  while (w > 1 && (a % w || b % w))
-    w /= 2;
-  return w;
-}
-
 /// B4: the lhs and rhs global load widths.
 static std::pair<int64_t, int64_t> getBmmLoadWidths(const BmmProblem &p,
                                                     const BmmSchedule &s) {
-  return {getWidestDividing(s.vectorWidth, p.k, s.reductionBlock),
-          getWidestDividing(s.vectorWidth, p.n, s.channelBlock)};
+  return {getWidestDividing(s.vectorWidth, {p.k, s.reductionBlock}),
+          getWidestDividing(s.vectorWidth, {p.n, s.channelBlock})};
 }
 
 int64_t dynaspa::cost::getBmmSharedBytes(const BmmSchedule &s) {

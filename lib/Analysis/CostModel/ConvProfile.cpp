@@ -131,10 +131,7 @@ static Plan makePlan(const ConvProblem &p, const ConvSchedule &s) {
   plan.pixels = s.tilesPerBlock * plan.tilePixels;
   plan.channelGroups = s.channelBlock / s.threadChannels;
   plan.pixelGroups = plan.pixels / s.threadPixels;
-  plan.run =
-      s.threadChannels % 4 == 0 ? 4 : (s.threadChannels % 2 == 0 ? 2 : 1);
-  while (p.outChannels % plan.run)
-    plan.run /= 2;
+  plan.run = getWidestDividing(4, {s.threadChannels, p.outChannels});
   plan.ih = (s.tileH - 1) * p.strideH + (p.kernelH - 1) * p.dilationH + 1;
   plan.iw = (s.tileW - 1) * p.strideW + (p.kernelW - 1) * p.dilationW + 1;
   plan.window = plan.ih * plan.iw * s.reductionBlock;

@@ -60,9 +60,6 @@
 using namespace mlir;
 using namespace mlir::spsparse;
 
-/// Static shared memory a kernel may use without opting in to more.
-static constexpr int64_t kMaxStaticSharedBytes = 48 * 1024;
-
 namespace {
 
 struct BmmShape {
@@ -148,17 +145,9 @@ FailureOr<BmmPlan> planBmm(MaskedBatchMatmulOp op, const BmmShape &s,
   // The per-block list: a scan slot per thread and T tile slots.
   int64_t bytes = 4 * (p.lhsFloats + p.rhsFloats +
                        (p.localList() ? p.threads + p.tpb : 0));
-  if (bytes > kMaxStaticSharedBytes)
-    return fail() << "needs " << bytes
-                  << " bytes of shared memory (more than 48 KiB)";
-  // As the conv's: the next chunk in registers next to the accumulators;
-  // past this the kernel would spill.
-  int64_t prefetch = llvm::divideCeil(p.lhsFloats, p.threads) +
-                     llvm::divideCeil(p.rhsFloats, p.threads);
-  if (p.doubleBuffer && prefetch + p.tp * p.tc > 160)
-    return fail() << "double_buffer needs " << prefetch
-                  << " prefetch registers per thread next to "
-                  << p.tp * p.tc << " accumulators (at most 160 together)";
+  if (failed(checkStagingFits(fail, bytes, p.doubleBuffer, p.threads,
+                              {p.lhsFloats, p.rhsFloats}, p.tp * p.tc)))
+    return failure();
   return p;
 }
 
@@ -424,21 +413,12 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildBmmKernel(
     mine = arith::AddIOp::create(b, mine,
                                  arith::ExtUIOp::create(b, i32, flags.back()));
   }
-  k.store(mine, sScan, tid);
-  gpu::BarrierOp::create(b);
-  for (int64_t offset = 1; offset < p.threads; offset *= 2) {
-    Value left = k.loadOrZero(sScan, k.sub(tid, offset), k.sge(tid, offset));
-    gpu::BarrierOp::create(b);
-    Value cur = memref::LoadOp::create(b, sScan, ValueRange{tid});
-    k.store(arith::AddIOp::create(b, cur, left), sScan, tid);
-    gpu::BarrierOp::create(b);
-  }
+  Value inclusive = buildBlockInclusiveScan(k, tid, p.threads, sScan, mine);
   Value total = k.toIndex(
       memref::LoadOp::create(b, sScan, ValueRange{k.idx(p.threads - 1)}));
   // The entry's active tiles in order; this block keeps positions
   // first .. first + T - 1.
-  Value pos = k.toIndex(arith::SubIOp::create(
-      b, memref::LoadOp::create(b, sScan, ValueRange{tid}), mine));
+  Value pos = k.toIndex(arith::SubIOp::create(b, inclusive, mine));
   for (int64_t i = 0; i < p.scanPerThread; ++i) {
     Value slot = arith::SubIOp::create(b, pos, first);
     Value mineSlot = k.land(flags[i], k.inRange(slot, p.tpb));

@@ -43,9 +43,6 @@
 using namespace mlir;
 using namespace mlir::spsparse;
 
-/// Static shared memory a kernel may use without opting in to more.
-static constexpr int64_t kMaxStaticSharedBytes = 48 * 1024;
-
 namespace {
 
 struct ConvShape {
@@ -126,26 +123,16 @@ FailureOr<ConvPlan> planConv(MaskedConv2DOp op, const ConvShape &s,
   p.chunksPerSplit = llvm::divideCeil(p.chunks, p.splitK);
   // Runs of 4 (or 2) channels let a thread read its filters with one vector
   // load per run; the output store then also needs Cout to be a multiple.
-  p.run = p.tc % 4 == 0 ? 4 : (p.tc % 2 == 0 ? 2 : 1);
-  while (s.co % p.run)
-    p.run /= 2;
+  p.run = getWidestDividing(4, {p.tc, s.co});
   p.ih = (p.gh - 1) * s.sh + (s.kh - 1) * s.dh + 1;
   p.iw = (p.gw - 1) * s.sw + (s.kw - 1) * s.dw + 1;
   p.window = p.ih * p.iw * p.rb;
   p.inputFloats = p.tpb * p.window;
   p.filterFloats = s.kh * s.kw * p.rb * p.cb;
   int64_t bytes = 4 * (p.inputFloats + p.filterFloats + kFields * p.tpb);
-  if (bytes > kMaxStaticSharedBytes)
-    return fail() << "needs " << bytes
-                  << " bytes of shared memory (more than 48 KiB)";
-  // Double buffering holds a thread's share of the next chunk in registers
-  // next to its accumulators; past this the kernel would spill.
-  int64_t prefetch = llvm::divideCeil(p.inputFloats, p.threads) +
-                     llvm::divideCeil(p.filterFloats, p.threads);
-  if (p.doubleBuffer && prefetch + p.tp * p.tc > 160)
-    return fail() << "double_buffer needs " << prefetch
-                  << " prefetch registers per thread next to "
-                  << p.tp * p.tc << " accumulators (at most 160 together)";
+  if (failed(checkStagingFits(fail, bytes, p.doubleBuffer, p.threads,
+                              {p.inputFloats, p.filterFloats}, p.tp * p.tc)))
+    return failure();
   return p;
 }
 

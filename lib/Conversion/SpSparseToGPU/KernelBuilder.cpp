@@ -114,6 +114,39 @@ void mlir::spsparse::stageToWorkgroup(
           k.mul(e, vw));
 }
 
+Value mlir::spsparse::buildBlockInclusiveScan(KernelBuilder &k, Value tid,
+                                              int64_t threads, Value scan,
+                                              Value value) {
+  ImplicitLocOpBuilder &b = k.b;
+  k.store(value, scan, tid);
+  gpu::BarrierOp::create(b);
+  for (int64_t offset = 1; offset < threads; offset *= 2) {
+    Value left = k.loadOrZero(scan, k.sub(tid, offset), k.sge(tid, offset));
+    gpu::BarrierOp::create(b);
+    Value mine = memref::LoadOp::create(b, scan, ValueRange{tid});
+    k.store(arith::AddIOp::create(b, mine, left), scan, tid);
+    gpu::BarrierOp::create(b);
+  }
+  return memref::LoadOp::create(b, scan, ValueRange{tid});
+}
+
+LogicalResult mlir::spsparse::checkStagingFits(
+    function_ref<InFlightDiagnostic()> fail, int64_t sharedBytes,
+    bool doubleBuffer, int64_t threads, ArrayRef<int64_t> stagedFloats,
+    int64_t accumulators) {
+  if (sharedBytes > 48 * 1024)
+    return fail() << "needs " << sharedBytes
+                  << " bytes of shared memory (more than 48 KiB)";
+  int64_t prefetch = 0;
+  for (int64_t floats : stagedFloats)
+    prefetch += llvm::divideCeil(floats, threads);
+  if (doubleBuffer && prefetch + accumulators > 160)
+    return fail() << "double_buffer needs " << prefetch
+                  << " prefetch registers per thread next to " << accumulators
+                  << " accumulators (at most 160 together)";
+  return success();
+}
+
 void mlir::spsparse::stageChunk(KernelBuilder &k, Value tid, int64_t threads,
                                 const Staging &st, Value c0) {
   stageToWorkgroup(k, tid, threads, st.groups, st.vw, st.src, st.dst,

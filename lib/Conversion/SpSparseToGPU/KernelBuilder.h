@@ -136,7 +136,8 @@ inline Type getDeviceMaskElementType(Type elem) {
 }
 
 /// The widest of `maxWidth`, maxWidth / 2, ..., 1 that divides every one of
-/// `extents`: a vector access that never straddles a row or a block.
+/// `extents`: a vector access that never straddles a row or a block (the
+/// cost model's profiles use the same rule, CostModel.h).
 inline int64_t getWidestDividing(int64_t maxWidth,
                                  std::initializer_list<int64_t> extents) {
   int64_t w = maxWidth;
@@ -185,6 +186,24 @@ Value buildDispatchedCount(KernelBuilder &k, gpu::GPUFuncOp fn,
 void stageToWorkgroup(KernelBuilder &k, Value tid, int64_t threads,
                       int64_t groups, int64_t vw, Value src, Value dst,
                       function_ref<std::pair<Value, Value>(Value)> source);
+
+/// Block-wide inclusive Hillis-Steele scan of each thread's `value` (i32)
+/// over the first `threads` slots of the workgroup buffer `scan`
+/// (ceil(log2(threads)) steps between barriers). Returns this thread's
+/// inclusive sum; slot threads - 1 holds the block's total.
+Value buildBlockInclusiveScan(KernelBuilder &k, Value tid, int64_t threads,
+                              Value scan, Value value);
+
+/// The limits both templates' plans check on what a block stages per
+/// reduction chunk: `sharedBytes` of static shared memory (at most 48 KiB: the
+/// kernels do not opt in to more) and, with `doubleBuffer`, a thread's share
+/// of the next chunk (`stagedFloats` over `threads`) held in registers next
+/// to its `accumulators` (at most 160 together; past that the kernel would
+/// spill). Reports a violation through `fail`, which starts the diagnostic.
+LogicalResult checkStagingFits(function_ref<InFlightDiagnostic()> fail,
+                               int64_t sharedBytes, bool doubleBuffer,
+                               int64_t threads, ArrayRef<int64_t> stagedFloats,
+                               int64_t accumulators);
 
 /// One buffer staged into shared memory per reduction chunk: `groups`
 /// vectors of `vw` elements from `src`, where `source(e, c0)` gives the

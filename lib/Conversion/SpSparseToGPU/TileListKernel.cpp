@@ -86,17 +86,7 @@ static void emitTileList(KernelBuilder &k, const ListSection &sec,
   Value active = sec.space.buildTileIsActive(k, maskBuf, tile);
   Value flag = arith::ExtUIOp::create(b, i32, k.land(valid, active));
 
-  // Inclusive Hillis-Steele scan of the flags over the block.
-  k.store(flag, scan, tid);
-  gpu::BarrierOp::create(b);
-  for (int64_t offset = 1; offset < kScanThreads; offset *= 2) {
-    Value left = k.loadOrZero(scan, k.sub(tid, offset), k.sge(tid, offset));
-    gpu::BarrierOp::create(b);
-    Value mine = memref::LoadOp::create(b, scan, ValueRange{tid});
-    k.store(arith::AddIOp::create(b, mine, left), scan, tid);
-    gpu::BarrierOp::create(b);
-  }
-  Value inclusive = memref::LoadOp::create(b, scan, ValueRange{tid});
+  Value inclusive = buildBlockInclusiveScan(k, tid, kScanThreads, scan, flag);
   Value total =
       memref::LoadOp::create(b, scan, ValueRange{k.idx(kScanThreads - 1)});
 
