@@ -102,6 +102,12 @@ static cl::opt<unsigned> indexBitwidth(
              "measured on the H100), 32 (64 where a buffer has 2^31 "
              "elements or more) or 64"),
     cl::cat(category));
+static cl::opt<unsigned> sharedBuffers(
+    "shared-buffers", cl::init(1),
+    cl::desc("Shared-memory copies of a double_buffer variant's staged "
+             "reduction chunk: 1, or 2 (store the next chunk while computing "
+             "from the other copy; where the second copy fits in 48 KiB)"),
+    cl::cat(category));
 static cl::opt<bool> printIR("print-gpu-ir", cl::init(false),
                              cl::desc("Print the GPU kernels (after "
                                       "convert-spsparse-to-gpu, or the "
@@ -221,6 +227,7 @@ static OwningOpRef<ModuleOp> buildOperators(MLIRContext &context,
   pm.addPass(spsparse::createSpSparseOutlinePolyKernels(outline));
   spsparse::ConvertSpSparseToGPUOptions lowering;
   lowering.indexBitwidth = indexBitwidth;
+  lowering.sharedBuffers = sharedBuffers;
   pm.addPass(spsparse::createConvertSpSparseToGPU(lowering));
   if (failed(pm.run(*module)) ||
       failed(dynaspa::collectOperators(*module, bundle)))

@@ -90,6 +90,11 @@ def ConvertSpSparseToGPU
            "Index arithmetic of the kernels on CUDA: 0 (per template: 32 for "
            "batch-matmuls, 64 for convolutions), 32 (where every buffer has "
            "fewer than 2^31 elements; else 64) or 64">,
+    Option<"sharedBuffers", "shared-buffers", "unsigned", /*default=*/"1",
+           "Shared-memory copies of a double_buffer variant's staged "
+           "reduction chunk: 1, or 2 (the next chunk is stored into one while "
+           "the block computes from the other: one barrier per chunk instead "
+           "of two; where the second copy fits in 48 KiB)">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",

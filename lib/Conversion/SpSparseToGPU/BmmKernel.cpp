@@ -74,6 +74,8 @@ struct BmmPlan {
   int64_t lhsVw, rhsVw;        // the operands' global loads
   int64_t unroll;
   bool doubleBuffer; // prefetch the next chunk into registers
+  StagingPipeline pipeline; // how staging overlaps the arithmetic
+  int64_t copies;           // shared copies of a chunk (2: ping-pong)
   int64_t colGroups; // threads along columns: cb / tc
   int64_t rowGroups; // threads along rows: rows / tp
   int64_t lhsFloats, rhsFloats;
@@ -88,7 +90,8 @@ struct BmmPlan {
 static constexpr int64_t kMaxScanPerThread = 16;
 
 FailureOr<BmmPlan> planBmm(MaskedBatchMatmulOp op, const BmmShape &s,
-                           const TileSpace &space, ScheduleAttr schedule) {
+                           const TileSpace &space, ScheduleAttr schedule,
+                           const KernelOptions &options) {
   BmmPlan p;
   p.g = space.sizes[0];
   p.tpb = schedule.getTilesPerBlock();
@@ -148,6 +151,9 @@ FailureOr<BmmPlan> planBmm(MaskedBatchMatmulOp op, const BmmShape &s,
   if (failed(checkStagingFits(fail, bytes, p.doubleBuffer, p.threads,
                               {p.lhsFloats, p.rhsFloats}, p.tp * p.tc)))
     return failure();
+  p.pipeline = chooseStagingPipeline(options, p.doubleBuffer, bytes,
+                                     {p.lhsFloats, p.rhsFloats});
+  p.copies = p.pipeline == StagingPipeline::PingPong ? 2 : 1;
   return p;
 }
 
@@ -157,7 +163,7 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildBmmKernel(
     OpBuilder &builder, gpu::GPUModuleOp module, MaskedBatchMatmulOp op,
     GranularityAttr g, ScheduleAttr schedule, StringRef name,
     ArrayRef<DispatchTerm> dispatch, ArrayRef<std::string> extraCountRoles,
-    bool standalone) {
+    bool standalone, const KernelOptions &options) {
   FailureOr<TileSpace> space = TileSpace::get(op, g);
   if (failed(space))
     return failure();
@@ -171,7 +177,7 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildBmmKernel(
     return op->emitOpError("needs static shapes for the GPU lowering");
   BmmShape s{lhsType.getDimSize(0), lhsType.getDimSize(1),
              lhsType.getDimSize(2), rhsType.getDimSize(2)};
-  FailureOr<BmmPlan> planOr = planBmm(op, s, *space, schedule);
+  FailureOr<BmmPlan> planOr = planBmm(op, s, *space, schedule, options);
   if (failed(planOr))
     return failure();
   const BmmPlan &p = *planOr;
@@ -211,8 +217,8 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildBmmKernel(
                        ? std::min(schedule.getBlocks(), cap)
                        : cap; // One tile per block: the best balance.
   Type i32 = builder.getI32Type();
-  SmallVector<Type> workgroup = {getWorkgroupType(p.lhsFloats, f32),
-                                 getWorkgroupType(p.rhsFloats, f32)};
+  SmallVector<Type> workgroup = {getWorkgroupType(p.copies * p.lhsFloats, f32),
+                                 getWorkgroupType(p.copies * p.rhsFloats, f32)};
   if (p.localList())
     workgroup.append({getWorkgroupType(p.threads, i32),
                       getWorkgroupType(p.tpb, i32)});
@@ -283,17 +289,21 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildBmmKernel(
     SmallVector<Value> init(p.tp * p.tc, zero);
     SmallVector<Value> sums = buildStagedReduction(
         k, tid, p.threads, {lhsStage, rhsStage}, k.idx(0), k.idx(s.k), p.rb,
-        init, p.doubleBuffer, [&](ValueRange carried) -> SmallVector<Value> {
+        init, p.pipeline,
+        [&](ValueRange carried, ValueRange bases) -> SmallVector<Value> {
+          SmallVector<Value> rowAt;
+          for (Value base : rowBase)
+            rowAt.push_back(k.add(bases[0], base));
           // The register tile: rb/unroll iterations of `unroll` steps of K
           // each.
           return buildUnrolledSteps(
               k, p.rb, p.unroll, carried,
               [&](Value r, MutableArrayRef<Value> acc) {
-                Value bRow = k.mul(r, p.cb);
+                Value bRow = k.add(bases[1], k.mul(r, p.cb));
                 SmallVector<Value> x, w;
                 for (int64_t i = 0; i < p.tp; ++i)
                   x.push_back(memref::LoadOp::create(
-                      b, sA, ValueRange{k.add(rowBase[i], r)}));
+                      b, sA, ValueRange{k.add(rowAt[i], r)}));
                 for (int64_t j = 0; j < p.tc; ++j)
                   w.push_back(memref::LoadOp::create(
                       b, sB, ValueRange{k.add(bRow, colOff[j])}));

@@ -60,6 +60,8 @@ struct ConvPlan {
   int64_t minBlocks; // adaptive split: blocks of work to aim for (0: off)
   int64_t chunks;    // reduction chunks of `rb` channels in Cin
   bool doubleBuffer; // prefetch the next chunk into registers
+  StagingPipeline pipeline; // how staging overlaps the arithmetic
+  int64_t copies;           // shared copies of a chunk (2: ping-pong)
   int64_t channelGroups; // threads along channels: cb / tc
   int64_t pixelGroups;   // threads along pixels: pixels / tp
   int64_t run;           // consecutive channels of a thread (shared vector)
@@ -73,7 +75,8 @@ struct ConvPlan {
 enum TileField : int64_t { kBatch, kOutRow, kOutCol, kInRow, kInCol, kFields };
 
 FailureOr<ConvPlan> planConv(MaskedConv2DOp op, const ConvShape &s,
-                             const TileSpace &space, ScheduleAttr schedule) {
+                             const TileSpace &space, ScheduleAttr schedule,
+                             const KernelOptions &options) {
   ConvPlan p;
   p.gh = space.sizes[0];
   p.gw = space.sizes[1];
@@ -133,6 +136,9 @@ FailureOr<ConvPlan> planConv(MaskedConv2DOp op, const ConvShape &s,
   if (failed(checkStagingFits(fail, bytes, p.doubleBuffer, p.threads,
                               {p.inputFloats, p.filterFloats}, p.tp * p.tc)))
     return failure();
+  p.pipeline = chooseStagingPipeline(options, p.doubleBuffer, bytes,
+                                     {p.inputFloats, p.filterFloats});
+  p.copies = p.pipeline == StagingPipeline::PingPong ? 2 : 1;
   return p;
 }
 
@@ -141,7 +147,8 @@ FailureOr<ConvPlan> planConv(MaskedConv2DOp op, const ConvShape &s,
 FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildConvKernel(
     OpBuilder &builder, gpu::GPUModuleOp module, MaskedConv2DOp op,
     GranularityAttr g, ScheduleAttr schedule, StringRef name,
-    ArrayRef<DispatchTerm> dispatch, ArrayRef<std::string> extraCountRoles) {
+    ArrayRef<DispatchTerm> dispatch, ArrayRef<std::string> extraCountRoles,
+    const KernelOptions &options) {
   if (op.getLayout() != Layout::nhwc)
     return op->emitOpError(
         "the GPU lowering handles NHWC/HWCF convolutions only");
@@ -164,7 +171,7 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildConvKernel(
               fType.getDimSize(3),  outType.getDimSize(1), outType.getDimSize(2),
               strides[0],           strides[1],           dil[0],
               dil[1],               pad[0],               pad[2]};
-  FailureOr<ConvPlan> planOr = planConv(op, s, *space, schedule);
+  FailureOr<ConvPlan> planOr = planConv(op, s, *space, schedule, options);
   if (failed(planOr))
     return failure();
   const ConvPlan &p = *planOr;
@@ -201,8 +208,8 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildConvKernel(
       schedule.getBlocks() > 0 ? std::min(schedule.getBlocks(), gridX) : gridX;
   gpu::GPUFuncOp fn = createKernel(
       builder, module, op->getLoc(), name, argTypes, roles,
-      {getWorkgroupType(p.inputFloats, f32),
-       getWorkgroupType(p.filterFloats, f32),
+      {getWorkgroupType(p.copies * p.inputFloats, f32),
+       getWorkgroupType(p.copies * p.filterFloats, f32),
        getWorkgroupType(kFields * p.tpb, i32)},
       {blocks, channelBlocks, p.minBlocks > 0 ? 1 : p.splitK}, p.threads);
 
@@ -345,11 +352,14 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildConvKernel(
   Value zero = arith::ConstantOp::create(b, b.getF32FloatAttr(0.0f));
   SmallVector<Value> init(p.tp * p.tc, zero);
   // The decoded tiles are visible before the first prefetch reads them.
-  if (p.doubleBuffer)
+  if (p.pipeline != StagingPipeline::Direct)
     gpu::BarrierOp::create(b);
   SmallVector<Value> sums = buildStagedReduction(
-      k, tid, p.threads, {inStage, wStage}, kLo, kHi, p.rb, init,
-      p.doubleBuffer, [&](ValueRange carried) -> SmallVector<Value> {
+      k, tid, p.threads, {inStage, wStage}, kLo, kHi, p.rb, init, p.pipeline,
+      [&](ValueRange carried, ValueRange bases) -> SmallVector<Value> {
+        SmallVector<Value> pixAt;
+        for (Value base : pixBase)
+          pixAt.push_back(k.add(bases[0], base));
         // The register tile: rb/unroll iterations of `unroll` channels each.
         return buildUnrolledSteps(
             k, p.rb, p.unroll, carried,
@@ -357,12 +367,12 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildConvKernel(
               for (int64_t kh = 0; kh < s.kh; ++kh) {
                 for (int64_t kw = 0; kw < s.kw; ++kw) {
                   int64_t winOff = (kh * s.dh * p.iw + kw * s.dw) * p.rb;
-                  Value wRow = k.mul(k.add(r, (kh * s.kw + kw) * p.rb), p.cb);
+                  Value wRow = k.add(
+                      bases[1], k.mul(k.add(r, (kh * s.kw + kw) * p.rb), p.cb));
                   SmallVector<Value> x, w;
                   for (int64_t i = 0; i < p.tp; ++i)
                     x.push_back(memref::LoadOp::create(
-                        b, sIn,
-                        ValueRange{k.add(k.add(pixBase[i], winOff), r)}));
+                        b, sIn, ValueRange{k.add(k.add(pixAt[i], winOff), r)}));
                   for (Value off : runOff) {
                     Value index = k.add(wRow, off);
                     if (p.run == 1) {

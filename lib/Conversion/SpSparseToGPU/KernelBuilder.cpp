@@ -173,38 +173,104 @@ SmallVector<Value> mlir::spsparse::fetchChunk(KernelBuilder &k, Value tid,
 }
 
 void mlir::spsparse::putChunk(KernelBuilder &k, Value tid, int64_t threads,
-                              const Staging &st, ArrayRef<Value> values) {
+                              const Staging &st, ArrayRef<Value> values,
+                              Value base) {
   for (auto [i, v] : llvm::enumerate(values)) {
     Value e = k.add(tid, static_cast<int64_t>(i) * threads);
+    Value at = k.mul(e, st.vw);
+    if (base)
+      at = k.add(base, at);
     if ((static_cast<int64_t>(i) + 1) * threads <= st.groups) {
-      k.store(v, st.dst, k.mul(e, st.vw));
+      k.store(v, st.dst, at);
       continue;
     }
     // The last round covers the tail of the buffer only.
     auto inside = scf::IfOp::create(k.b, k.slt(e, st.groups), false);
     OpBuilder::InsertionGuard guard(k.b);
     k.b.setInsertionPointToStart(inside.thenBlock());
-    k.store(v, st.dst, k.mul(e, st.vw));
+    k.store(v, st.dst, at);
   }
+}
+
+StagingPipeline
+mlir::spsparse::chooseStagingPipeline(const KernelOptions &options,
+                                      bool doubleBuffer, int64_t sharedBytes,
+                                      ArrayRef<int64_t> stagedFloats) {
+  if (!doubleBuffer)
+    return StagingPipeline::Direct;
+  int64_t second = 0;
+  for (int64_t floats : stagedFloats)
+    second += 4 * floats;
+  return options.sharedBuffers == 2 && sharedBytes + second <= 48 * 1024
+             ? StagingPipeline::PingPong
+             : StagingPipeline::Registers;
 }
 
 SmallVector<Value> mlir::spsparse::buildStagedReduction(
     KernelBuilder &k, Value tid, int64_t threads, ArrayRef<Staging> stages,
-    Value lo, Value hi, int64_t step, ArrayRef<Value> init, bool doubleBuffer,
-    function_ref<SmallVector<Value>(ValueRange)> compute) {
+    Value lo, Value hi, int64_t step, ArrayRef<Value> init,
+    StagingPipeline pipeline,
+    function_ref<SmallVector<Value>(ValueRange, ValueRange)> compute) {
   ImplicitLocOpBuilder &b = k.b;
+  // Each thread's share of chunk c0 of every stage, in registers.
+  auto fetchAll = [&](Value c0) {
+    SmallVector<SmallVector<Value>> values;
+    Value live = k.cmp(arith::CmpIPredicate::slt, c0, hi);
+    for (const Staging &st : stages)
+      values.push_back(fetchChunk(k, tid, threads, st, c0, live));
+    return values;
+  };
+  auto putAll = [&](ArrayRef<SmallVector<Value>> values, Value slot) {
+    for (auto [st, v] : llvm::zip(stages, values))
+      putChunk(k, tid, threads, st, v,
+               slot ? k.mul(slot, st.groups * st.vw) : Value());
+  };
+  auto bases = [&](Value slot) {
+    SmallVector<Value> at;
+    for (const Staging &st : stages)
+      at.push_back(slot ? k.mul(slot, st.groups * st.vw) : k.idx(0));
+    return at;
+  };
+
+  if (pipeline == StagingPipeline::PingPong) {
+    // Chunk lo goes into copy 0; iteration c0 loads chunk c0 + step, computes
+    // c0 from copy `slot` and stores c0 + step into the other copy. The one
+    // barrier per chunk orders both: copy `slot` is rewritten only after
+    // every thread computed from it one iteration earlier.
+    putAll(fetchAll(lo), k.idx(0));
+    gpu::BarrierOp::create(b);
+    SmallVector<Value> carriedInit(init);
+    carriedInit.push_back(k.idx(0));
+    auto loop = scf::ForOp::create(b, lo, hi, k.idx(step), carriedInit);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(loop.getBody());
+    ValueRange carried = loop.getRegionIterArgs();
+    Value slot = carried.back();
+    SmallVector<SmallVector<Value>> next =
+        fetchAll(k.add(loop.getInductionVar(), step));
+    SmallVector<Value> yield = compute(carried.drop_back(), bases(slot));
+    Value other = arith::SubIOp::create(b, k.idx(1), slot);
+    putAll(next, other);
+    gpu::BarrierOp::create(b);
+    yield.push_back(other);
+    scf::YieldOp::create(b, yield);
+    return SmallVector<Value>(loop.getResults().drop_back());
+  }
+
+  bool registers = pipeline == StagingPipeline::Registers;
   SmallVector<Value> carriedInit(init);
   // Where each stage's prefetched values sit among the loop's carried ones.
   SmallVector<std::pair<size_t, size_t>> held;
-  auto fetchAll = [&](Value c0, Value live, SmallVectorImpl<Value> &into) {
-    for (const Staging &st : stages) {
-      SmallVector<Value> v = fetchChunk(k, tid, threads, st, c0, live);
+  auto carry = [&](ArrayRef<SmallVector<Value>> values,
+                   SmallVectorImpl<Value> &into) {
+    held.clear();
+    for (const SmallVector<Value> &v : values) {
       held.push_back({into.size(), v.size()});
       into.append(v);
     }
   };
-  if (doubleBuffer)
-    fetchAll(lo, k.cmp(arith::CmpIPredicate::slt, lo, hi), carriedInit);
+  if (registers)
+    carry(fetchAll(lo), carriedInit);
   auto loop = scf::ForOp::create(b, lo, hi, k.idx(step), carriedInit);
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(loop.getBody());
@@ -213,21 +279,21 @@ SmallVector<Value> mlir::spsparse::buildStagedReduction(
   SmallVector<Value> next(carried.take_front(init.size()));
   // The previous chunk is done with the staged data.
   gpu::BarrierOp::create(b);
-  if (doubleBuffer) {
+  if (registers) {
     // Store the prefetched chunk, then start loading the next one; its
     // loads are in flight during this chunk's arithmetic.
-    for (auto [st, at] : llvm::zip(stages, held))
-      putChunk(k, tid, threads, st,
-               SmallVector<Value>(carried.slice(at.first, at.second)));
-    Value c1 = k.add(c0, step);
-    held.clear();
-    fetchAll(c1, k.cmp(arith::CmpIPredicate::slt, c1, hi), next);
+    SmallVector<SmallVector<Value>> prefetched;
+    for (auto at : held)
+      prefetched.emplace_back(carried.slice(at.first, at.second));
+    putAll(prefetched, Value());
+    carry(fetchAll(k.add(c0, step)), next);
   } else {
     for (const Staging &st : stages)
       stageChunk(k, tid, threads, st, c0);
   }
   gpu::BarrierOp::create(b);
-  SmallVector<Value> acc = compute(carried.take_front(init.size()));
+  SmallVector<Value> acc =
+      compute(carried.take_front(init.size()), bases(Value()));
   std::copy(acc.begin(), acc.end(), next.begin());
   scf::YieldOp::create(b, next);
   return SmallVector<Value>(loop.getResults().take_front(init.size()));

@@ -226,23 +226,45 @@ void stageChunk(KernelBuilder &k, Value tid, int64_t threads,
 SmallVector<Value> fetchChunk(KernelBuilder &k, Value tid, int64_t threads,
                               const Staging &st, Value c0, Value live);
 
-/// Stores what `fetchChunk` loaded into shared memory.
+/// Stores what `fetchChunk` loaded into shared memory, at `base` (floats,
+/// 0 when null) in `st.dst`.
 void putChunk(KernelBuilder &k, Value tid, int64_t threads, const Staging &st,
-              ArrayRef<Value> values);
+              ArrayRef<Value> values, Value base = Value());
+
+/// How a reduction overlaps staging a chunk with the arithmetic of another.
+enum class StagingPipeline {
+  /// Each chunk is copied global -> shared between two barriers, then
+  /// computed: nothing overlaps.
+  Direct,
+  /// double_buffer: chunk c+1 is loaded into registers while chunk c is
+  /// computed, and stored to shared memory between two barriers.
+  Registers,
+  /// Registers, plus two shared copies of every stage: chunk c+1 is stored
+  /// into one while chunk c is computed from the other, so a chunk needs one
+  /// barrier instead of two and no thread waits for the slowest thread's
+  /// stores before computing. The stages' `dst` hold two chunks each.
+  PingPong,
+};
 
 /// The reduction loop of both templates: chunks c0 = lo, lo + step, ... < hi,
-/// each staging `stages` into shared memory between two barriers, then
-/// `compute(acc)` builds the chunk's arithmetic on the staged data and
-/// returns the new accumulators. With `doubleBuffer` the stages go through
-/// registers one chunk ahead (chunk lo is fetched before the loop, so
-/// whatever the sources read must be ready there): a chunk's loads are in
-/// flight during the previous chunk's arithmetic. Returns the accumulators
-/// after the last chunk.
-SmallVector<Value>
-buildStagedReduction(KernelBuilder &k, Value tid, int64_t threads,
-                     ArrayRef<Staging> stages, Value lo, Value hi, int64_t step,
-                     ArrayRef<Value> init, bool doubleBuffer,
-                     function_ref<SmallVector<Value>(ValueRange)> compute);
+/// staged through shared memory as `pipeline` says, then
+/// `compute(acc, bases)` builds the chunk's arithmetic on the staged data
+/// (stage i's chunk starts at float `bases[i]` of its `dst`) and returns the
+/// new accumulators. Registers and PingPong fetch chunk lo before the loop,
+/// so whatever the sources read must be ready there. Returns the
+/// accumulators after the last chunk.
+SmallVector<Value> buildStagedReduction(
+    KernelBuilder &k, Value tid, int64_t threads, ArrayRef<Staging> stages,
+    Value lo, Value hi, int64_t step, ArrayRef<Value> init,
+    StagingPipeline pipeline,
+    function_ref<SmallVector<Value>(ValueRange, ValueRange)> compute);
+
+/// The pipeline a plan gets: Direct without `doubleBuffer`; PingPong where
+/// `options` asks for two shared buffers and the block's `sharedBytes` plus a
+/// second copy of `stagedFloats` still fit in 48 KiB; else Registers.
+StagingPipeline chooseStagingPipeline(const KernelOptions &options,
+                                      bool doubleBuffer, int64_t sharedBytes,
+                                      ArrayRef<int64_t> stagedFloats);
 
 /// The register tile's loop over one staged chunk, shared by both
 /// templates: `count / unroll` iterations of `unroll` steps each, carrying

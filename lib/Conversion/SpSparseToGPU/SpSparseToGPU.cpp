@@ -58,7 +58,8 @@ void setIndexBitwidth(gpu::GPUModuleOp module) {
 }
 
 LogicalResult lowerPolyKernel(PolyKernelOp pk, SymbolTable &symbols,
-                              unsigned indexBitwidth) {
+                              unsigned indexBitwidth,
+                              const KernelOptions &options) {
   MaskedOpInterface masked = pk.getMaskedOp();
   if (!masked)
     return pk.emitOpError("the GPU lowering needs a body that is one masked "
@@ -141,11 +142,12 @@ LogicalResult lowerPolyKernel(PolyKernelOp pk, SymbolTable &symbols,
       terms.push_back({tilesArg + 1, (*range)[0], (*range)[1], false});
     std::string name = (pk.getSymName() + "_" + v.getSymName()).str();
     FailureOr<gpu::GPUFuncOp> fn =
-        conv ? buildConvKernel(builder, gpuModule, conv, v.getGranularity(),
-                               v.getSchedule(), name, terms, extraRoles)
-             : buildBmmKernel(builder, gpuModule, bmm, v.getGranularity(),
-                              v.getSchedule(), name, terms, extraRoles,
-                              standalone);
+        conv
+            ? buildConvKernel(builder, gpuModule, conv, v.getGranularity(),
+                              v.getSchedule(), name, terms, extraRoles, options)
+            : buildBmmKernel(builder, gpuModule, bmm, v.getGranularity(),
+                             v.getSchedule(), name, terms, extraRoles,
+                             standalone, options);
     if (failed(fn)) {
       v.emitRemark("while lowering this variant");
       return failure();
@@ -177,8 +179,14 @@ struct ConvertSpSparseToGPUPass
       module.emitError("index-bitwidth must be 0 (per template), 32 or 64");
       return signalPassFailure();
     }
+    if (sharedBuffers != 1 && sharedBuffers != 2) {
+      module.emitError("shared-buffers must be 1 or 2");
+      return signalPassFailure();
+    }
+    KernelOptions options;
+    options.sharedBuffers = sharedBuffers;
     for (PolyKernelOp pk : polykernels)
-      if (failed(lowerPolyKernel(pk, symbols, indexBitwidth)))
+      if (failed(lowerPolyKernel(pk, symbols, indexBitwidth, options)))
         return signalPassFailure();
   }
 };

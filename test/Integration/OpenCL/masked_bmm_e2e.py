@@ -8,6 +8,9 @@
 # REQUIRES: numpy, llvm-spirv
 # RUN: rm -rf %t && mkdir -p %t
 # RUN: %python %s --compile dynaspa-compile --run %dynaspa_run --work %t --example %dynaspa_src/examples/masked_attention.mlir | FileCheck %s
+# Again with two shared copies of the double_buffer cases' staged chunks:
+# RUN: rm -rf %t && mkdir -p %t
+# RUN: %python %s --compile dynaspa-compile --run %dynaspa_run --work %t --example %dynaspa_src/examples/masked_attention.mlir --compile-flag=--shared-buffers=2 | FileCheck %s
 #
 # CHECK-COUNT-34: ok
 # CHECK: all 34 cases passed
@@ -61,6 +64,9 @@ TWO_DB = [variant(8, SMALL + DB, (0, 6)), variant(2, GATHER4 + DB)]
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--compile", required=True)
+    p.add_argument("--compile-flag", action="append", default=[],
+                   help="a further dynaspa-compile flag for every case "
+                        "(repeatable), e.g. --shared-buffers=2")
     p.add_argument("--run", required=True)
     p.add_argument("--work", required=True)
     p.add_argument("--example", required=True)
@@ -187,7 +193,8 @@ def main():
         bundle = os.path.join(a.work, name + ".dspb")
         target = (["--cuda-chips=" + a.cuda_chip, "--cubin-chips=" + a.cuda_chip,
                    "--opencl=false"] if a.cuda_chip else ["--cuda-chips=none"])
-        subprocess.run([a.compile, mlir, "-o", bundle] + target, check=True)
+        subprocess.run([a.compile, mlir, "-o", bundle] + target + a.compile_flag,
+                       check=True)
         row_mask = maker((m,) if rank1 else (b, m))
         if a.cuda_chip:
             # The column mask (if any) comes from the runner's --random.

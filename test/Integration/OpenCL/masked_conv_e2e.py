@@ -8,6 +8,9 @@
 # REQUIRES: numpy, llvm-spirv
 # RUN: rm -rf %t && mkdir -p %t
 # RUN: %python %s --compile dynaspa-compile --run %dynaspa_run --work %t --masks %shared_masks | FileCheck %s
+# Again with two shared copies of the double_buffer cases' staged chunks:
+# RUN: rm -rf %t && mkdir -p %t
+# RUN: %python %s --compile dynaspa-compile --run %dynaspa_run --work %t --masks %shared_masks --compile-flag=--shared-buffers=2 | FileCheck %s
 #
 # CHECK-COUNT-19: ok
 # CHECK: all 19 cases passed
@@ -66,6 +69,9 @@ def check_report(r, want):
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--compile", required=True)
+    p.add_argument("--compile-flag", action="append", default=[],
+                   help="a further dynaspa-compile flag for every case "
+                        "(repeatable), e.g. --shared-buffers=2")
     p.add_argument("--run", required=True)
     p.add_argument("--work", required=True)
     p.add_argument("--masks", required=True)
@@ -186,7 +192,8 @@ def main():
         bundle = os.path.join(a.work, name + ".dspb")
         target = (["--cuda-chips=" + a.cuda_chip, "--cubin-chips=" + a.cuda_chip,
                    "--opencl=false"] if a.cuda_chip else ["--cuda-chips=none"])
-        subprocess.run([a.compile, mlir, "-o", bundle] + target, check=True)
+        subprocess.run([a.compile, mlir, "-o", bundle] + target + a.compile_flag,
+                       check=True)
         mask_path = os.path.join(a.work, name + "_mask.npy")
         mask = make_mask(mshape)
         np.save(mask_path, mask)

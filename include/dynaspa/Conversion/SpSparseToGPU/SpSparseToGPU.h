@@ -66,16 +66,27 @@ buildTileListKernel(OpBuilder &builder, gpu::GPUModuleOp module,
                     MaskedOpInterface op,
                     ArrayRef<GranularityAttr> granularities, StringRef name);
 
+/// Code-generation choices of the variant kernels that are not part of a
+/// variant's schedule (pass options of convert-spsparse-to-gpu).
+struct KernelOptions {
+  /// Shared-memory copies of a double-buffered variant's staged chunk: 2
+  /// stores chunk c+1 while chunk c is computed (one barrier per chunk), where
+  /// the second copy fits in the 48 KiB of static shared memory.
+  unsigned sharedBuffers = 1;
+};
+
 /// Emits the kernel of one PolyKernel variant of a masked convolution: a
 /// grid-stride loop over the DISTile list that stages each tile's input
 /// window (with its halo) and a block of filters in shared memory and
 /// accumulates a register tile per thread. Arguments: input, filter, mask,
 /// [bias], output, tiles, count, then the counts `dispatch` reads.
-FailureOr<gpu::GPUFuncOp>
-buildConvKernel(OpBuilder &builder, gpu::GPUModuleOp module,
-                MaskedConv2DOp op, GranularityAttr g, ScheduleAttr schedule,
-                StringRef name, ArrayRef<DispatchTerm> dispatch,
-                ArrayRef<std::string> extraCountRoles);
+FailureOr<gpu::GPUFuncOp> buildConvKernel(OpBuilder &builder,
+                                          gpu::GPUModuleOp module,
+                                          MaskedConv2DOp op, GranularityAttr g,
+                                          ScheduleAttr schedule, StringRef name,
+                                          ArrayRef<DispatchTerm> dispatch,
+                                          ArrayRef<std::string> extraCountRoles,
+                                          const KernelOptions &options = {});
 
 /// Emits the kernel of one PolyKernel variant of a masked batch-matmul: a
 /// grid-stride loop over the DISTile list (blocks of g rows) that stages
@@ -93,7 +104,8 @@ FailureOr<gpu::GPUFuncOp>
 buildBmmKernel(OpBuilder &builder, gpu::GPUModuleOp module,
                MaskedBatchMatmulOp op, GranularityAttr g, ScheduleAttr schedule,
                StringRef name, ArrayRef<DispatchTerm> dispatch,
-               ArrayRef<std::string> extraCountRoles, bool standalone = false);
+               ArrayRef<std::string> extraCountRoles, bool standalone = false,
+               const KernelOptions &options = {});
 
 /// Whether the variant kernel of `op` under `schedule` finds its DISTiles
 /// itself from the mask rather than walking the tile-list kernel's list: a
