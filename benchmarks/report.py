@@ -97,6 +97,11 @@ def markdown(doc, path_stem):
                % fmt(doc.get("graph_replay_us"), 2))
     out.append("| kernel-to-kernel inside a graph | %s µs |" % fmt(doc.get("graph_kernel_gap_us"), 2))
     out.append("| quick run | %s |" % doc.get("quick"))
+    # A merged file holds records of several runs; each names its commit.
+    by_commit = collections.Counter(r.get("commit") or doc.get("commit") for r in recs)
+    if len(by_commit) > 1:
+        out.append("| records measured at | %s |" % ", ".join(
+            "%s (%d)" % (c, n) for c, n in sorted(by_commit.items(), key=lambda x: -x[1])))
     if doc.get("incomplete"):
         out.append("| **incomplete** | the run hit its time budget |")
     out.append("")

@@ -900,8 +900,12 @@ def main(argv=None):
     records = {}
     if a.merge and os.path.exists(a.out):
         with open(a.out) as f:
-            for r in json.load(f).get("records", []):
-                records[record_key(r)] = r
+            old = json.load(f)
+        for r in old.get("records", []):
+            # Each record says which commit measured it: a merged file mixes
+            # runs, and the top-level commit is only the latest run's.
+            r.setdefault("commit", old.get("commit"))
+            records[record_key(r)] = r
 
     plan = suite.plan(a.op_list, a.batch_list, a.density_list, a.mask_kinds)
     groups = {}
@@ -915,6 +919,7 @@ def main(argv=None):
             continue
         try:
             for r in run_group(a, op, b, items, dyn, timer, facts, log):
+                r["commit"] = doc["commit"]
                 records[record_key(r)] = r
         except torch.OutOfMemoryError as e:
             log("%s b%d: out of memory: %s" % (op.name, b, e))
