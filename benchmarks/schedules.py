@@ -26,6 +26,15 @@ def shared_bytes(op, g, tpb, cb, rb):
     return 4 * (tpb * ih * iw * rb + op.k * op.k * rb * cb + 5 * tpb)
 
 
+def conv_prefetch(op, g, knobs):
+    """Registers a double-buffered thread holds of the next chunk (planConv):
+    its share of the staged input windows and of the filter block."""
+    ih = (g[0] - 1) * op.stride + op.k
+    iw = (g[1] - 1) * op.stride + op.k
+    tpb, rb, t = knobs.get("tiles_per_block", 1), knobs["reduction_block"], knobs["threads"]
+    return -(-tpb * ih * iw * rb // t) + -(-op.k * op.k * rb * knobs["channel_block"] // t)
+
+
 def schedule_string(cb, rb, threads, tc, tp, vw, unroll, tpb, split):
     return ("channel_block = %d, reduction_block = %d, threads = %d, thread_channels = %d, "
             "thread_pixels = %d, vector_width = %d, unroll = %d, tiles_per_block = %d, "

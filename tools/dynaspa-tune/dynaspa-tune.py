@@ -199,6 +199,12 @@ def candidates(conv, limit, device):
         for db in (False, True):
             knobs = schedules.parse_schedule(sched)
             if db:
+                # planConv: a thread's share of the next chunk and its
+                # accumulators, at most 160 registers together. (Pruning
+                # drops such candidates as invalid; --limit alone must too.)
+                if schedules.conv_prefetch(conv, g, knobs) + \
+                        knobs["thread_channels"] * knobs["thread_pixels"] > 160:
+                    continue
                 knobs["double_buffer"] = True
             cid = "g%dx%d-" % tuple(g) + "-".join(
                 "%s%s" % ("".join(w[0] for w in k.split("_")), int(knobs[k]))
