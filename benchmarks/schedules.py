@@ -18,6 +18,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 CHOSEN = os.path.join(HERE, "schedules.json")
 
 SHARED_LIMIT = 48 * 1024
+# planConv / planBmm: a double-buffered thread's prefetch registers plus its
+# accumulators.
+REGISTER_LIMIT = 160
 
 
 def shared_bytes(op, g, tpb, cb, rb):
@@ -154,7 +157,7 @@ def bmm_candidates(op, batch, limit=None):
                     # double_buffer where the next chunk fits in registers
                     # next to the accumulators (planBmm: at most 160).
                     prefetch = -(-rows * rb // threads) + -(-rb * cb // threads)
-                    if prefetch + tc * tp <= 160:
+                    if prefetch + tc * tp <= REGISTER_LIMIT:
                         out.append(((g,), sched + ", double_buffer = true"))
     if limit and len(out) > limit:
         step = len(out) / limit

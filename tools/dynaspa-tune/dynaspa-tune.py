@@ -200,10 +200,10 @@ def candidates(conv, limit, device):
             knobs = schedules.parse_schedule(sched)
             if db:
                 # planConv: a thread's share of the next chunk and its
-                # accumulators, at most 160 registers together. (Pruning
-                # drops such candidates as invalid; --limit alone must too.)
-                if schedules.conv_prefetch(conv, g, knobs) + \
-                        knobs["thread_channels"] * knobs["thread_pixels"] > 160:
+                # accumulators must fit. (Pruning drops such candidates as
+                # invalid; --limit alone must too.)
+                if schedules.conv_prefetch(conv, g, knobs) + knobs["thread_channels"] * \
+                        knobs["thread_pixels"] > schedules.REGISTER_LIMIT:
                     continue
                 knobs["double_buffer"] = True
             cid = "g%dx%d-" % tuple(g) + "-".join(

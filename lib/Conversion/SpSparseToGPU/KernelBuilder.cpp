@@ -134,7 +134,7 @@ LogicalResult mlir::spsparse::checkStagingFits(
     function_ref<InFlightDiagnostic()> fail, int64_t sharedBytes,
     bool doubleBuffer, int64_t threads, ArrayRef<int64_t> stagedFloats,
     int64_t accumulators) {
-  if (sharedBytes > 48 * 1024)
+  if (sharedBytes > kMaxStaticSharedBytes)
     return fail() << "needs " << sharedBytes
                   << " bytes of shared memory (more than 48 KiB)";
   int64_t prefetch = 0;
@@ -201,7 +201,8 @@ mlir::spsparse::chooseStagingPipeline(const KernelOptions &options,
   int64_t second = 0;
   for (int64_t floats : stagedFloats)
     second += 4 * floats;
-  return options.sharedBuffers == 2 && sharedBytes + second <= 48 * 1024
+  return options.sharedBuffers == 2 &&
+                 sharedBytes + second <= kMaxStaticSharedBytes
              ? StagingPipeline::PingPong
              : StagingPipeline::Registers;
 }
@@ -220,15 +221,20 @@ SmallVector<Value> mlir::spsparse::buildStagedReduction(
       values.push_back(fetchChunk(k, tid, threads, st, c0, live));
     return values;
   };
+  // Where copy `slot` of a stage starts in its buffer (null: the only copy).
+  auto copyBase = [&](const Staging &st, Value slot) {
+    return slot ? k.mul(slot, st.groups * st.vw) : Value();
+  };
   auto putAll = [&](ArrayRef<SmallVector<Value>> values, Value slot) {
     for (auto [st, v] : llvm::zip(stages, values))
-      putChunk(k, tid, threads, st, v,
-               slot ? k.mul(slot, st.groups * st.vw) : Value());
+      putChunk(k, tid, threads, st, v, copyBase(st, slot));
   };
   auto bases = [&](Value slot) {
     SmallVector<Value> at;
-    for (const Staging &st : stages)
-      at.push_back(slot ? k.mul(slot, st.groups * st.vw) : k.idx(0));
+    for (const Staging &st : stages) {
+      Value base = copyBase(st, slot);
+      at.push_back(base ? base : k.idx(0));
+    }
     return at;
   };
 
@@ -237,7 +243,7 @@ SmallVector<Value> mlir::spsparse::buildStagedReduction(
     // c0 from copy `slot` and stores c0 + step into the other copy. The one
     // barrier per chunk orders both: copy `slot` is rewritten only after
     // every thread computed from it one iteration earlier.
-    putAll(fetchAll(lo), k.idx(0));
+    putAll(fetchAll(lo), Value());
     gpu::BarrierOp::create(b);
     SmallVector<Value> carriedInit(init);
     carriedInit.push_back(k.idx(0));

@@ -27,6 +27,10 @@ namespace spsparse {
 /// Workgroup memory is memory space 3 on both GPU targets.
 constexpr unsigned kWorkgroupMemorySpace = 3;
 
+/// Static shared memory a kernel may declare (the kernels do not opt in to
+/// more).
+constexpr int64_t kMaxStaticSharedBytes = 48 * 1024;
+
 /// The i32 slots of a tile count buffer: the count the variant kernels read,
 /// then two counters the multi-block tile-list kernel uses and leaves at zero
 /// (see TileListKernel.cpp).
