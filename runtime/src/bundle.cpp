@@ -286,14 +286,15 @@ Status Checker::checkOperator(const fb::Operator *op,
   if (Status s = checkOpShapes(op, where); !s)
     return s;
 
-  if (op->prologue()) {
-    for (uint32_t i = 0; i < op->prologue()->size(); ++i)
-      if (Status s =
-              checkLaunch(op->prologue()->Get(i), op,
-                          where + ".prologue[" + std::to_string(i) + "]");
+  for (auto [list, name] :
+       {std::pair(op->prologue(), ".prologue"),
+        std::pair(op->fills_before(), ".fills_before"),
+        std::pair(op->fills_alongside(), ".fills_alongside")})
+    for (uint32_t i = 0; list && i < list->size(); ++i)
+      if (Status s = checkLaunch(list->Get(i), op,
+                                 where + name + "[" + std::to_string(i) + "]");
           !s)
         return s;
-  }
 
   if (!op->variants() || op->variants()->size() == 0)
     return fail(where, "operator has no variants");

@@ -75,6 +75,11 @@ OperatorExecutor::~OperatorExecutor() {
   for (EventHandle e : events_)
     if (e)
       backend_.destroyEvent(e);
+  for (EventHandle e : sync_)
+    if (e)
+      backend_.destroyEvent(e);
+  if (side_)
+    backend_.destroyQueue(side_);
   for (DeviceBuffer b : buffers_)
     backend_.release(b);
 }
@@ -107,6 +112,8 @@ Status OperatorExecutor::prepare() {
   hostBuffers_ = false;
   buffers_.assign(op_.buffers()->size(), DeviceBuffer());
   prologue_.clear();
+  fillsBefore_.clear();
+  fillsAlongside_.clear();
   variants_.clear();
   std::set<uint32_t> user(op_.outputs()->begin(), op_.outputs()->end());
   if (op_.inputs())
@@ -146,13 +153,23 @@ Status OperatorExecutor::prepare() {
     c.buffer = index;
     prologue_.push_back(c);
   }
-  if (op_.prologue()) {
-    for (const fb::Launch *launch : *op_.prologue()) {
+  for (auto [launches, commands] :
+       {std::pair(op_.prologue(), &prologue_),
+        std::pair(op_.fills_before(), &fillsBefore_),
+        std::pair(op_.fills_alongside(), &fillsAlongside_)}) {
+    for (uint32_t i = 0; launches && i < launches->size(); ++i) {
       Command c;
-      if (Status s = buildLaunch(*launch, &c); !s)
+      if (Status s = buildLaunch(*launches->Get(i), &c); !s)
         return s;
-      prologue_.push_back(std::move(c));
+      commands->push_back(std::move(c));
     }
+  }
+  if ((!fillsBefore_.empty() || !fillsAlongside_.empty()) && !side_) {
+    if (Status s = backend_.createQueue(&side_); !s)
+      return s;
+    for (EventHandle &e : sync_)
+      if (Status s = backend_.createSyncEvent(&e); !s)
+        return s;
   }
   for (const fb::Variant *v : *op_.variants()) {
     VariantPlan plan;
@@ -228,15 +245,50 @@ Status OperatorExecutor::execute(const std::vector<Command> &commands,
   return Status::ok();
 }
 
+Status OperatorExecutor::startOp(const Bindings &bindings, QueueHandle queue,
+                                 const std::vector<uint32_t> *preZeroed) {
+  // The fill kernels go on the side queue, forked from `queue` (the
+  // previous work on it may still read the output): those the variants
+  // need first, then those that may overlap the variants.
+  bool sideWork = side_ != nullptr;
+  joinPending_ = false;
+  if (sideWork) {
+    if (Status s = backend_.recordEventOn(sync_[kFork], queue); !s)
+      return s;
+    if (Status s = backend_.waitEvent(side_, sync_[kFork]); !s)
+      return s;
+    if (Status s = execute(fillsBefore_, bindings, side_); !s)
+      return s;
+    if (Status s = backend_.recordEventOn(sync_[kBefore], side_); !s)
+      return s;
+    if (!fillsAlongside_.empty()) {
+      if (Status s = execute(fillsAlongside_, bindings, side_); !s)
+        return s;
+      if (Status s = backend_.recordEventOn(sync_[kAlongside], side_); !s)
+        return s;
+      joinPending_ = true;
+    }
+  }
+  if (Status s = execute(prologue_, bindings, queue, preZeroed); !s)
+    return s;
+  return sideWork ? backend_.waitEvent(queue, sync_[kBefore]) : Status::ok();
+}
+
+Status OperatorExecutor::finishOp(QueueHandle queue) {
+  // The join: work enqueued after the op waits for all of its writes (and a
+  // CUDA capture ends with the side stream joined).
+  if (!joinPending_)
+    return Status::ok();
+  joinPending_ = false;
+  return backend_.waitEvent(queue, sync_[kAlongside]);
+}
+
 Status OperatorExecutor::executeAll(const Bindings &bindings, QueueHandle queue,
                                     int32_t variant) {
-  if (Status s = execute(prologue_, bindings, queue); !s)
+  if (Status s = startOp(bindings, queue, nullptr); !s)
     return s;
-  if (variant >= 0)
-    return execute(variants_[variant].commands, bindings, queue);
-  for (const VariantPlan &plan : variants_)
-    if (Status s = execute(plan.commands, bindings, queue); !s)
-      return s;
+  if (Status s = enqueueVariants(bindings, queue, variant); !s)
+    return s;
   return Status::ok();
 }
 
@@ -246,7 +298,7 @@ OperatorExecutor::enqueuePrologue(const Bindings &bindings, QueueHandle queue,
   if (!prepared_)
     return invalidArgument("operator '" + op_.name()->str() +
                            "' is not prepared");
-  return execute(prologue_, bindings, queue, &preZeroed);
+  return startOp(bindings, queue, &preZeroed);
 }
 
 Status OperatorExecutor::enqueueVariants(const Bindings &bindings,
@@ -257,12 +309,15 @@ Status OperatorExecutor::enqueueVariants(const Bindings &bindings,
   if (variant >= 0 && static_cast<size_t>(variant) >= variants_.size())
     return invalidArgument("operator '" + op_.name()->str() +
                            "' has no variant " + std::to_string(variant));
-  if (variant >= 0)
-    return execute(variants_[variant].commands, bindings, queue);
-  for (const VariantPlan &plan : variants_)
-    if (Status s = execute(plan.commands, bindings, queue); !s)
+  if (variant >= 0) {
+    if (Status s = execute(variants_[variant].commands, bindings, queue); !s)
       return s;
-  return Status::ok();
+  } else {
+    for (const VariantPlan &plan : variants_)
+      if (Status s = execute(plan.commands, bindings, queue); !s)
+        return s;
+  }
+  return finishOp(queue);
 }
 
 Status OperatorExecutor::selectVariant(int32_t *variant, int64_t *tileCount) {
@@ -342,7 +397,7 @@ Status OperatorExecutor::timed(dynaspa_run_stats_t *stats, int32_t *variant,
   if (stats)
     if (Status s = backend_.recordEvent(events_[0]); !s)
       return s;
-  if (Status s = execute(prologue_, buffers_, queue); !s)
+  if (Status s = startOp(buffers_, queue, nullptr); !s)
     return s;
   if (stats)
     if (Status s = backend_.recordEvent(events_[1]); !s)
@@ -359,6 +414,8 @@ Status OperatorExecutor::timed(dynaspa_run_stats_t *stats, int32_t *variant,
     if (Status s = execute(variants_[*variant].commands, buffers_, queue); !s)
       return s;
   }
+  if (Status s = finishOp(queue); !s)
+    return s;
   if (!stats)
     return Status::ok();
   if (Status s = backend_.recordEvent(events_[2]); !s)
@@ -458,10 +515,12 @@ Status OperatorExecutor::benchmark(const dynaspa_benchmark_options_t &options,
     return executeAll(buffers_, queue, chosen);
   };
   // The overhead is the paper's (bitmask, DISTile lists; selection happens
-  // in the variant kernels): the prologue without the zero fill of the
-  // outputs, which is timed on its own: it is as large as the output,
-  // whatever the mask, and a network's memory plan moves it off the critical
-  // path.
+  // in the variant kernels): the prologue without the outputs' zeros, which
+  // are timed on their own (the zero fill, or the fill kernels back to back
+  // on one queue): they are as large as the output whatever the mask. In
+  // the op the fill kernels run on a second queue alongside the prologue
+  // and the variants, and a network's memory plan moves a zero fill off the
+  // critical path.
   std::vector<Command> fills, launches;
   for (const Command &c : prologue_) {
     bool outputFill =
@@ -470,6 +529,8 @@ Status OperatorExecutor::benchmark(const dynaspa_benchmark_options_t &options,
             op_.outputs()->end();
     (outputFill ? fills : launches).push_back(c);
   }
+  fills.insert(fills.end(), fillsBefore_.begin(), fillsBefore_.end());
+  fills.insert(fills.end(), fillsAlongside_.begin(), fillsAlongside_.end());
   EnqueueFn overhead = [this, &launches](QueueHandle queue) {
     return execute(launches, buffers_, queue);
   };

@@ -118,12 +118,14 @@ public:
   /// Indexed like Operator.buffers: the scratch buffers once prepared; the
   /// user tensor entries are not the caller's and must be overridden.
   const Bindings &bindings() const { return buffers_; }
-  /// Zero fill + prologue with `bindings` on `queue`, without the zero fill
+  /// Zero fills + prologue with `bindings` on `queue`, without the zero fill
   /// of the buffers in `preZeroed` (outputs already cleared on that queue's
-  /// behalf). Needs prepare().
+  /// behalf). Needs prepare(); enqueueVariants must follow (it joins the
+  /// fills' queue back).
   Status enqueuePrologue(const Bindings &bindings, QueueHandle queue,
                          const std::vector<uint32_t> &preZeroed);
-  /// Variant `variant`, or every variant in order for -1.
+  /// Variant `variant`, or every variant in order for -1; then waits on
+  /// `queue` for the fills still running alongside.
   Status enqueueVariants(const Bindings &bindings, QueueHandle queue,
                          int32_t variant);
   /// Reads the tile counts (blocking, own queue) and applies the dispatch
@@ -142,8 +144,15 @@ private:
   Status execute(const std::vector<Command> &commands, const Bindings &bindings,
                  QueueHandle queue,
                  const std::vector<uint32_t> *skipFills = nullptr);
-  /// Zero fill + prologue, then variant `variant`, or every variant in order
-  /// for -1 (self-dispatching operators).
+  /// Forks the fill kernels onto side_, enqueues zero fills (but those of
+  /// `preZeroed`) and the prologue on `queue` and makes `queue` wait for the
+  /// fills the variants need first.
+  Status startOp(const Bindings &bindings, QueueHandle queue,
+                 const std::vector<uint32_t> *preZeroed);
+  /// Joins the fills that run alongside the variants back into `queue`.
+  Status finishOp(QueueHandle queue);
+  /// Zero fills + prologue, then variant `variant`, or every variant in
+  /// order for -1 (self-dispatching operators).
   Status executeAll(const Bindings &bindings, QueueHandle queue,
                     int32_t variant);
   Status timed(dynaspa_run_stats_t *stats, int32_t *variant,
@@ -162,7 +171,17 @@ private:
   /// execute()'s resolved arguments, likewise.
   std::vector<KernelArg> args_;
   std::vector<Command> prologue_;
+  /// Operator.fills_before and fills_alongside, both on side_.
+  std::vector<Command> fillsBefore_, fillsAlongside_;
   std::vector<VariantPlan> variants_;
+  /// The second queue of the fills and its sync events (fork, fills_before
+  /// done, fills_alongside done), created by prepare() where there are
+  /// fills.
+  QueueHandle side_ = nullptr;
+  enum SyncPoint { kFork, kBefore, kAlongside };
+  std::array<EventHandle, 3> sync_ = {nullptr, nullptr, nullptr};
+  /// startOp forked work that finishOp has yet to join.
+  bool joinPending_ = false;
   /// start, after prologue, end; created on the first timed run.
   std::array<EventHandle, 3> events_ = {nullptr, nullptr, nullptr};
 };

@@ -184,6 +184,18 @@ const Breakage kBreakages[] = {
      [](fb::BundleT &b) { prologue0(b).module_ = 1; }},
     {"ArgBufferIndex", "args[1]",
      [](fb::BundleT &b) { prologue0(b).args[1]->buffer = 5; }},
+    {"FillArgBufferIndex", "fills_alongside[0]",
+     [](fb::BundleT &b) {
+       auto fill = std::make_unique<fb::LaunchT>(prologue0(b));
+       fill->args[1]->buffer = 5;
+       op0(b).fills_alongside.push_back(std::move(fill));
+     }},
+    {"FillModuleIndex", "fills_before[0]",
+     [](fb::BundleT &b) {
+       auto fill = std::make_unique<fb::LaunchT>(prologue0(b));
+       fill->module_ = 1;
+       op0(b).fills_before.push_back(std::move(fill));
+     }},
     {"ArgKind", "args[0]",
      [](fb::BundleT &b) { dense(b).args[0]->kind = fb::ArgKind(7); }},
     {"I32ValueRange", "args[4]",

@@ -215,6 +215,28 @@ TEST_F(Cuda, BenchmarkUsesGraphs) {
   runMaskedBmm(ctx_, bundle_, o, {0, 0, 1, 0, 0});
 }
 
+TEST_F(Cuda, FillKernelsRunOnASideStreamAlsoInAGraph) {
+  // Poisoned outputs (runMaskedBmm), zeros only from the fill kernels on the
+  // executor's side stream: eagerly, and forked into and joined back from
+  // the benchmark's graph capture (whose end would fail on an unjoined
+  // stream).
+  BmmOptions o;
+  o.selfDispatch = true;
+  o.fillKernels = true;
+  o.binaries.push_back(binary(fb::Format::PTX, maskedBmmPtx()));
+  ASSERT_EQ(load(o), DYNASPA_OK) << dynaspa_context_last_error(ctx_);
+  for (int i = 0; i < 3; ++i) {
+    runMaskedBmm(ctx_, bundle_, o, {0, 1, 0, 0, 1});
+    runMaskedBmm(ctx_, bundle_, o, {1, 1, 1, 1, 0});
+  }
+  dynaspa_benchmark_options_t options = {3, 20, 5};
+  dynaspa_benchmark_result_t r = {};
+  ASSERT_EQ(dynaspa_operator_benchmark(bundle_, 0, &options, &r), DYNASPA_OK)
+      << dynaspa_context_last_error(ctx_);
+  EXPECT_GT(r.zero_fill_us, 0.0);
+  runMaskedBmm(ctx_, bundle_, o, {0, 0, 1, 0, 0});
+}
+
 /// The driver as a framework would use it: loaded by the test itself, with
 /// the same versioned names the runtime resolves.
 class CallerDriver {

@@ -27,9 +27,10 @@ namespace {
 
 class Executor : public ::testing::Test {
 protected:
-  void make(bool selfDispatch) {
+  void make(bool selfDispatch, bool fillKernels = false) {
     BmmOptions o;
     o.selfDispatch = selfDispatch;
+    o.fillKernels = fillKernels;
     o.binaries.emplace_back(bundle::Format::OPENCL_C,
                             std::vector<uint8_t>{'x'});
     std::vector<uint8_t> bytes = serializeBundle(makeMaskedBmmBundle(o));
@@ -167,6 +168,43 @@ TEST_F(Executor, LaunchBindsCallerMemoryOnTheCallerQueueWithoutBlocking) {
   EXPECT_EQ(launches[2], "launch masked_bmm_sd " + std::to_string(0xA00) + " " +
                              std::to_string(0xB00) + " " + mask + " " + out +
                              " 1 q5");
+}
+
+TEST_F(Executor, FillKernelsRunOnASideQueueJoinedAroundTheVariants) {
+  make(true, /*fillKernels=*/true);
+  ASSERT_TRUE(executor_->prepare());
+  backend_.log.clear();
+  void *handles[] = {
+      reinterpret_cast<void *>(0xA00), reinterpret_cast<void *>(0xB00),
+      reinterpret_cast<void *>(0xC00), reinterpret_cast<void *>(0xD00)};
+  ASSERT_TRUE(executor_->launch(handles, 3, handles + 3, 1,
+                                RecordingBackend::queue(5)));
+  const auto &log = backend_.log;
+  // The output is never zero-filled; the count still is, on the op's queue.
+  std::vector<std::string> fills = grep(log, "fill");
+  ASSERT_EQ(fills.size(), 1u);
+  EXPECT_EQ(fills[0], "fill 1 q5");
+  // Fork from the caller's queue, fills_before, its event, fills_alongside,
+  // its event, all on the side queue (q100); the caller's queue waits for
+  // the first event before the variants and for the second after them.
+  std::vector<std::string> side;
+  for (const std::string &line : log)
+    if (line.find("q100") != std::string::npos)
+      side.push_back(line);
+  ASSERT_EQ(side.size(), 5u) << ::testing::PrintToString(log);
+  EXPECT_EQ(side[0], "wait q100 e1000");
+  EXPECT_EQ(side[1].rfind("launch zero_rows", 0), 0u) << side[1];
+  EXPECT_EQ(side[2], "record e1001 q100");
+  EXPECT_EQ(side[3].rfind("launch zero_rows", 0), 0u) << side[3];
+  EXPECT_EQ(side[4], "record e1002 q100");
+  int fork = first(log, "record e1000 q5"),
+      before = first(log, "wait q5 e1001"), join = first(log, "wait q5 e1002");
+  ASSERT_GE(fork, 0);
+  EXPECT_LT(fork, first(log, "wait q100 e1000"));
+  EXPECT_LT(first(log, "launch count_rows"), before);
+  EXPECT_LT(before, first(log, "launch masked_bmm"));
+  EXPECT_LT(last(log, "launch masked_bmm"), join);
+  EXPECT_EQ(join + 1, static_cast<int>(log.size()));
 }
 
 TEST_F(Executor, LaunchChecksItsArguments) {

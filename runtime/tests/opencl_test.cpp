@@ -222,6 +222,29 @@ TEST_F(OpenCL, SelfDispatchRunsAndReportsTheVariantTheKernelsTook) {
   runAndCheck(o, {0, 0, 0, 0, 0});
 }
 
+TEST_F(OpenCL, FillKernelsWriteTheZerosOnASecondQueue) {
+  // The output starts poisoned (runMaskedBmm) and is never zero-filled: the
+  // fill kernels write its zeros from a second queue, the active rows' ones
+  // before the variants overwrite them (a fill after a variant would leave
+  // zeros where the product belongs), the masked-off rows' alongside.
+  BmmOptions o;
+  o.selfDispatch = true;
+  o.fillKernels = true;
+  o.binaries.emplace_back(fb::Format::OPENCL_C, maskedBmmSource());
+  load(makeMaskedBmmBundle(o));
+  for (int i = 0; i < 3; ++i) {
+    runAndCheck(o, {0, 1, 0, 0, 0.5f});
+    runAndCheck(o, {1, 1, 0, 1, 1});
+    runAndCheck(o, {0, 0, 0, 0, 0});
+  }
+  dynaspa_benchmark_options_t options = {1, 3, 3};
+  dynaspa_benchmark_result_t r = {};
+  ASSERT_EQ(dynaspa_operator_benchmark(bundle_, 0, &options, &r), DYNASPA_OK)
+      << dynaspa_context_last_error(ctx_);
+  EXPECT_GT(r.zero_fill_us, 0.0); // The fill kernels, timed alone.
+  runAndCheck(o, {1, 0, 1, 0, 1});
+}
+
 TEST_F(OpenCL, SelfDispatchSpirBitcodeRuns) {
   std::vector<uint8_t> spir = maskedBmmSpirBitcode();
   if (spir.empty())

@@ -216,6 +216,24 @@ fb::BundleT makeMaskedBmmBundle(const BmmOptions &o) {
   dense->launches.push_back(std::move(denseLaunch));
   op->variants.push_back(std::move(dense));
 
+  if (o.fillKernels) {
+    op->zero_fill = {4};
+    op->writes_zeros = true;
+    for (int active : {1, 0}) {
+      auto fill = std::make_unique<fb::LaunchT>();
+      fill->module_ = 0;
+      fill->kernel = "zero_rows";
+      fill->grid = {ceilDiv(o.batch * o.m * o.n, 32)};
+      fill->block = {32};
+      fill->args.push_back(buffer(2));
+      fill->args.push_back(buffer(3));
+      for (int64_t v : {o.batch, o.m, o.n, int64_t(active)})
+        fill->args.push_back(scalar(fb::ArgKind::I32, v));
+      (active ? op->fills_before : op->fills_alongside)
+          .push_back(std::move(fill));
+    }
+  }
+
   b.operators.push_back(std::move(op));
   return b;
 }

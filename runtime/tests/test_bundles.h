@@ -42,6 +42,10 @@ struct BmmOptions {
   int64_t rowsVariantMaxTiles = 2;
   /// Operator.self_dispatch, with the *_sd kernels that check their range.
   bool selfDispatch = false;
+  /// The output's zeros from fill kernels instead of a zero fill
+  /// (writes_zeros): zero_rows of the active rows in fills_before, of the
+  /// masked-off rows in fills_alongside.
+  bool fillKernels = false;
   /// Binaries of module 0 in this order (a binary per entry).
   std::vector<std::pair<fb::Format, std::vector<uint8_t>>> binaries;
 };

@@ -82,3 +82,12 @@ __kernel void masked_bmm_rows_sd(__global const float *a,
     return;
   bmm_row(a, b, mask, c, batch, m, k, n, get_global_id(0), get_global_id(1));
 }
+
+// Fill kernels (Operator.fills_before / fills_alongside): zero the elements
+// of C whose row is active (active = 1) or masked off (active = 0).
+__kernel void zero_rows(__global const uchar *mask, __global float *c,
+                        int batch, int m, int n, int active) {
+  int id = get_global_id(0);
+  if (id < batch * m * n && (mask[(id / n) % m] != 0) == active)
+    c[id] = 0.0f;
+}

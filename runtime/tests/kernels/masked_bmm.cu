@@ -74,3 +74,12 @@ masked_bmm_rows_sd(const float *a, const float *b, const unsigned char *mask,
   if (chosen(count, lo, hi))
     bmmRow(a, b, mask, c, batch, m, k, n);
 }
+
+// Fill kernels (Operator.fills_before / fills_alongside): zero the elements
+// of C whose row is active (active = 1) or masked off (active = 0).
+extern "C" __global__ void zero_rows(const unsigned char *mask, float *c,
+                                     int batch, int m, int n, int active) {
+  int id = blockIdx.x * blockDim.x + threadIdx.x;
+  if (id < batch * m * n && (mask[(id / n) % m] != 0) == active)
+    c[id] = 0.0f;
+}

@@ -98,10 +98,13 @@ json describeOperator(const fb::Operator &op) {
                        {"role", role},
                        {"zero_fill", fills.count(i) > 0}});
   }
-  json prologue = json::array();
-  if (op.prologue())
-    for (const fb::Launch *l : *op.prologue())
-      prologue.push_back(describeLaunch(*l));
+  auto describeLaunches =
+      [](const flatbuffers::Vector<flatbuffers::Offset<fb::Launch>> *list) {
+        json out = json::array();
+        for (uint32_t i = 0; list && i < list->size(); ++i)
+          out.push_back(describeLaunch(*list->Get(i)));
+        return out;
+      };
   json variants = json::array();
   for (const fb::Variant *v : *op.variants()) {
     json launches = json::array();
@@ -124,7 +127,9 @@ json describeOperator(const fb::Operator &op) {
               {"inputs", list(op.inputs())},
               {"outputs", list(op.outputs())},
               {"buffers", buffers},
-              {"prologue", prologue},
+              {"prologue", describeLaunches(op.prologue())},
+              {"fills_before", describeLaunches(op.fills_before())},
+              {"fills_alongside", describeLaunches(op.fills_alongside())},
               {"variants", variants}};
   if (op.kind() == fb::OpKind::Conv2D) {
     out["layout"] = fb::EnumNameLayout(op.layout());
@@ -246,6 +251,15 @@ void printDescription(const json &d, std::ostream &os) {
     os << "    prologue:" << (op["prologue"].empty() ? " (none)" : "") << "\n";
     for (const json &l : op["prologue"])
       printLaunch(l, "      ", os);
+    // The zeros' kernels run on a second queue (bundle.fbs).
+    for (auto [part, when] : {std::pair("fills_before", "before"),
+                              std::pair("fills_alongside", "alongside")}) {
+      if (op[part].empty())
+        continue;
+      os << "    " << part << " (second queue, " << when << " the variants):\n";
+      for (const json &l : op[part])
+        printLaunch(l, "      ", os);
+    }
     os << "    variants (first whose range holds its tile count wins):\n";
     size_t v = 0;
     for (const json &var : op["variants"]) {
