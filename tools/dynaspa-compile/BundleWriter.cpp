@@ -177,7 +177,25 @@ struct OperatorWriter {
       op.variants.push_back(std::move(variant));
       writesZeros &= fn->hasAttr(SpSparseDialect::kWritesZerosAttrName);
     }
-    // The output is zero-filled unless every variant writes its zeros.
+    // Fill kernels write the zeros the variants leave.
+    if (auto fills = pk->getAttrOfType<DictionaryAttr>(
+            SpSparseDialect::kFillsAttrName)) {
+      for (auto [key, list] : {std::pair("before", &op.fills_before),
+                               std::pair("alongside", &op.fills_alongside)}) {
+        auto refs = fills.getAs<ArrayAttr>(key);
+        if (!refs)
+          continue;
+        for (auto ref : refs.getAsRange<SymbolRefAttr>()) {
+          gpu::GPUFuncOp fn = lookup(ref);
+          if (!fn)
+            return pk.emitOpError() << "fill kernel " << ref << " not found";
+          if (failed(addLaunch(fn, *list)))
+            return failure();
+        }
+      }
+      writesZeros = true;
+    }
+    // The output is zero-filled unless the kernels write its zeros.
     op.writes_zeros = writesZeros;
     if (!writesZeros)
       op.zero_fill.push_back(buffers["output"]);

@@ -108,6 +108,13 @@ static cl::opt<unsigned> sharedBuffers(
              "reduction chunk: 1, or 2 (store the next chunk while computing "
              "from the other copy; where the second copy fits in 48 KiB)"),
     cl::cat(category));
+static cl::opt<bool> fillKernels(
+    "fill-kernels", cl::init(true),
+    cl::desc("A convolution's zeros from fill kernels that the runtime runs "
+             "on a second queue alongside the prologue and the variants; "
+             "--fill-kernels=false: the runtime zero-fills the whole output "
+             "before the op"),
+    cl::cat(category));
 static cl::opt<bool> printIR("print-gpu-ir", cl::init(false),
                              cl::desc("Print the GPU kernels (after "
                                       "convert-spsparse-to-gpu, or the "
@@ -228,6 +235,7 @@ static OwningOpRef<ModuleOp> buildOperators(MLIRContext &context,
   spsparse::ConvertSpSparseToGPUOptions lowering;
   lowering.indexBitwidth = indexBitwidth;
   lowering.sharedBuffers = sharedBuffers;
+  lowering.fillKernels = fillKernels;
   pm.addPass(spsparse::createConvertSpSparseToGPU(lowering));
   if (failed(pm.run(*module)) ||
       failed(dynaspa::collectOperators(*module, bundle)))

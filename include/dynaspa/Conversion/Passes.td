@@ -71,7 +71,8 @@ def ConvertSpSparseToGPU
     launched with fixed configurations and no host synchronization. Kernels
     carry `spsparse.launch` (grid, block) and `spsparse.args` (what each
     buffer argument is); the polykernel gets `spsparse.prologue` (its
-    tile-list kernels) and each variant its `kernel`. The host side keeps its
+    tile-list kernels), a convolution's `spsparse.fills` (its fill kernels,
+    see `fill-kernels`) and each variant its `kernel`. The host side keeps its
     `spsparse.polykernel.dispatch` ops.
 
     The kernels are target-neutral: `dynaspa-cuda-pipeline` and
@@ -95,6 +96,12 @@ def ConvertSpSparseToGPU
            "reduction chunk: 1, or 2 (the next chunk is stored into one while "
            "the block computes from the other: one barrier per chunk instead "
            "of two; where the second copy fits in 48 KiB)">,
+    Option<"fillKernels", "fill-kernels", "bool", /*default=*/"true",
+           "A convolution's zeros from fill kernels the runtime runs "
+           "alongside the prologue and the variants (the masked-off pixels; "
+           "the active ones too, before the variants, where a variant may "
+           "split its reduction); false: a zero fill of the whole output "
+           "before the op">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",

@@ -112,6 +112,31 @@ LogicalResult lowerPolyKernel(PolyKernelOp pk, SymbolTable &symbols,
   pk->setAttr(SpSparseDialect::kPrologueAttrName,
               ArrayAttr::get(ctx, prologue));
 
+  if (conv && options.fillKernels) {
+    // The masked-off pixels always; the active ones where a variant's
+    // slices may accumulate into them.
+    bool splits = llvm::any_of(variants, [](PolyKernelVariantOp v) {
+      return v.getSchedule() && v.getSchedule().getSplitK() > 1;
+    });
+    SmallVector<NamedAttribute> fills;
+    for (bool active : {true, false}) {
+      if (active && !splits)
+        continue;
+      std::string name =
+          (pk.getSymName() + (active ? "_zero_active" : "_zero_inactive"))
+              .str();
+      FailureOr<gpu::GPUFuncOp> fill =
+          buildConvFillKernel(builder, gpuModule, conv, active, name);
+      if (failed(fill))
+        return failure();
+      fills.push_back(
+          builder.getNamedAttr(active ? "before" : "alongside",
+                               ArrayAttr::get(ctx, {kernelRef(*fill)})));
+    }
+    pk->setAttr(SpSparseDialect::kFillsAttrName,
+                builder.getDictionaryAttr(fills));
+  }
+
   // Both templates take the op's operands in order (input, filter, mask,
   // [bias] or lhs, rhs, row_mask, [col_mask]), then the output, then the
   // variant's own tile list.
@@ -185,6 +210,7 @@ struct ConvertSpSparseToGPUPass
     }
     KernelOptions options;
     options.sharedBuffers = sharedBuffers;
+    options.fillKernels = fillKernels;
     for (PolyKernelOp pk : polykernels)
       if (failed(lowerPolyKernel(pk, symbols, indexBitwidth, options)))
         return signalPassFailure();

@@ -227,6 +227,11 @@ int runOperator(const Options &o, const BundleFile &file, uint32_t opIndex) {
       flipped[kMaskInput].data = complement.bytes.data();
       if (Status s = bundle.run(opIndex, flipped, hostOut, nullptr); !s)
         return fail("the complement-mask run before --check: " + s.message());
+      // And the mask itself once: an active element the checked run adds to
+      // (a split reduction) without zeroing it first then holds this run's
+      // value twice. Stale elements of the complement run stay stale.
+      if (Status s = bundle.run(opIndex, hostIn, hostOut, nullptr); !s)
+        return fail("the pre-run before --check: " + s.message());
     }
     dynaspa_run_stats_t stats = {};
     if (Status s = bundle.run(opIndex, hostIn, hostOut, &stats); !s)

@@ -250,7 +250,9 @@ Modes (a run always happens unless --inspect):
                         or if a masked-off output is not exactly zero. The
                         operator first runs once with the complement of the
                         mask, so an element the checked run fails to write
-                        holds a stale value, not a lucky zero
+                        holds a stale value, not a lucky zero, and once with
+                        the mask, so one it accumulates into without zeroing
+                        it first comes out doubled
   --benchmark           time the operator on the run's inputs: CUDA: a graph
                         of zero fill + prologue + variants replayed R times
                         back to back between events, time/R, median and min

@@ -621,3 +621,17 @@ func.func @probe_of_unknown_kind() attributes {spsparse.probe = {kind = "mma", w
 func.func @writes_zeros_with_a_value() attributes {spsparse.writes_zeros = true} {
   return
 }
+
+// -----
+
+// expected-error @+1 {{'spsparse.fills' must be {before = [kernels], alongside = [kernels]} (either may be absent), got {after = [@m::@k]}}}
+func.func @fills_at_an_unknown_point() attributes {spsparse.fills = {after = [@m::@k]}} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{'spsparse.fills' must be {before = [kernels], alongside = [kernels]} (either may be absent), got {alongside = ["k"]}}}
+func.func @fills_not_kernel_symbols() attributes {spsparse.fills = {alongside = ["k"]}} {
+  return
+}

@@ -11,6 +11,9 @@
 # Again with two shared copies of the double_buffer cases' staged chunks:
 # RUN: rm -rf %t && mkdir -p %t
 # RUN: %python %s --compile dynaspa-compile --run %dynaspa_run --work %t --masks %shared_masks --compile-flag=--shared-buffers=2 | FileCheck %s
+# And with the runtime's zero fill of the whole output instead of fill kernels:
+# RUN: rm -rf %t && mkdir -p %t
+# RUN: %python %s --compile dynaspa-compile --run %dynaspa_run --work %t --masks %shared_masks --compile-flag=--fill-kernels=false | FileCheck %s
 #
 # CHECK-COUNT-19: ok
 # CHECK: all 19 cases passed

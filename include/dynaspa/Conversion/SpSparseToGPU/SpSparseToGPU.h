@@ -20,7 +20,9 @@
 //     zero (the runtime zeroes scratch buffers once, at allocation).
 // A variant kernel may also carry `spsparse.writes_zeros` (a unit attribute):
 // it writes every element of the output, zeros where the mask is off, so the
-// output is not zero-filled before the op.
+// output is not zero-filled before the op. A polykernel whose output's zeros
+// come from fill kernels instead carries `spsparse.fills = {before = [..],
+// alongside = [..]}` (Operator.fills_before / fills_alongside of the bundle).
 // Workgroup (shared) memory is declared as gpu.func workgroup attributions in
 // memory space 3; the OpenCL pipeline turns them into what SPIR-V needs.
 //
@@ -73,6 +75,10 @@ struct KernelOptions {
   /// stores chunk c+1 while chunk c is computed (one barrier per chunk), where
   /// the second copy fits in the 48 KiB of static shared memory.
   unsigned sharedBuffers = 1;
+  /// A convolution's zeros from fill kernels (buildConvFillKernel) that the
+  /// runtime runs alongside the prologue and the variants, instead of a zero
+  /// fill of the whole output before the op.
+  bool fillKernels = true;
 };
 
 /// Emits the kernel of one PolyKernel variant of a masked convolution: a
@@ -87,6 +93,14 @@ FailureOr<gpu::GPUFuncOp> buildConvKernel(OpBuilder &builder,
                                           ArrayRef<DispatchTerm> dispatch,
                                           ArrayRef<std::string> extraCountRoles,
                                           const KernelOptions &options = {});
+
+/// Emits a kernel that writes zeros to the output pixels of `op` whose mask
+/// element is set (`activePixels`) or not, with the variants' own test:
+/// what a variant that splits its reduction accumulates into, or what no
+/// variant writes (FillKernel.cpp). Arguments: mask, output.
+FailureOr<gpu::GPUFuncOp>
+buildConvFillKernel(OpBuilder &builder, gpu::GPUModuleOp module,
+                    MaskedConv2DOp op, bool activePixels, StringRef name);
 
 /// Emits the kernel of one PolyKernel variant of a masked batch-matmul: a
 /// grid-stride loop over the DISTile list (blocks of g rows) that stages

@@ -89,6 +89,22 @@ LogicalResult SpSparseDialect::verifyOperationAttribute(Operation *op,
                              << "' must be an array of kernel symbols";
     return success();
   }
+  if (name == kFillsAttrName) {
+    auto dict = dyn_cast<DictionaryAttr>(value);
+    auto isKernels = [](Attribute a) {
+      auto refs = dyn_cast<ArrayAttr>(a);
+      return refs && llvm::all_of(refs, llvm::IsaPred<SymbolRefAttr>);
+    };
+    if (!dict || !llvm::all_of(dict, [&](NamedAttribute e) {
+          return (e.getName() == "before" || e.getName() == "alongside") &&
+                 isKernels(e.getValue());
+        }))
+      return op->emitError() << "'" << name
+                             << "' must be {before = [kernels], alongside = "
+                                "[kernels]} (either may be absent), got "
+                             << value;
+    return success();
+  }
   if (name == kLaunchAttrName) {
     auto dict = dyn_cast<DictionaryAttr>(value);
     auto isDims = [](Attribute a) {

@@ -66,6 +66,10 @@ def SpSparse_Dialect : Dialect {
     /// variants.
     static constexpr ::llvm::StringLiteral kPrologueAttrName =
         "spsparse.prologue";
+    /// On a lowered polykernel whose output's zeros come from fill kernels:
+    /// `{before = [kernels], alongside = [kernels]}` (either may be absent),
+    /// run on a second queue, before the variants or alongside them.
+    static constexpr ::llvm::StringLiteral kFillsAttrName = "spsparse.fills";
     /// On an emitted GPU kernel: its fixed launch configuration
     /// `{grid = array<i64: x, y, z>, block = array<i64: x, y, z>}` and what
     /// each of its buffer arguments is (an array of role strings; see

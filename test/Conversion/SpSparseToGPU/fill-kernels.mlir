@@ -1,0 +1,75 @@
+// RUN: dynaspa-opt %s -split-input-file --convert-spsparse-to-gpu | FileCheck %s
+// RUN: dynaspa-opt %s -split-input-file --convert-spsparse-to-gpu="fill-kernels=false" | FileCheck %s --check-prefix=OFF
+
+// A masked convolution's zeros come from fill kernels the runtime runs on a
+// second queue: the masked-off pixels' alongside the variants, with the
+// variants' own mask test negated; a vector store of zeros per 4 channels,
+// grid-stride over the output with a fixed grid. Without a split reduction
+// no variant accumulates, so there is no fill of the active pixels.
+// CHECK-LABEL: spsparse.polykernel @conv
+// CHECK-SAME: spsparse.fills = {alongside = [@conv_kernels::@conv_zero_inactive]}
+// CHECK-SAME: spsparse.prologue = [@conv_kernels::@conv_tiles_2x2]
+// CHECK-LABEL: gpu.func @conv_zero_inactive(
+// CHECK-SAME: %[[MASK:.*]]: memref<50xi8>, %[[OUT:.*]]: memref<400xf32>)
+// CHECK-SAME: spsparse.args = ["mask", "output"]
+// CHECK-SAME: spsparse.launch = {block = array<i64: 256, 1, 1>, grid = array<i64: 1, 1, 1>}
+// CHECK: scf.for %[[V:.*]] = %{{.*}} to %c100 step %c256
+// CHECK: %[[M:.*]] = memref.load %[[MASK]]
+// CHECK: %[[ON:.*]] = arith.cmpi ne, %[[M]], %{{.*}} : i8
+// CHECK: %[[IDLE:.*]] = arith.xori %[[ON]], %true
+// CHECK: scf.if %[[IDLE]] {
+// CHECK: %[[AT:.*]] = arith.muli %[[V]], %c4
+// CHECK: vector.store %{{.*}}, %[[OUT]][%[[AT]]] {alignment = 16 : i64} : memref<400xf32>, vector<4xf32>
+// CHECK-NOT: gpu.func @conv_zero_active
+// OFF-LABEL: spsparse.polykernel @conv
+// OFF-NOT: spsparse.fills
+// OFF-NOT: zero_inactive
+spsparse.polykernel @conv : (tensor<2x5x5x8xf32>, tensor<3x3x8x8xf32>, tensor<2x5x5xi1>) -> tensor<2x5x5x8xf32> {
+^bb0(%x: tensor<2x5x5x8xf32>, %w: tensor<3x3x8x8xf32>, %m: tensor<2x5x5xi1>):
+  spsparse.polykernel.variant @v granularity <[2, 2]> schedule <channel_block = 8, reduction_block = 4, threads = 32, thread_channels = 1>
+  %y = spsparse.masked_conv2d %x, %w mask %m {padding = array<i64: 1, 1, 1, 1>}
+      : (tensor<2x5x5x8xf32>, tensor<3x3x8x8xf32>, tensor<2x5x5xi1>) -> tensor<2x5x5x8xf32>
+  spsparse.yield %y : tensor<2x5x5x8xf32>
+}
+
+// -----
+
+// A variant that may split its reduction adds its slices atomically into
+// the active pixels: they are zeroed first, by a fill of the active pixels
+// (the mask test itself) that the variants wait for. Cout = 6 has no vector
+// width above 2; a mask without the batch axis is shared by the batch.
+// CHECK-LABEL: spsparse.polykernel @split
+// CHECK-SAME: spsparse.fills = {alongside = [@split_kernels::@split_zero_inactive], before = [@split_kernels::@split_zero_active]}
+// CHECK-LABEL: gpu.func @split_zero_active(
+// CHECK-SAME: %[[MASK:.*]]: memref<16xi8>, %[[OUT:.*]]: memref<192xf32>)
+// CHECK: scf.for %[[V:.*]] = %{{.*}} to %c96 step %c256
+// CHECK: %[[ON:.*]] = arith.cmpi ne
+// CHECK-NOT: arith.xori
+// CHECK: scf.if %[[ON]] {
+// CHECK: vector.store %{{.*}} : memref<192xf32>, vector<2xf32>
+// CHECK-LABEL: gpu.func @split_zero_inactive(
+// CHECK: arith.xori
+// OFF-LABEL: spsparse.polykernel @split
+// OFF-NOT: spsparse.fills
+spsparse.polykernel @split : (tensor<2x4x4x16xf32>, tensor<3x3x16x6xf32>, tensor<4x4xi1>) -> tensor<2x4x4x6xf32> {
+^bb0(%x: tensor<2x4x4x16xf32>, %w: tensor<3x3x16x6xf32>, %m: tensor<4x4xi1>):
+  spsparse.polykernel.variant @v0 granularity <[2, 2]> schedule <channel_block = 8, reduction_block = 4, threads = 32, thread_channels = 1> tiles [0, 2]
+  spsparse.polykernel.variant @v1 granularity <[2, 2]> schedule <channel_block = 8, reduction_block = 4, threads = 32, thread_channels = 1, split_k = 2>
+  %y = spsparse.masked_conv2d %x, %w mask %m {padding = array<i64: 1, 1, 1, 1>}
+      : (tensor<2x4x4x16xf32>, tensor<3x3x16x6xf32>, tensor<4x4xi1>) -> tensor<2x4x4x6xf32>
+  spsparse.yield %y : tensor<2x4x4x6xf32>
+}
+
+// -----
+
+// A batch-matmul keeps the zero fill (or writes its zeros standalone).
+// CHECK-LABEL: spsparse.polykernel @bmm
+// CHECK-NOT: spsparse.fills
+// CHECK: spsparse.prologue
+spsparse.polykernel @bmm : (tensor<2x16x64xf32>, tensor<2x64x16xf32>, tensor<2x16xi1>) -> tensor<2x16x16xf32> {
+^bb0(%a: tensor<2x16x64xf32>, %b: tensor<2x64x16xf32>, %r: tensor<2x16xi1>):
+  spsparse.polykernel.variant @v granularity <[16]> schedule <channel_block = 16, reduction_block = 8, threads = 64>
+  %y = spsparse.masked_batch_matmul %a, %b row_mask %r
+      : (tensor<2x16x64xf32>, tensor<2x64x16xf32>, tensor<2x16xi1>) -> tensor<2x16x16xf32>
+  spsparse.yield %y : tensor<2x16x16xf32>
+}
