@@ -77,6 +77,9 @@ def parse_args(argv=None):
     p.add_argument("--no-dynaspa", action="store_true", help="baselines only")
     p.add_argument("--no-torch-sparse", action="store_true",
                    help="skip the torch.sparse (cuSPARSE) baseline")
+    p.add_argument("--dynaspa-only", action="store_true",
+                   help="A/B runs of two bundle sets: dynaspa alone (still checked against "
+                        "float64 first), no baselines; the speedup columns stay empty")
     p.add_argument("--rounds", type=int, help="timing rounds (default 7, quick 3)")
     p.add_argument("--round-ms", type=float, help="target length of a round (default 10, quick 3)")
     p.add_argument("--max-reps", type=int, default=1000)
@@ -619,9 +622,10 @@ def run_group(a, op, batch, items, dyn, timer, facts, log):
     case.set_mask(m0)
 
     dense = {}
-    for key, dtype, tf32, layouts in (("cudnn_fp32_us", torch.float32, False, a.dense_layouts),
-                                      ("cudnn_tf32_us", torch.float32, True, ["nhwc"]),
-                                      ("cudnn_fp16_us", torch.float16, False, ["nhwc"])):
+    for key, dtype, tf32, layouts in () if a.dynaspa_only else (
+            ("cudnn_fp32_us", torch.float32, False, a.dense_layouts),
+            ("cudnn_tf32_us", torch.float32, True, ["nhwc"]),
+            ("cudnn_fp16_us", torch.float16, False, ["nhwc"])):
         best = None
         for layout in (layouts if op.kind == "conv" else ["bmm"]):
             torch.backends.cudnn.allow_tf32 = tf32
@@ -670,6 +674,7 @@ def run_group(a, op, batch, items, dyn, timer, facts, log):
                    ideal_us=wd * fl / (facts["peak_fp32_tflops"] * 1e12) * 1e6,
                    dynaspa_us=None, overhead_us=None, dynaspa_runtime_us=None,
                    dynaspa_method=None, max_rel_err=None, flag=None,
+                   cudnn_fp32_us=None, cudnn_tf32_us=None, cudnn_fp16_us=None,
                    notes=list(notes_group))
         rec.update({k: v for k, v in dense.items() if not k.endswith("_err")})
         rec["baseline_max_rel_err"] = {"cudnn_fp32": dense.get("cudnn_fp32_err")}
@@ -690,7 +695,7 @@ def run_group(a, op, batch, items, dyn, timer, facts, log):
 
         # ---- gather-scatter: the fastest tile size
         best = None
-        for bo in a.gs_blocks:
+        for bo in [] if a.dynaspa_only else a.gs_blocks:
             try:
                 got = case.gather_scatter(bo)
                 if got is None:
@@ -715,7 +720,7 @@ def run_group(a, op, batch, items, dyn, timer, facts, log):
         # ---- torch.sparse (cuSPARSE) where it applies
         rec["torch_sparse_us"] = None
         try:
-            got = None if a.no_torch_sparse else case.torch_sparse()
+            got = None if a.no_torch_sparse or a.dynaspa_only else case.torch_sparse()
             if got is not None:
                 fn, view = got
                 err = rel_err(view(fn()), case.ref)
