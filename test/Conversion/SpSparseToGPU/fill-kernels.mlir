@@ -3,22 +3,27 @@
 
 // A masked convolution's zeros come from fill kernels the runtime runs on a
 // second queue: the masked-off pixels' alongside the variants, with the
-// variants' own mask test negated; a vector store of zeros per 4 channels,
-// grid-stride over the output with a fixed grid. Without a split reduction
-// no variant accumulates, so there is no fill of the active pixels.
+// variants' own mask test negated. A warp per pixel (grid-stride over the
+// 50 pixels with 7 blocks of 8 warps), its lanes on the pixel's 2 vectors of
+// 4 channels. Without a split reduction no variant accumulates, so there is
+// no fill of the active pixels.
 // CHECK-LABEL: spsparse.polykernel @conv
 // CHECK-SAME: spsparse.fills = {alongside = [@conv_kernels::@conv_zero_inactive]}
 // CHECK-SAME: spsparse.prologue = [@conv_kernels::@conv_tiles_2x2]
 // CHECK-LABEL: gpu.func @conv_zero_inactive(
 // CHECK-SAME: %[[MASK:.*]]: memref<50xi8>, %[[OUT:.*]]: memref<400xf32>)
 // CHECK-SAME: spsparse.args = ["mask", "output"]
-// CHECK-SAME: spsparse.launch = {block = array<i64: 256, 1, 1>, grid = array<i64: 1, 1, 1>}
-// CHECK: scf.for %[[V:.*]] = %{{.*}} to %c100 step %c256
+// CHECK-SAME: spsparse.launch = {block = array<i64: 256, 1, 1>, grid = array<i64: 7, 1, 1>}
+// CHECK: %[[LANE:.*]] = arith.remui %{{.*}}, %c32
+// CHECK: scf.for %[[P:.*]] = %{{.*}} to %c50 step %c56
 // CHECK: %[[M:.*]] = memref.load %[[MASK]]
 // CHECK: %[[ON:.*]] = arith.cmpi ne, %[[M]], %{{.*}} : i8
 // CHECK: %[[IDLE:.*]] = arith.xori %[[ON]], %true
 // CHECK: scf.if %[[IDLE]] {
-// CHECK: %[[AT:.*]] = arith.muli %[[V]], %c4
+// CHECK: scf.for %[[V:.*]] = %[[LANE]] to %c2 step %c32
+// CHECK: %[[PV:.*]] = arith.muli %[[P]], %c2
+// CHECK: %[[E:.*]] = arith.addi %[[PV]], %[[V]]
+// CHECK: %[[AT:.*]] = arith.muli %[[E]], %c4
 // CHECK: vector.store %{{.*}}, %[[OUT]][%[[AT]]] {alignment = 16 : i64} : memref<400xf32>, vector<4xf32>
 // CHECK-NOT: gpu.func @conv_zero_active
 // OFF-LABEL: spsparse.polykernel @conv
@@ -42,7 +47,7 @@ spsparse.polykernel @conv : (tensor<2x5x5x8xf32>, tensor<3x3x8x8xf32>, tensor<2x
 // CHECK-SAME: spsparse.fills = {alongside = [@split_kernels::@split_zero_inactive], before = [@split_kernels::@split_zero_active]}
 // CHECK-LABEL: gpu.func @split_zero_active(
 // CHECK-SAME: %[[MASK:.*]]: memref<16xi8>, %[[OUT:.*]]: memref<192xf32>)
-// CHECK: scf.for %[[V:.*]] = %{{.*}} to %c96 step %c256
+// CHECK: scf.for %{{.*}} to %c32{{.*}} step
 // CHECK: %[[ON:.*]] = arith.cmpi ne
 // CHECK-NOT: arith.xori
 // CHECK: scf.if %[[ON]] {
