@@ -97,11 +97,11 @@ def ConvertSpSparseToGPU
            "the block computes from the other: one barrier per chunk instead "
            "of two; where the second copy fits in 48 KiB)">,
     Option<"fillKernels", "fill-kernels", "bool", /*default=*/"true",
-           "A convolution's zeros from fill kernels the runtime runs "
-           "alongside the prologue and the variants (the masked-off pixels; "
-           "the active ones too, before the variants, where a variant may "
-           "split its reduction); false: a zero fill of the whole output "
-           "before the op">,
+           "A convolution whose variants do not split their reduction gets "
+           "its zeros from a fill kernel of the masked-off pixels that the "
+           "runtime runs alongside the prologue and the variants; false (and "
+           "where a variant splits): a zero fill of the whole output before "
+           "the op">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",

@@ -7,26 +7,23 @@
 //
 // The variant kernels of a masked convolution write only active pixels, so
 // the rest of the output needs zeros. A zero fill of the whole output before
-// the op costs its full write bandwidth on the critical path (15-23% of the
-// op on large outputs at low density on the H100, docs/benchmarks/NOTES.md
-// entry 20). These kernels write the zeros instead, per pixel from the mask,
-// and touch nothing the prologue or the variants read, so the runtime runs
-// them on a second queue (Operator.fills_before / fills_alongside):
+// the op sits on the critical path (3.6-8.8 us of a 1x1 40x40x256 layer at
+// batch 1-4 on the H100). This kernel writes the zeros of the masked-off
+// pixels instead, with the variants' own mask test negated, and touches
+// nothing the prologue or the variants read or write, so the runtime runs it
+// on a second queue alongside them (Operator.fills_alongside). It applies
+// where no variant splits its reduction (see SpSparseToGPU.cpp).
 //
-//  - the masked-off pixels, which no variant writes: alongside the
-//    variants, where the compute-bound variants leave write bandwidth free;
-//  - the active pixels, only where a variant may split its reduction (the
-//    slices accumulate atomically into zeros): before the variants, but
-//    alongside the tile-list kernel, and as large as the active part only.
+// A warp per pixel: the pixel's index arithmetic and mask test once per warp
+// (uniform, no divergence), its lanes on consecutive vectors of the pixel's
+// channels (one coalesced store per 32 vectors). A small fixed grid leaves
+// the SMs to the variants running at the same time.
 //
-// The pixel test is the variants' own (`isNonZero` of the mask element), so
-// the two sets are exactly complementary. A grid-stride loop with a small
-// fixed grid leaves the SMs' registers and slots to the variants running
-// at the same time.
-//
-// Measured on the H100 (NOTES.md entry 20): a thread per output vector with
-// the pixel arithmetic per element wrote 1.1 TB/s, a third of a memset, and
-// slowed the variants it ran beside; hence a warp per pixel.
+// Measured on the H100 (docs/benchmarks/NOTES.md entry 20): a first form, a
+// thread per output vector with the pixel arithmetic per element, wrote
+// 1.1 TB/s (a third of a memset) and slowed the variants it ran beside.
+// This one is latency-bound on large outputs (one dependent mask load per
+// pixel per warp: 481 us for 537 MB where a memset takes 168 us).
 //
 //===----------------------------------------------------------------------===//
 
@@ -44,10 +41,8 @@ using namespace mlir::spsparse;
 static constexpr int64_t kFillBlocks = 264, kFillThreads = 256, kWarp = 32;
 
 FailureOr<gpu::GPUFuncOp>
-mlir::spsparse::buildConvFillKernel(OpBuilder &builder,
-                                    gpu::GPUModuleOp module,
-                                    MaskedConv2DOp op, bool activePixels,
-                                    StringRef name) {
+mlir::spsparse::buildConvFillKernel(OpBuilder &builder, gpu::GPUModuleOp module,
+                                    MaskedConv2DOp op, StringRef name) {
   MLIRContext *ctx = builder.getContext();
   // The pixel grid: DISTiles of one pixel.
   FailureOr<TileSpace> space =
@@ -96,9 +91,9 @@ mlir::spsparse::buildConvFillKernel(OpBuilder &builder,
   Value ow = k.rem(pixel, wo);
   Value on = k.isNonZero(memref::LoadOp::create(
       b, mask, ValueRange{space->getMaskIndex(k, n, {oh, ow})}));
-  if (!activePixels)
-    on = arith::XOrIOp::create(b, on, arith::ConstantIntOp::create(b, 1, 1));
-  auto ifZero = scf::IfOp::create(b, on, /*withElse=*/false);
+  Value off =
+      arith::XOrIOp::create(b, on, arith::ConstantIntOp::create(b, 1, 1));
+  auto ifZero = scf::IfOp::create(b, off, /*withElse=*/false);
   b.setInsertionPointToStart(ifZero.thenBlock());
   auto channels = scf::ForOp::create(b, lane, k.idx(perPixel), k.idx(kWarp));
   b.setInsertionPointToStart(channels.getBody());

@@ -40,26 +40,34 @@ spsparse.polykernel @conv : (tensor<2x5x5x8xf32>, tensor<3x3x8x8xf32>, tensor<2x
 // -----
 
 // A variant that may split its reduction adds its slices atomically into
-// the active pixels: they are zeroed first, by a fill of the active pixels
-// (the mask test itself) that the variants wait for. Cout = 6 has no vector
-// width above 2; a mask without the batch axis is shared by the batch.
+// the active pixels, which then need zeros before the variants: the runtime
+// zero-fills the whole output instead (a fill kernel of the active pixels on
+// the critical path cost more on the H100). A mask without the batch axis.
 // CHECK-LABEL: spsparse.polykernel @split
-// CHECK-SAME: spsparse.fills = {alongside = [@split_kernels::@split_zero_inactive], before = [@split_kernels::@split_zero_active]}
-// CHECK-LABEL: gpu.func @split_zero_active(
+// CHECK-NOT: spsparse.fills
+// CHECK-SAME: spsparse.prologue
+// CHECK-NOT: zero_
+// CHECK-LABEL: spsparse.polykernel @split_free
+// CHECK-SAME: spsparse.fills = {alongside = [@split_free_kernels::@split_free_zero_inactive]}
+// CHECK-LABEL: gpu.func @split_free_zero_inactive(
 // CHECK-SAME: %[[MASK:.*]]: memref<16xi8>, %[[OUT:.*]]: memref<192xf32>)
 // CHECK: scf.for %{{.*}} to %c32{{.*}} step
-// CHECK: %[[ON:.*]] = arith.cmpi ne
-// CHECK-NOT: arith.xori
-// CHECK: scf.if %[[ON]] {
 // CHECK: vector.store %{{.*}} : memref<192xf32>, vector<2xf32>
-// CHECK-LABEL: gpu.func @split_zero_inactive(
-// CHECK: arith.xori
 // OFF-LABEL: spsparse.polykernel @split
 // OFF-NOT: spsparse.fills
 spsparse.polykernel @split : (tensor<2x4x4x16xf32>, tensor<3x3x16x6xf32>, tensor<4x4xi1>) -> tensor<2x4x4x6xf32> {
 ^bb0(%x: tensor<2x4x4x16xf32>, %w: tensor<3x3x16x6xf32>, %m: tensor<4x4xi1>):
   spsparse.polykernel.variant @v0 granularity <[2, 2]> schedule <channel_block = 8, reduction_block = 4, threads = 32, thread_channels = 1> tiles [0, 2]
   spsparse.polykernel.variant @v1 granularity <[2, 2]> schedule <channel_block = 8, reduction_block = 4, threads = 32, thread_channels = 1, split_k = 2>
+  %y = spsparse.masked_conv2d %x, %w mask %m {padding = array<i64: 1, 1, 1, 1>}
+      : (tensor<2x4x4x16xf32>, tensor<3x3x16x6xf32>, tensor<4x4xi1>) -> tensor<2x4x4x6xf32>
+  spsparse.yield %y : tensor<2x4x4x6xf32>
+}
+
+// Cout = 6 has no vector width above 2.
+spsparse.polykernel @split_free : (tensor<2x4x4x16xf32>, tensor<3x3x16x6xf32>, tensor<4x4xi1>) -> tensor<2x4x4x6xf32> {
+^bb0(%x: tensor<2x4x4x16xf32>, %w: tensor<3x3x16x6xf32>, %m: tensor<4x4xi1>):
+  spsparse.polykernel.variant @v0 granularity <[2, 2]> schedule <channel_block = 8, reduction_block = 4, threads = 32, thread_channels = 1>
   %y = spsparse.masked_conv2d %x, %w mask %m {padding = array<i64: 1, 1, 1, 1>}
       : (tensor<2x4x4x16xf32>, tensor<3x3x16x6xf32>, tensor<4x4xi1>) -> tensor<2x4x4x6xf32>
   spsparse.yield %y : tensor<2x4x4x6xf32>
