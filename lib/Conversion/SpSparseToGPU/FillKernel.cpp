@@ -35,9 +35,10 @@
 using namespace mlir;
 using namespace mlir::spsparse;
 
-/// Blocks x threads of a fill kernel: enough stores in flight to saturate
-/// write bandwidth (2 blocks of 8 warps per SM on an H100), few enough to
-/// share the SMs with the variant kernels.
+/// Blocks x threads of a fill kernel: a small fixed grid (2 blocks of 8
+/// warps per SM on an H100) that leaves the SMs to the variant kernels; on
+/// large outputs it is latency-bound (see above). `kWarp` threads share a
+/// pixel: a warp on NVIDIA GPUs; elsewhere only a grouping of the threads.
 static constexpr int64_t kFillBlocks = 264, kFillThreads = 256, kWarp = 32;
 
 FailureOr<gpu::GPUFuncOp>
