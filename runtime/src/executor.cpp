@@ -287,9 +287,7 @@ Status OperatorExecutor::executeAll(const Bindings &bindings, QueueHandle queue,
                                     int32_t variant) {
   if (Status s = startOp(bindings, queue, nullptr); !s)
     return s;
-  if (Status s = enqueueVariants(bindings, queue, variant); !s)
-    return s;
-  return Status::ok();
+  return enqueueVariants(bindings, queue, variant);
 }
 
 Status
@@ -402,19 +400,15 @@ Status OperatorExecutor::timed(dynaspa_run_stats_t *stats, int32_t *variant,
   if (stats)
     if (Status s = backend_.recordEvent(events_[1]); !s)
       return s;
-  if (op_.self_dispatch()) {
-    // Every variant goes; the kernels pick. No count is read before the
-    // last launch, so the device never waits for the host.
-    for (const VariantPlan &plan : variants_)
-      if (Status s = execute(plan.commands, buffers_, queue); !s)
-        return s;
-  } else {
+  // Self-dispatching: every variant goes (-1) and the kernels pick; no
+  // count is read before the last launch, so the device never waits for the
+  // host.
+  if (!op_.self_dispatch())
     if (Status s = selectVariant(variant, tileCount); !s)
       return s;
-    if (Status s = execute(variants_[*variant].commands, buffers_, queue); !s)
-      return s;
-  }
-  if (Status s = finishOp(queue); !s)
+  if (Status s =
+          enqueueVariants(buffers_, queue, op_.self_dispatch() ? -1 : *variant);
+      !s)
     return s;
   if (!stats)
     return Status::ok();
