@@ -7,23 +7,28 @@
 //
 // The variant kernels of a masked convolution write only active pixels, so
 // the rest of the output needs zeros. A zero fill of the whole output before
-// the op sits on the critical path (3.6-8.8 us of a 1x1 40x40x256 layer at
-// batch 1-4 on the H100). This kernel writes the zeros of the masked-off
-// pixels instead, with the variants' own mask test negated, and touches
-// nothing the prologue or the variants read or write, so the runtime runs it
-// on a second queue alongside them (Operator.fills_alongside). It applies
-// where no variant splits its reduction (see SpSparseToGPU.cpp).
+// the op sits on the critical path (35 us of 148 us for a 1x1 40x40x256 layer
+// at batch 16, d=0.1; 166 of 1,143 us for SIGE 256x256x128 at batch 16 on
+// the H100). These kernels write the zeros instead, per pixel with the
+// variants' own mask test, and touch nothing the prologue or the variants
+// read, so the runtime runs them on a second queue
+// (Operator.fills_before / fills_alongside):
 //
-// A warp per pixel: the pixel's index arithmetic and mask test once per warp
-// (uniform, no divergence), its lanes on consecutive vectors of the pixel's
-// channels (one coalesced store per 32 vectors). A small fixed grid leaves
-// the SMs to the variants running at the same time.
+//  - the masked-off pixels, which no variant writes: alongside the
+//    variants, which are compute-bound and leave write bandwidth free;
+//  - the active pixels, only where a variant may split its reduction (its
+//    slices add atomically into zeros): before the variants, but alongside
+//    the tile-list kernel, and only as large as the active part.
 //
-// Measured on the H100 (docs/benchmarks/NOTES.md entry 20): a first form, a
-// thread per output vector with the pixel arithmetic per element, wrote
-// 1.1 TB/s (a third of a memset) and slowed the variants it ran beside.
-// This one is latency-bound on large outputs (one dependent mask load per
-// pixel per warp: 481 us for 537 MB where a memset takes 168 us).
+// The kernel must write at close to memset bandwidth or it is slower than
+// the fill it replaces. Each warp takes `kPixelsPerStep` consecutive pixels
+// per step: it issues all their mask loads (uniform, so one transaction
+// each) before the first store, so one load latency covers the step; each
+// pixel that needs zeros is then one coalesced store per 32 channel vectors
+// from the warp's lanes. Measured on the H100 (docs/benchmarks/NOTES.md
+// entries 20 and 21): with one pixel per step the mask load's latency bound
+// the kernel (481 us for 537 MB where a memset takes 166 us); a thread per
+// output vector wrote 1.1 TB/s.
 //
 //===----------------------------------------------------------------------===//
 
@@ -36,14 +41,17 @@ using namespace mlir;
 using namespace mlir::spsparse;
 
 /// Blocks x threads of a fill kernel: a small fixed grid (2 blocks of 8
-/// warps per SM on an H100) that leaves the SMs to the variant kernels; on
-/// large outputs it is latency-bound (see above). `kWarp` threads share a
-/// pixel: a warp on NVIDIA GPUs; elsewhere only a grouping of the threads.
-static constexpr int64_t kFillBlocks = 264, kFillThreads = 256, kWarp = 32;
+/// warps per SM on an H100) that leaves the SMs to the variant kernels.
+/// `kWarp` threads share a pixel: a warp on NVIDIA GPUs; elsewhere only a
+/// grouping of the threads. `kPixelsPerStep` mask loads in flight per warp
+/// (see above).
+static constexpr int64_t kFillBlocks = 264, kFillThreads = 256, kWarp = 32,
+                         kPixelsPerStep = 8;
 
 FailureOr<gpu::GPUFuncOp>
 mlir::spsparse::buildConvFillKernel(OpBuilder &builder, gpu::GPUModuleOp module,
-                                    MaskedConv2DOp op, StringRef name) {
+                                    MaskedConv2DOp op, bool activePixels,
+                                    StringRef name) {
   MLIRContext *ctx = builder.getContext();
   // The pixel grid: DISTiles of one pixel.
   FailureOr<TileSpace> space =
@@ -61,9 +69,12 @@ mlir::spsparse::buildConvFillKernel(OpBuilder &builder, gpu::GPUModuleOp module,
       getFlatType(maskType.getNumElements(),
                   getDeviceMaskElementType(maskType.getElementType())),
       getFlatType(outType.getNumElements(), f32)};
+  int64_t ho = space->extent[0], wo = space->extent[1];
+  int64_t pixels = space->batch * ho * wo, perPixel = co / vw;
+  int64_t steps = llvm::divideCeil(pixels, kPixelsPerStep);
   int64_t warps = kFillThreads / kWarp;
-  int64_t blocks = std::min<int64_t>(
-      kFillBlocks, llvm::divideCeil(outType.getNumElements() / co, warps));
+  int64_t blocks =
+      std::min<int64_t>(kFillBlocks, llvm::divideCeil(steps, warps));
   gpu::GPUFuncOp fn = createKernel(builder, module, op->getLoc(), name,
                                    argTypes, {"mask", "output"}, {}, {blocks},
                                    kFillThreads);
@@ -72,34 +83,43 @@ mlir::spsparse::buildConvFillKernel(OpBuilder &builder, gpu::GPUModuleOp module,
   b.setInsertionPointToStart(&fn.getBody().front());
   KernelBuilder k(b);
   Value mask = fn.getArgument(0), output = fn.getArgument(1);
-  // A warp per pixel: the pixel's index arithmetic and mask test once per
-  // warp (uniform, no divergence), its lanes on consecutive vectors of the
-  // pixel's channels (one coalesced store per 32 vectors). A pixel that needs
-  // no zeros costs one broadcast load.
   Value tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
   Value lane = k.rem(tid, kWarp);
-  Value warp = k.add(
-      k.mul(gpu::BlockIdOp::create(b, gpu::Dimension::x), kFillThreads / kWarp),
-      k.div(tid, kWarp));
-  int64_t ho = space->extent[0], wo = space->extent[1];
-  int64_t pixels = space->batch * ho * wo, perPixel = co / vw;
-  auto loop = scf::ForOp::create(b, warp, k.idx(pixels),
-                                 k.idx(blocks * kFillThreads / kWarp));
+  Value warp = k.add(k.mul(gpu::BlockIdOp::create(b, gpu::Dimension::x), warps),
+                     k.div(tid, kWarp));
+  auto loop = scf::ForOp::create(b, warp, k.idx(steps), k.idx(blocks * warps));
   b.setInsertionPointToStart(loop.getBody());
-  Value pixel = loop.getInductionVar();
-  Value n = k.div(pixel, ho * wo);
-  Value oh = k.rem(k.div(pixel, wo), ho);
-  Value ow = k.rem(pixel, wo);
-  Value on = k.isNonZero(memref::LoadOp::create(
-      b, mask, ValueRange{space->getMaskIndex(k, n, {oh, ow})}));
-  Value off =
-      arith::XOrIOp::create(b, on, arith::ConstantIntOp::create(b, 1, 1));
-  auto ifZero = scf::IfOp::create(b, off, /*withElse=*/false);
-  b.setInsertionPointToStart(ifZero.thenBlock());
-  auto channels = scf::ForOp::create(b, lane, k.idx(perPixel), k.idx(kWarp));
-  b.setInsertionPointToStart(channels.getBody());
-  Type zeroType = vw == 1 ? f32 : Type(VectorType::get({vw}, f32));
-  k.store(arith::ConstantOp::create(b, b.getZeroAttr(zeroType)), output,
-          k.mul(k.add(k.mul(pixel, perPixel), channels.getInductionVar()), vw));
+  Value first = k.mul(loop.getInductionVar(), kPixelsPerStep);
+  bool ragged = pixels % kPixelsPerStep != 0;
+  // All of the step's mask loads first (the last step's pixels past the end
+  // read the last pixel's element), then the stores.
+  SmallVector<Value, kPixelsPerStep> stepPixels, writes;
+  for (int64_t j = 0; j < kPixelsPerStep; ++j) {
+    Value pixel = k.add(first, j);
+    Value at =
+        ragged ? arith::MinUIOp::create(b, pixel, k.idx(pixels - 1)) : pixel;
+    Value n = k.div(at, ho * wo);
+    Value oh = k.rem(k.div(at, wo), ho);
+    Value ow = k.rem(at, wo);
+    Value on = k.isNonZero(memref::LoadOp::create(
+        b, mask, ValueRange{space->getMaskIndex(k, n, {oh, ow})}));
+    stepPixels.push_back(pixel);
+    writes.push_back(on);
+  }
+  Value one = arith::ConstantIntOp::create(b, 1, 1);
+  for (auto [pixel, on] : llvm::zip_equal(stepPixels, writes)) {
+    Value write = activePixels ? on : arith::XOrIOp::create(b, on, one);
+    if (ragged)
+      write = k.land(write, k.slt(pixel, pixels));
+    OpBuilder::InsertionGuard guard(b);
+    auto ifZero = scf::IfOp::create(b, write, /*withElse=*/false);
+    b.setInsertionPointToStart(ifZero.thenBlock());
+    auto channels = scf::ForOp::create(b, lane, k.idx(perPixel), k.idx(kWarp));
+    b.setInsertionPointToStart(channels.getBody());
+    Type zeroType = vw == 1 ? f32 : Type(VectorType::get({vw}, f32));
+    k.store(
+        arith::ConstantOp::create(b, b.getZeroAttr(zeroType)), output,
+        k.mul(k.add(k.mul(pixel, perPixel), channels.getInductionVar()), vw));
+  }
   return fn;
 }

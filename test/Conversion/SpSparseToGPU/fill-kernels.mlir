@@ -3,8 +3,10 @@
 
 // A masked convolution's zeros come from fill kernels the runtime runs on a
 // second queue: the masked-off pixels' alongside the variants, with the
-// variants' own mask test negated. A warp per pixel (grid-stride over the
-// 50 pixels with 7 blocks of 8 warps), its lanes on the pixel's 2 vectors of
+// variants' own mask test negated. Each warp takes 8 consecutive pixels per
+// step (7 steps for 50 pixels, one block of 8 warps) and issues their 8 mask
+// loads before any store; the last step's pixels past the end read the last
+// pixel's element and store nothing. A pixel's lanes store its 2 vectors of
 // 4 channels. Without a split reduction no variant accumulates, so there is
 // no fill of the active pixels.
 // CHECK-LABEL: spsparse.polykernel @conv
@@ -13,18 +15,30 @@
 // CHECK-LABEL: gpu.func @conv_zero_inactive(
 // CHECK-SAME: %[[MASK:.*]]: memref<50xi8>, %[[OUT:.*]]: memref<400xf32>)
 // CHECK-SAME: spsparse.args = ["mask", "output"]
-// CHECK-SAME: spsparse.launch = {block = array<i64: 256, 1, 1>, grid = array<i64: 7, 1, 1>}
+// CHECK-SAME: spsparse.launch = {block = array<i64: 256, 1, 1>, grid = array<i64: 1, 1, 1>}
 // CHECK: %[[LANE:.*]] = arith.remui %{{.*}}, %c32
-// CHECK: scf.for %[[P:.*]] = %{{.*}} to %c50 step %c56
-// CHECK: %[[M:.*]] = memref.load %[[MASK]]
-// CHECK: %[[ON:.*]] = arith.cmpi ne, %[[M]], %{{.*}} : i8
-// CHECK: %[[IDLE:.*]] = arith.xori %[[ON]], %true
-// CHECK: scf.if %[[IDLE]] {
-// CHECK: scf.for %[[V:.*]] = %[[LANE]] to %c2 step %c32
-// CHECK: %[[PV:.*]] = arith.muli %[[P]], %c2
+// CHECK: scf.for %[[S:.*]] = %{{.*}} to %c7 step %c8
+// CHECK: %[[P0:.*]] = arith.muli %[[S]], %c8
+// CHECK: %[[AT0:.*]] = arith.minui %[[P0]], %c49
+// CHECK: %[[M0:.*]] = memref.load %[[MASK]]
+// CHECK: %[[ON0:.*]] = arith.cmpi ne, %[[M0]], %{{.*}} : i8
+// CHECK: %[[P1:.*]] = arith.addi %[[P0]], %c1
+// CHECK: arith.minui %[[P1]], %c49
+// CHECK: memref.load %[[MASK]]
+// CHECK-COUNT-6: memref.load %[[MASK]]
+// CHECK-NOT: vector.store
+// CHECK: %[[IDLE0:.*]] = arith.xori %[[ON0]], %true
+// CHECK: %[[IN0:.*]] = arith.cmpi slt, %[[P0]], %c50
+// CHECK: %[[W0:.*]] = arith.andi %[[IDLE0]], %[[IN0]]
+// CHECK: scf.if %[[W0]] {
+// CHECK: scf.for %[[V:.*]] = %[[LANE]] to %c2{{.*}} step %c32
+// CHECK: %[[PV:.*]] = arith.muli %[[P0]], %c2
 // CHECK: %[[E:.*]] = arith.addi %[[PV]], %[[V]]
 // CHECK: %[[AT:.*]] = arith.muli %[[E]], %c4
 // CHECK: vector.store %{{.*}}, %[[OUT]][%[[AT]]] {alignment = 16 : i64} : memref<400xf32>, vector<4xf32>
+// CHECK-COUNT-7: scf.if
+// CHECK-NOT: scf.if
+// CHECK: gpu.return
 // CHECK-NOT: gpu.func @conv_zero_active
 // OFF-LABEL: spsparse.polykernel @conv
 // OFF-NOT: spsparse.fills
@@ -40,18 +54,29 @@ spsparse.polykernel @conv : (tensor<2x5x5x8xf32>, tensor<3x3x8x8xf32>, tensor<2x
 // -----
 
 // A variant that may split its reduction adds its slices atomically into
-// the active pixels, which then need zeros before the variants: the runtime
-// zero-fills the whole output instead (a fill kernel of the active pixels on
-// the critical path cost more on the H100). A mask without the batch axis.
+// the active pixels, which then need zeros before the variants: a second
+// fill kernel, of the active pixels (the mask test not negated), that the
+// runtime runs alongside the prologue. 32 pixels are 4 whole steps: no
+// clamp, no bounds test. A mask without the batch axis.
 // CHECK-LABEL: spsparse.polykernel @split
-// CHECK-NOT: spsparse.fills
-// CHECK-SAME: spsparse.prologue
-// CHECK-NOT: zero_
+// CHECK-SAME: spsparse.fills = {alongside = [@split_kernels::@split_zero_inactive], before = [@split_kernels::@split_zero_active]}
 // CHECK-LABEL: spsparse.polykernel @split_free
 // CHECK-SAME: spsparse.fills = {alongside = [@split_free_kernels::@split_free_zero_inactive]}
+// CHECK-LABEL: gpu.func @split_zero_active(
+// CHECK-SAME: %[[MASK:.*]]: memref<16xi8>, %[[OUT:.*]]: memref<192xf32>)
+// CHECK: scf.for %{{.*}} to %c4{{.*}} step
+// CHECK-NOT: arith.minui
+// CHECK: %[[M:.*]] = memref.load %[[MASK]]
+// CHECK: %[[ON:.*]] = arith.cmpi ne, %[[M]]
+// CHECK-NOT: arith.xori
+// CHECK-NOT: arith.cmpi slt
+// CHECK: scf.if %[[ON]] {
+// CHECK: vector.store %{{.*}} : memref<192xf32>, vector<2xf32>
+// CHECK-LABEL: gpu.func @split_zero_inactive(
+// CHECK: arith.xori
 // CHECK-LABEL: gpu.func @split_free_zero_inactive(
 // CHECK-SAME: %[[MASK:.*]]: memref<16xi8>, %[[OUT:.*]]: memref<192xf32>)
-// CHECK: scf.for %{{.*}} to %c32{{.*}} step
+// CHECK: scf.for %{{.*}} to %c4{{.*}} step
 // CHECK: vector.store %{{.*}} : memref<192xf32>, vector<2xf32>
 // OFF-LABEL: spsparse.polykernel @split
 // OFF-NOT: spsparse.fills
