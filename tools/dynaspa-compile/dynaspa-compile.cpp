@@ -110,11 +110,11 @@ static cl::opt<unsigned> sharedBuffers(
     cl::cat(category));
 static cl::opt<bool> fillKernels(
     "fill-kernels", cl::init(true),
-    cl::desc("A convolution gets its zeros from fill kernels that the "
-             "runtime runs on a second queue: the masked-off pixels alongside "
-             "the variants and, where a variant splits its reduction, the "
-             "active pixels alongside the prologue; --fill-kernels=false: the "
-             "runtime zero-fills the whole output before the op"),
+    cl::desc("A convolution whose variants do not split their reduction "
+             "gets its zeros from a fill kernel of the masked-off pixels that "
+             "the runtime runs on a second queue alongside the prologue and "
+             "the variants; --fill-kernels=false (and where a variant "
+             "splits): the runtime zero-fills the whole output before the op"),
     cl::cat(category));
 static cl::opt<bool> printIR("print-gpu-ir", cl::init(false),
                              cl::desc("Print the GPU kernels (after "

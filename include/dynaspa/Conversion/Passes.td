@@ -97,11 +97,11 @@ def ConvertSpSparseToGPU
            "the block computes from the other: one barrier per chunk instead "
            "of two; where the second copy fits in 48 KiB)">,
     Option<"fillKernels", "fill-kernels", "bool", /*default=*/"true",
-           "A convolution gets its zeros from fill kernels that the runtime "
-           "runs on a second queue: the masked-off pixels alongside the "
-           "variants and, where a variant splits its reduction, the active "
-           "pixels alongside the prologue; false: a zero fill of the whole "
-           "output before the op">,
+           "A convolution whose variants do not split their reduction gets "
+           "its zeros from a fill kernel of the masked-off pixels that the "
+           "runtime runs alongside the prologue and the variants; false (and "
+           "where a variant splits): a zero fill of the whole output before "
+           "the op">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",

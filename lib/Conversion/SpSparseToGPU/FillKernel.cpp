@@ -7,18 +7,12 @@
 //
 // The variant kernels of a masked convolution write only active pixels, so
 // the rest of the output needs zeros. A zero fill of the whole output before
-// the op sits on the critical path (35 us of 148 us for a 1x1 40x40x256 layer
-// at batch 16, d=0.1; 166 of 1,143 us for SIGE 256x256x128 at batch 16 on
-// the H100). These kernels write the zeros instead, per pixel with the
-// variants' own mask test, and touch nothing the prologue or the variants
-// read, so the runtime runs them on a second queue
-// (Operator.fills_before / fills_alongside):
-//
-//  - the masked-off pixels, which no variant writes: alongside the
-//    variants, which are compute-bound and leave write bandwidth free;
-//  - the active pixels, only where a variant may split its reduction (its
-//    slices add atomically into zeros): before the variants, but alongside
-//    the tile-list kernel, and only as large as the active part.
+// the op sits on the critical path (3.6-8.8 us of a 1x1 40x40x256 layer at
+// batch 1-4 on the H100). This kernel writes the zeros of the masked-off
+// pixels instead, with the variants' own mask test negated, and touches
+// nothing the prologue or the variants read or write, so the runtime runs it
+// on a second queue alongside them (Operator.fills_alongside). It applies
+// where no variant splits its reduction (see SpSparseToGPU.cpp).
 //
 // The kernel must write at close to memset bandwidth or it is slower than
 // the fill it replaces. Each warp takes `kPixelsPerStep` consecutive pixels
@@ -26,8 +20,8 @@
 // each) before the first store, so one load latency covers the step; each
 // pixel that needs zeros is then one coalesced store per 32 channel vectors
 // from the warp's lanes. Measured on the H100 (docs/benchmarks/NOTES.md
-// entries 20 and 21): with one pixel per step the mask load's latency bound
-// the kernel (481 us for 537 MB where a memset takes 166 us); a thread per
+// entries 20 and 21): 206 us for 537 MB where a memset takes 167 us; with one
+// pixel per step the mask load's latency bound it (481 us), and a thread per
 // output vector wrote 1.1 TB/s.
 //
 //===----------------------------------------------------------------------===//
@@ -50,8 +44,7 @@ static constexpr int64_t kFillBlocks = 264, kFillThreads = 256, kWarp = 32,
 
 FailureOr<gpu::GPUFuncOp>
 mlir::spsparse::buildConvFillKernel(OpBuilder &builder, gpu::GPUModuleOp module,
-                                    MaskedConv2DOp op, bool activePixels,
-                                    StringRef name) {
+                                    MaskedConv2DOp op, StringRef name) {
   MLIRContext *ctx = builder.getContext();
   // The pixel grid: DISTiles of one pixel.
   FailureOr<TileSpace> space =
@@ -93,7 +86,7 @@ mlir::spsparse::buildConvFillKernel(OpBuilder &builder, gpu::GPUModuleOp module,
   bool ragged = pixels % kPixelsPerStep != 0;
   // All of the step's mask loads first (the last step's pixels past the end
   // read the last pixel's element), then the stores.
-  SmallVector<Value, kPixelsPerStep> stepPixels, writes;
+  SmallVector<Value, kPixelsPerStep> stepPixels, onPixels;
   for (int64_t j = 0; j < kPixelsPerStep; ++j) {
     Value pixel = k.add(first, j);
     Value at =
@@ -104,11 +97,11 @@ mlir::spsparse::buildConvFillKernel(OpBuilder &builder, gpu::GPUModuleOp module,
     Value on = k.isNonZero(memref::LoadOp::create(
         b, mask, ValueRange{space->getMaskIndex(k, n, {oh, ow})}));
     stepPixels.push_back(pixel);
-    writes.push_back(on);
+    onPixels.push_back(on);
   }
   Value one = arith::ConstantIntOp::create(b, 1, 1);
-  for (auto [pixel, on] : llvm::zip_equal(stepPixels, writes)) {
-    Value write = activePixels ? on : arith::XOrIOp::create(b, on, one);
+  for (auto [pixel, on] : llvm::zip_equal(stepPixels, onPixels)) {
+    Value write = arith::XOrIOp::create(b, on, one);
     if (ragged)
       write = k.land(write, k.slt(pixel, pixels));
     OpBuilder::InsertionGuard guard(b);

@@ -112,29 +112,21 @@ LogicalResult lowerPolyKernel(PolyKernelOp pk, SymbolTable &symbols,
   pk->setAttr(SpSparseDialect::kPrologueAttrName,
               ArrayAttr::get(ctx, prologue));
 
-  if (conv && options.fillKernels) {
-    // The masked-off pixels always; the active ones where a variant's
-    // slices add into them.
-    bool splits = llvm::any_of(variants, [](PolyKernelVariantOp v) {
-      return v.getSchedule() && v.getSchedule().getSplitK() > 1;
-    });
-    SmallVector<NamedAttribute> fills;
-    for (bool active : {true, false}) {
-      if (active && !splits)
-        continue;
-      std::string name =
-          (pk.getSymName() + (active ? "_zero_active" : "_zero_inactive"))
-              .str();
-      FailureOr<gpu::GPUFuncOp> fill =
-          buildConvFillKernel(builder, gpuModule, conv, active, name);
-      if (failed(fill))
-        return failure();
-      fills.push_back(
-          builder.getNamedAttr(active ? "before" : "alongside",
-                               ArrayAttr::get(ctx, {kernelRef(*fill)})));
-    }
+  // Fill kernels only where no variant may split its reduction: the
+  // slices add atomically into the active pixels, which would then need
+  // zeros before the variants, and on the H100 that fill on the critical
+  // path cost more than the zero fill it replaces (NOTES.md entries 20, 21).
+  bool splits = llvm::any_of(variants, [](PolyKernelVariantOp v) {
+    return v.getSchedule() && v.getSchedule().getSplitK() > 1;
+  });
+  if (conv && options.fillKernels && !splits) {
+    FailureOr<gpu::GPUFuncOp> fill = buildConvFillKernel(
+        builder, gpuModule, conv, (pk.getSymName() + "_zero_inactive").str());
+    if (failed(fill))
+      return failure();
     pk->setAttr(SpSparseDialect::kFillsAttrName,
-                builder.getDictionaryAttr(fills));
+                builder.getDictionaryAttr(builder.getNamedAttr(
+                    "alongside", ArrayAttr::get(ctx, {kernelRef(*fill)}))));
   }
 
   // Both templates take the op's operands in order (input, filter, mask,

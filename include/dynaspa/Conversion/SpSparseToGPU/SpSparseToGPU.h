@@ -75,11 +75,10 @@ struct KernelOptions {
   /// stores chunk c+1 while chunk c is computed (one barrier per chunk), where
   /// the second copy fits in the 48 KiB of static shared memory.
   unsigned sharedBuffers = 1;
-  /// A convolution's zeros from fill kernels (buildConvFillKernel) that the
-  /// runtime runs on a second queue, instead of a zero fill of the whole
-  /// output before the op: the masked-off pixels alongside the variants, and
-  /// where a variant splits its reduction the active pixels alongside the
-  /// prologue.
+  /// A convolution's zeros from a fill kernel (buildConvFillKernel) that the
+  /// runtime runs alongside the prologue and the variants, instead of a zero
+  /// fill of the whole output before the op, where no variant splits its
+  /// reduction.
   bool fillKernels = true;
 };
 
@@ -97,12 +96,12 @@ FailureOr<gpu::GPUFuncOp> buildConvKernel(OpBuilder &builder,
                                           const KernelOptions &options = {});
 
 /// Emits a kernel that writes zeros to the output pixels of `op` whose mask
-/// element is not set (the variants' own test, negated: what no variant
-/// writes), or with `activePixels` to those whose element is set (where a
-/// split reduction accumulates). FillKernel.cpp. Arguments: mask, output.
-FailureOr<gpu::GPUFuncOp>
-buildConvFillKernel(OpBuilder &builder, gpu::GPUModuleOp module,
-                    MaskedConv2DOp op, bool activePixels, StringRef name);
+/// element is not set (the variants' own test, negated): what no variant
+/// writes (FillKernel.cpp). Arguments: mask, output.
+FailureOr<gpu::GPUFuncOp> buildConvFillKernel(OpBuilder &builder,
+                                              gpu::GPUModuleOp module,
+                                              MaskedConv2DOp op,
+                                              StringRef name);
 
 /// Emits the kernel of one PolyKernel variant of a masked batch-matmul: a
 /// grid-stride loop over the DISTile list (blocks of g rows) that stages
