@@ -8,6 +8,8 @@ what pruning with it loses, and how far greedy PolyKernel selection gets.
     /usr/bin/python3 benchmarks/model_eval.py calibrate
     # the evaluation: docs/tuning/h100-eval.json and the scatter plots
     /usr/bin/python3 benchmarks/model_eval.py eval
+    # a sweep entry from a `dynaspa-tune plan --all` folder measured on the GPU
+    /usr/bin/python3 benchmarks/model_eval.py from-tune W --op NAME --batch B --out SWEEP.json
 
 The model is the analysis library itself, through `dynaspa-cost` (JSON in,
 JSON out); this script only builds queries and scores answers. Any sweep JSON
@@ -314,7 +316,8 @@ def evaluate(a):
             s = search_metrics(pred, meas)
             s["density"] = m["target_density"]
             per_density.append(s)
-            label = "%s (%s)" % (key, os.path.basename(source)[len("sweep-"):-len(".json")])
+            label = "%s (%s)" % (key, re.sub(r"^(sweep|tune)-|\.json$", "",
+                                             os.path.basename(source)))
             scatter += [(label, m["target_density"], p, t) for p, t in zip(pred, meas)]
         sel = select_eval(cands, masks, M, P, gap, a.k)
         entry = {
@@ -485,6 +488,74 @@ NOTES_BMM = [
     "multi-block (the runtime it ran with) and the bmm template's profile (BmmProfile.cpp); "
     "densities 0.1/0.2/0.3/0.5/0.7/1.0, so leave-one-density-out k is at most 5.",
 ]
+
+
+# -------------------------------------------------------------- from-tune
+VARIANT = re.compile(r"granularity<\[([\d, ]+)\]>, schedule = #spsparse\.schedule<([^>]*)>")
+
+
+def sweep_from_tune(plan, results, op, batch):
+    """A sweep entry (what `eval` reads) from a `dynaspa-tune plan --all`
+    folder and the results.json `dynaspa-tune measure` wrote there: each
+    candidate's time per target density is the mean over that density's
+    masks (the tuner's mask ids are KIND-dDENSITY-sSEED)."""
+    import numpy as np
+    with open(os.path.join(plan, "manifest.json")) as f:
+        manifest = json.load(f)
+    with open(os.path.join(plan, "candidates.mlir")) as f:
+        variants = VARIANT.findall(f.read())
+    if len(variants) != len(manifest["candidates"]):
+        raise SystemExit("%s: %d variants in candidates.mlir, %d candidates in the manifest"
+                         % (plan, len(variants), len(manifest["candidates"])))
+    measured = results["results"]
+    groups = {}
+    for mid, npy in sorted(manifest["masks"].items()):
+        m = re.fullmatch(r"(\w+)-d([\d.]+)-s\d+", mid)
+        if not m:
+            raise SystemExit("%s: mask id %r is not KIND-dDENSITY-sSEED" % (plan, mid))
+        g = groups.setdefault((m.group(1), float(m.group(2))), {"ids": [], "density": []})
+        g["ids"].append(mid)
+        g["density"].append(float(np.load(os.path.join(plan, npy)).mean()))
+    cands, masks = [], []
+    for (gran, sched) in variants:
+        cands.append({"granularity": [int(x) for x in gran.split(",")],
+                      "schedule": sched.strip()})
+    for (kind, target), g in sorted(groups.items(), key=lambda kv: kv[0][1]):
+        times = []
+        for c in manifest["candidates"]:
+            got = [measured.get(c["id"], {}).get(mid, {}).get("us") for mid in g["ids"]]
+            times.append(None if None in got else sum(got) / len(got))
+        masks.append({"kind": kind, "target_density": target,
+                      "density": sum(g["density"]) / len(g["density"]), "dynaspa_us": times})
+    entry = {"op": op.name, "batch": batch, "candidates": cands, "masks": masks}
+    if op.kind == "bmm":
+        # dynaspa-compile lowers a lone variant that lists its own tiles
+        # standalone (no tile list, no zero fill).
+        entry["lowering"] = "standalone"
+    return entry
+
+
+def cmd_from_tune(a):
+    op = suite.OPS_BY_NAME[a.op]
+    with open(a.results or os.path.join(a.plan, "results.json")) as f:
+        results = json.load(f)
+    entry = sweep_from_tune(a.plan, results, op, a.batch)
+    doc = {"gpu": results.get("device", ""), "timing": TUNE_TIMING, "note": a.note,
+           "results": {}}
+    if os.path.exists(a.out):
+        with open(a.out) as f:
+            doc = json.load(f)
+    doc.setdefault("results", {})["%s_b%d" % (op.name, a.batch)] = entry
+    with open(a.out, "w") as f:
+        json.dump(doc, f, indent=1)
+    print("%s: %s_b%d, %d candidates x %d densities" % (a.out, op.name, a.batch,
+                                                      len(entry["candidates"]),
+                                                      len(entry["masks"])))
+    return 0
+
+
+TUNE_TIMING = ("dynaspa-tune measure: CUDA-graph replay (runtime benchmark API), 20 reps x 3 "
+               "rounds, median; every pair checked against float64 first")
 
 
 # -------------------------------------------------------------- registers
@@ -691,8 +762,16 @@ def main(argv=None):
     e.add_argument("--out", default=os.path.join(TUNING, "h100-eval.json"))
     e.add_argument("--plot", default=os.path.join(TUNING, "h100-model-vs-measured.png"))
     e.add_argument("--title", default="cost model vs measured H100 time per schedule candidate")
+    t = sub.add_parser("from-tune", help="a sweep entry from a measured dynaspa-tune plan")
+    t.add_argument("plan", help="the `dynaspa-tune plan --all` folder")
+    t.add_argument("--results", help="its measured results.json (default PLAN/results.json)")
+    t.add_argument("--op", required=True, choices=sorted(suite.OPS_BY_NAME))
+    t.add_argument("--batch", type=int, required=True)
+    t.add_argument("--out", required=True, help="sweep JSON to add the entry to (or create)")
+    t.add_argument("--note", default="", help="the new file's note (how it was measured)")
     a = p.parse_args(argv)
-    return {"registers": cmd_registers, "calibrate": cmd_calibrate, "eval": cmd_eval}[a.cmd](a)
+    return {"registers": cmd_registers, "calibrate": cmd_calibrate, "eval": cmd_eval,
+            "from-tune": cmd_from_tune}[a.cmd](a)
 
 
 if __name__ == "__main__":

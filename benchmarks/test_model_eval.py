@@ -65,6 +65,36 @@ def greedy_and_dispatch():
 
 
 @check
+def sweep_from_a_tune_plan():
+    """from-tune: candidates in candidates.mlir order, the mean of each
+    density's masks, None where a mask was not measured."""
+    import numpy as np
+    sched = "channel_block = 32, reduction_block = 16, threads = 64, split_k = %d"
+    with tempfile.TemporaryDirectory() as plan:
+        with open(os.path.join(plan, "candidates.mlir"), "w") as f:
+            for i, g in enumerate(("1, 1", "4, 4")):
+                f.write("func @cand%d { %%y = spsparse.masked_conv2d {spsparse.variants = "
+                        "[{granularity = #spsparse.granularity<[%s]>, schedule = "
+                        "#spsparse.schedule<%s>}]} }\n" % (i, g, sched % (i + 1)))
+        ids = ["saliency-d0.1-s0", "saliency-d0.1-s1", "saliency-d1-s0"]
+        for mid, d in zip(ids, (0.1, 0.2, 1.0)):
+            np.save(os.path.join(plan, mid + ".npy"), np.arange(10) < 10 * d)
+        with open(os.path.join(plan, "manifest.json"), "w") as f:
+            json.dump({"candidates": [{"id": "a", "masks": ids}, {"id": "b", "masks": ids}],
+                       "masks": {m: m + ".npy" for m in ids}}, f)
+        results = {"results": {"a": {ids[0]: {"us": 10.0}, ids[1]: {"us": 20.0},
+                                     ids[2]: {"us": 50.0}},
+                               "b": {ids[0]: {"us": 5.0}, ids[2]: {"us": 40.0}}}}
+        e = me.sweep_from_tune(plan, results, me.suite.OPS_BY_NAME["conv3x3_40x40x256"], 4)
+    assert e["op"] == "conv3x3_40x40x256" and e["batch"] == 4 and "lowering" not in e, e
+    assert e["candidates"] == [{"granularity": [1, 1], "schedule": sched % 1},
+                               {"granularity": [4, 4], "schedule": sched % 2}], e["candidates"]
+    assert [(m["target_density"], m["dynaspa_us"]) for m in e["masks"]] == \
+        [(0.1, [15.0, None]), (1.0, [50.0, 40.0])], e["masks"]
+    assert abs(e["masks"][0]["density"] - 0.15) < 1e-12, e["masks"][0]
+
+
+@check
 def end_to_end(build, masks):
     if not os.path.exists(os.path.join(build, "dynaspa-cost")):
         raise AssertionError("no dynaspa-cost in %s" % build)
