@@ -324,6 +324,9 @@ def write_plan(conv, pairs, masks, a, out):
     """A bundle of the candidates in `pairs` and what to measure on which
     mask, in `out` (everything `measure` needs on the device)."""
     os.makedirs(out, exist_ok=True)
+    # measure resumes from a results.json in the folder: not from another plan's.
+    if os.path.exists(os.path.join(out, "results.json")):
+        os.remove(os.path.join(out, "results.json"))
     cands = {}
     for c, m in pairs:
         cands.setdefault(c["id"], (c, []))[1].append(m["id"])
@@ -371,9 +374,20 @@ def reference(x, w, mask, bias, stride, pad):
     return y * (mask.reshape(n, ho, wo, 1) != 0)
 
 
+def save_results(path, device, results):
+    """results.json, replaced whole (a kill mid-write leaves the last copy)."""
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump({"device": device, "results": results}, f, indent=1)
+    os.replace(tmp, path)
+
+
 def measure(a):
     """Runtime only: every (candidate, mask) of the plan, checked against
-    float64 before it is timed."""
+    float64 before it is timed. Resumable: the pairs a results.json from the
+    same device already holds are skipped, and the file is saved as it goes
+    (every 30 s and at the end), so a long plan can span several device
+    sessions (--max-minutes stops cleanly)."""
     with open(os.path.join(a.plan, "manifest.json")) as f:
         man = json.load(f)
     op = make_op(man["signature"], man.get("heads") or 6)
@@ -404,27 +418,49 @@ def measure(a):
     from dynaspa import runtime as rt
     ctx = rt.Library(a.runtime).context(a.device)
     bundle = ctx.load_bundle(os.path.join(a.plan, "candidates.dspb"))
-    total = sum(len(c["masks"]) for c in man["candidates"])
-    results, done, start = {}, 0, time.time()
-    for c in man["candidates"]:
-        oper = bundle.operator(bundle.find_operator(c["operator"]))
-        oper.prepare()
-        for mid in c["masks"]:
-            inputs, ref = cases[mid]
-            ref = ref() if callable(ref) else ref
-            got = oper.run(inputs)[0]
-            err = float(np.abs(got - ref).max() / max(1.0, np.abs(ref).max()))
-            entry = {"max_rel_err": err}
-            if err <= 1e-4:
-                entry["us"] = oper.benchmark(warmup=a.warmup, reps=a.reps,
-                                             rounds=a.rounds)["median_us"]
-            results.setdefault(c["id"], {})[mid] = entry
-            done += 1
-            progress(done, total, "measurements", start)
     out = os.path.join(a.plan, "results.json")
-    with open(out, "w") as f:
-        json.dump({"device": ctx.device_name(), "results": results}, f, indent=1)
-    print("wrote %s (%d measurements on %s)" % (out, total, ctx.device_name()))
+    results = {}
+    if os.path.exists(out):
+        with open(out) as f:
+            old = json.load(f)
+        if old.get("device") == ctx.device_name():
+            results = old["results"]
+        else:
+            print("%s: measured on %s, not %s: measuring again"
+                  % (out, old.get("device"), ctx.device_name()), file=sys.stderr)
+    todo = [(c, mid) for c in man["candidates"] for mid in c["masks"]
+            if mid not in results.get(c["id"], {})]
+    total = sum(len(c["masks"]) for c in man["candidates"])
+    if len(todo) < total:
+        print("resuming: %d of %d already measured" % (total - len(todo), total))
+    done, start = 0, time.time()
+    saved, oper, prepared = start, None, None
+    for c, mid in todo:
+        if a.max_minutes and time.time() - start > 60 * a.max_minutes:
+            break
+        if prepared != c["id"]:
+            oper = bundle.operator(bundle.find_operator(c["operator"]))
+            oper.prepare()
+            prepared = c["id"]
+        inputs, ref = cases[mid]
+        ref = ref() if callable(ref) else ref
+        got = oper.run(inputs)[0]
+        err = float(np.abs(got - ref).max() / max(1.0, np.abs(ref).max()))
+        entry = {"max_rel_err": err}
+        if err <= 1e-4:
+            entry["us"] = oper.benchmark(warmup=a.warmup, reps=a.reps,
+                                         rounds=a.rounds)["median_us"]
+        results.setdefault(c["id"], {})[mid] = entry
+        done += 1
+        progress(done, len(todo), "measurements", start)
+        if time.time() - saved > 30:
+            save_results(out, ctx.device_name(), results)
+            saved = time.time()
+    save_results(out, ctx.device_name(), results)
+    have = sum(len(r) for r in results.values())
+    print("wrote %s (%d measurements on %s%s)" % (
+        out, have, ctx.device_name(),
+        "" if have == total else "; %d of %d left: run measure again" % (total - have, total)))
     return 0
 
 
@@ -602,7 +638,8 @@ def run(a):
                 continue
             write_plan(st.conv, pairs, st.masks, a, work)
             ma = argparse.Namespace(plan=work, runtime=a.runtime, device=a.device,
-                                    warmup=a.warmup, reps=a.reps, rounds=a.rounds)
+                                    warmup=a.warmup, reps=a.reps, rounds=a.rounds,
+                                    max_minutes=0)
             with contextlib.redirect_stdout(sys.stderr):
                 measure(ma)
             with open(os.path.join(work, "results.json")) as f:
@@ -707,6 +744,9 @@ def main(argv=None):
     m = sub.add_parser("measure", help="on the device: measure a plan (runtime only)")
     m.add_argument("plan")
     m.add_argument("--device", choices=("cuda", "opencl"), default="cuda")
+    m.add_argument("--max-minutes", type=float, default=0,
+                   help="stop after this long (results.json keeps what was measured; "
+                   "measure again to go on)")
     timing(m)
     u = sub.add_parser("update", help="record a plan's results; select when the budget is spent")
     common(u)
