@@ -540,8 +540,11 @@ def cmd_from_tune(a):
     with open(a.results or os.path.join(a.plan, "results.json")) as f:
         results = json.load(f)
     entry = sweep_from_tune(a.plan, results, op, a.batch)
-    doc = {"gpu": results.get("device", ""), "timing": TUNE_TIMING, "note": a.note,
-           "results": {}}
+    t = results.get("timing")
+    timing = ("dynaspa-tune measure: CUDA-graph replay (runtime benchmark API), %s, median; "
+              "every pair checked against float64 first"
+              % ("%(reps)d reps x %(rounds)d rounds" % t if t else "reps and rounds not recorded"))
+    doc = {"gpu": results.get("device", ""), "timing": timing, "note": a.note, "results": {}}
     if os.path.exists(a.out):
         with open(a.out) as f:
             doc = json.load(f)
@@ -552,10 +555,6 @@ def cmd_from_tune(a):
                                                       len(entry["candidates"]),
                                                       len(entry["masks"])))
     return 0
-
-
-TUNE_TIMING = ("dynaspa-tune measure: CUDA-graph replay (runtime benchmark API), 20 reps x 3 "
-               "rounds, median; every pair checked against float64 first")
 
 
 # -------------------------------------------------------------- registers

@@ -374,11 +374,14 @@ def reference(x, w, mask, bias, stride, pad):
     return y * (mask.reshape(n, ho, wo, 1) != 0)
 
 
-def save_results(path, device, results):
-    """results.json, replaced whole (a kill mid-write leaves the last copy)."""
+def save_results(path, device, a, results):
+    """results.json, replaced whole (a kill mid-write leaves the last copy),
+    with the timing settings it was measured with."""
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
-        json.dump({"device": device, "results": results}, f, indent=1)
+        json.dump({"device": device, "timing": {"warmup": a.warmup, "reps": a.reps,
+                                                "rounds": a.rounds},
+                   "results": results}, f, indent=1)
     os.replace(tmp, path)
 
 
@@ -454,9 +457,9 @@ def measure(a):
         done += 1
         progress(done, len(todo), "measurements", start)
         if time.time() - saved > 30:
-            save_results(out, ctx.device_name(), results)
+            save_results(out, ctx.device_name(), a, results)
             saved = time.time()
-    save_results(out, ctx.device_name(), results)
+    save_results(out, ctx.device_name(), a, results)
     have = sum(len(r) for r in results.values())
     print("wrote %s (%d measurements on %s%s)" % (
         out, have, ctx.device_name(),
