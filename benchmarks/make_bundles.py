@@ -86,9 +86,20 @@ def main(argv=None):
                         "adaptive split keeps at least")
     p.add_argument("--no-small-tiles", action="store_true",
                    help="A/B runs: default PolyKernels without the 2x2-DISTile variant")
+    p.add_argument("--variant", metavar="HxW:SCHEDULE",
+                   help="A/B runs: every conv bundle has this one variant, e.g. "
+                        "'4x4:channel_block = 64, threads = 128, tf32 = true' (a schedule "
+                        "sweep, or tensor cores against the fp32 PolyKernels)")
     p.add_argument("--extra", nargs=argparse.REMAINDER, default=[],
                    help="further compiler flags (must come last)")
     a = p.parse_args(argv)
+    only = None
+    if a.variant:
+        g, _, sched = a.variant.partition(":")
+        try:
+            only = [(tuple(int(v) for v in g.split("x")), sched.strip(), None)]
+        except ValueError:
+            p.error("--variant: want HxW:SCHEDULE, e.g. 4x4:channel_block = 64, got %r" % a.variant)
 
     ops = suite.select_ops(a.ops, a.quick)
     batches = a.batches or (suite.QUICK_BATCHES if a.quick else suite.BATCHES)
@@ -107,9 +118,12 @@ def main(argv=None):
             key = suite.bundle_key(op, b)
             mpath = os.path.join(mdir, key + ".mlir")
             with open(mpath, "w") as f:
-                f.write(suite.mlir(op, b, schedules.chosen_variants(
-                    op, b, use_chosen=not a.default_variants, min_blocks=a.min_blocks,
-                    small_tiles=not a.no_small_tiles, slice_chunks=a.slice_chunks) if op.kind == "conv" else None))
+                variants = None
+                if op.kind == "conv":
+                    variants = only or schedules.chosen_variants(
+                        op, b, use_chosen=not a.default_variants, min_blocks=a.min_blocks,
+                        small_tiles=not a.no_small_tiles, slice_chunks=a.slice_chunks)
+                f.write(suite.mlir(op, b, variants))
             jobs.append((key, op, b, mpath, os.path.join(a.out, key + ".dspb")))
     print("wrote %d MLIR files to %s" % (len(jobs), mdir))
 

@@ -41,7 +41,8 @@ done
 echo "e2e: $pass passed, $fail failed"
 for n in split_k2_double_buffer split_adaptive_sparse split_adaptive_uneven double_buffer_batch2 double_buffer_s2 grouped_1x1_batch2 saliency_40x40 \
          multiblock_1x1_tiles_batch2 multiblock_2x2_saliency av_gather_d0.3 qk_gather_d0.3 \
-         small_nondiv_gather av_d0.3 av_gather_db_d0.3 small_nondiv_db_v1 qk_wide_alone av_wide_pair; do
+         small_nondiv_gather av_d0.3 av_gather_db_d0.3 small_nondiv_db_v1 qk_wide_alone av_wide_pair \
+         tf32_3x3 tf32_split_db tf32_s2_odd_cout; do
   run=("$G/bin/dynaspa-run" "$G/e2e/$n.dspb" --device cuda --random 3 --mask "$G/e2e/${n}_mask.npy" --check)
   m=$(compute-sanitizer --tool memcheck --report-api-errors no "${run[@]}" 2>&1 | grep "ERROR SUMMARY")
   r=$(compute-sanitizer --tool racecheck "${run[@]}" 2>&1 | grep "RACECHECK SUMMARY")

@@ -59,6 +59,9 @@ void dynaspa::buildCudaPipeline(OpPassManager &pm,
   kernels.addPass(createCanonicalizerPass());
   kernels.addPass(createCSEPass());
   kernels.addPass(createSCFToControlFlowPass());
+  // Tensor-core fragments (tf32 schedules) first: their vector operands
+  // become the LLVM aggregates nvvm.mma.sync takes.
+  kernels.addPass(createConvertNVGPUToNVVMPass());
   ConvertGpuOpsToNVVMOpsOptions nvvm;
   // Kernel arguments are bare pointers: the bundle's ABI is one pointer per
   // buffer, not a memref descriptor.

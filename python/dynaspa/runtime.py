@@ -51,7 +51,8 @@ class TensorInfoC(ctypes.Structure):
 
 class OperatorInfoC(ctypes.Structure):
     _fields_ = [("name", ctypes.c_char_p), ("kind", ctypes.c_int), ("num_inputs", _sz),
-                ("num_outputs", _sz), ("num_variants", _sz)]
+                ("num_outputs", _sz), ("num_variants", _sz),
+                ("num_tf32_variants", _sz)]
 
 
 class RunStats(ctypes.Structure):
@@ -287,6 +288,7 @@ class Operator:
         self.name = info.name.decode() if info.name else ""
         self.kind = OP_KINDS[info.kind] if info.kind < len(OP_KINDS) else info.kind
         self.num_variants = info.num_variants
+        self.num_tf32_variants = info.num_tf32_variants
         self.inputs = []
         self.outputs = []
         for i in range(info.num_inputs):

@@ -174,6 +174,8 @@ struct OperatorWriter {
       std::optional<ArrayRef<int64_t>> range = v.getTiles();
       variant->min_tiles = range ? (*range)[0] : 0;
       variant->max_tiles = range ? (*range)[1] : -1;
+      if (v.getSchedule().getTf32())
+        variant->math = fb::Math::TF32;
       op.variants.push_back(std::move(variant));
       writesZeros &= fn->hasAttr(SpSparseDialect::kWritesZerosAttrName);
     }

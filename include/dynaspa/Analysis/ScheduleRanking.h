@@ -26,7 +26,8 @@ namespace mlir::spsparse {
 FailureOr<dynaspa::cost::ConvProblem> getConvProblem(MaskedConv2DOp op);
 
 /// The knobs of (granularity, schedule); a null schedule is the default one.
-/// Fails for a granularity of other than two sizes.
+/// Fails for a granularity of other than two sizes, and for a tf32 schedule
+/// (the model has no tensor-core profile).
 FailureOr<dynaspa::cost::ConvSchedule> getConvSchedule(GranularityAttr g,
                                                        ScheduleAttr schedule);
 

@@ -53,6 +53,8 @@ FailureOr<cost::ConvSchedule> mlir::spsparse::getConvSchedule(GranularityAttr g,
   c.tileW = g.getSizes()[1];
   if (!s)
     return c; // ConvSchedule's defaults are the attribute's.
+  if (s.getTf32())
+    return failure(); // The model has no tensor-core profile.
   c.channelBlock = s.getChannelBlock();
   c.reductionBlock = s.getReductionBlock();
   c.threads = s.getThreads();
@@ -95,7 +97,11 @@ mlir::spsparse::predictVariants(const cost::DeviceModel &device,
         getConvSchedule(cast<GranularityAttr>(dict.get("granularity")),
                         dict.getAs<ScheduleAttr>("schedule"));
     if (failed(s)) {
-      pred.error = "a convolution's granularity has two sizes (rows, columns)";
+      auto schedule = dict.getAs<ScheduleAttr>("schedule");
+      pred.error = schedule && schedule.getTf32()
+                       ? "the cost model has no tensor-core (tf32) profile"
+                       : "a convolution's granularity has two sizes (rows, "
+                         "columns)";
       out.push_back(pred);
       continue;
     }

@@ -39,6 +39,7 @@
 #include "TileSpace.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 
 using namespace mlir;
 using namespace mlir::spsparse;
@@ -66,6 +67,10 @@ struct ConvPlan {
   int64_t pixelGroups;   // threads along pixels: pixels / tp
   int64_t run;           // consecutive channels of a thread (shared vector)
   int64_t ih, iw, window; // staged input window of one tile (floats)
+  int64_t inPitch, wPitch; // staged floats per input pixel / filter row
+  bool tf32;               // tensor cores: warps multiply 16x8x8 fragments
+  int64_t warpsM, warpsN;  // tf32: the warps' grid over pixels x channels
+  int64_t fragM, fragN;    // tf32: 16x8 fragments of one warp's tile
   int64_t chunksPerSplit; // reduction chunks of one static slice
   int64_t inputFloats, filterFloats;
 };
@@ -73,6 +78,52 @@ struct ConvPlan {
 /// Per tile of a block, the decoded tile in shared memory: batch (-1 for a
 /// phantom tile past the end of the list), output origin, input origin.
 enum TileField : int64_t { kBatch, kOutRow, kOutCol, kInRow, kInCol, kFields };
+
+/// The tensor-core layout of a tf32 plan: the warps' grid over the block's
+/// pixels x channel_block in m16n8k8 fragments, and padded shared rows.
+LogicalResult planTensorCores(ConvPlan &p,
+                              function_ref<InFlightDiagnostic()> fail) {
+  if (p.pixels % 16)
+    return fail() << "tf32 needs the block's pixels (tiles_per_block x "
+                     "DISTile = "
+                  << p.pixels << ") to be a multiple of 16 (a fragment's rows)";
+  if ((p.rb / 8) % p.unroll)
+    return fail() << "with tf32, unroll must divide reduction_block / 8 (it "
+                     "counts steps of 8 channels)";
+  // Of the warp grids that divide the fragments evenly, the one with the
+  // fewest shared loads per step: a warp loads 4 floats per thread for each
+  // of its fragM A fragments and 2 for each of its fragN B fragments.
+  int64_t warps = p.threads / 32, rows = p.pixels / 16, cols = p.cb / 8;
+  int64_t best = -1;
+  for (int64_t wm = 1; wm <= warps; ++wm) {
+    if (warps % wm || rows % wm || cols % (warps / wm))
+      continue;
+    int64_t loads = 4 * (rows / wm) + 2 * (cols / (warps / wm));
+    if (best < 0 || loads < best) {
+      best = loads;
+      p.warpsM = wm;
+      p.warpsN = warps / wm;
+    }
+  }
+  if (best < 0)
+    return fail() << "tf32: the block's " << rows << " x " << cols
+                  << " fragments (16 pixels x 8 channels) do not split evenly "
+                     "over its "
+                  << warps << " warps";
+  p.fragM = rows / p.warpsM;
+  p.fragN = cols / p.warpsN;
+  // Bank-conflict-free fragment loads. An A fragment's lanes read 8 pixels
+  // (lane / 4) at 4 channels (lane % 4): a pixel pitch of 4 (mod 8) floats
+  // puts the 32 reads in 32 banks (for pixels one stride apart). A B
+  // fragment's lanes read 4 reduction rows at 8 consecutive channels: a row
+  // pitch of 8 or 24 (mod 32) does the same. Both stay multiples of 4, so
+  // the staging's vector stores stay aligned.
+  p.inPitch = p.rb + 4;
+  p.wPitch = p.cb;
+  while (p.wPitch % 32 != 8 && p.wPitch % 32 != 24)
+    p.wPitch += 8;
+  return success();
+}
 
 FailureOr<ConvPlan> planConv(MaskedConv2DOp op, const ConvShape &s,
                              const TileSpace &space, ScheduleAttr schedule,
@@ -127,11 +178,16 @@ FailureOr<ConvPlan> planConv(MaskedConv2DOp op, const ConvShape &s,
   // Runs of 4 (or 2) channels let a thread read its filters with one vector
   // load per run; the output store then also needs Cout to be a multiple.
   p.run = getWidestDividing(4, {p.tc, s.co});
+  p.tf32 = schedule.getTf32();
+  p.inPitch = p.rb;
+  p.wPitch = p.cb;
+  if (p.tf32 && failed(planTensorCores(p, fail)))
+    return failure();
   p.ih = (p.gh - 1) * s.sh + (s.kh - 1) * s.dh + 1;
   p.iw = (p.gw - 1) * s.sw + (s.kw - 1) * s.dw + 1;
-  p.window = p.ih * p.iw * p.rb;
+  p.window = p.ih * p.iw * p.inPitch;
   p.inputFloats = p.tpb * p.window;
-  p.filterFloats = s.kh * s.kw * p.rb * p.cb;
+  p.filterFloats = s.kh * s.kw * p.rb * p.wPitch;
   int64_t bytes = 4 * (p.inputFloats + p.filterFloats + kFields * p.tpb);
   if (failed(checkStagingFits(fail, bytes, p.doubleBuffer, p.threads,
                               {p.inputFloats, p.filterFloats}, p.tp * p.tc)))
@@ -143,6 +199,92 @@ FailureOr<ConvPlan> planConv(MaskedConv2DOp op, const ConvShape &s,
 }
 
 } // namespace
+
+/// One staged chunk on the tensor cores (tf32): rb / 8 steps of 8 channels,
+/// `unroll` per iteration; at each step and filter tap every warp loads its
+/// A fragments (pixels x channels, from the staged input windows at
+/// `pixAt`) and B fragments (channels x output channels, from the staged
+/// filters at `wBase`) and issues fragM x fragN m16n8k8 mmas. The layouts
+/// are PTX's for mma.m16n8k8 .tf32: A element (row, col) of lane l is at
+/// row l / 4 (+8), col l % 4 (+4); B's at row l % 4 (+4), col l / 4; the
+/// result's at row l / 4 (+8), cols 2 (l % 4) and 2 (l % 4) + 1.
+static SmallVector<Value> buildMmaSteps(KernelBuilder &k, const ConvShape &s,
+                                        const ConvPlan &p, Value sIn, Value sW,
+                                        ArrayRef<Value> pixAt, Value wBase,
+                                        Value warpCh, Value lane, Value quad,
+                                        ValueRange carried) {
+  ImplicitLocOpBuilder &b = k.b;
+  Type f32 = b.getF32Type();
+  auto aType = VectorType::get({4, 1}, f32),
+       bType = VectorType::get({2, 1}, f32),
+       cType = VectorType::get({2, 2}, f32);
+  // Lane-dependent parts of the fragment addresses, fixed over the chunk.
+  SmallVector<Value> aAt, bAt;
+  for (Value at : pixAt)
+    aAt.push_back(k.add(at, quad));
+  for (int64_t j = 0; j < p.fragN; ++j)
+    bAt.push_back(k.add(k.add(wBase, k.mul(quad, p.wPitch)),
+                        k.add(k.add(warpCh, lane), j * 8)));
+  auto load = [&](Value buffer, Value index) -> Value {
+    return memref::LoadOp::create(b, buffer, ValueRange{index});
+  };
+  auto fragment = [&](VectorType type, ArrayRef<Value> elements) {
+    Value v = arith::ConstantOp::create(b, b.getZeroAttr(type));
+    for (auto [i, e] : llvm::enumerate(elements))
+      v = vector::InsertOp::create(
+          b, e, v,
+          ArrayRef<int64_t>{static_cast<int64_t>(i) / type.getDimSize(1),
+                            static_cast<int64_t>(i) % type.getDimSize(1)});
+    return v;
+  };
+  // Accumulator (fragment i, j; row half h; column e), as the write-back
+  // orders them.
+  auto accIndex = [&](int64_t i, int64_t j, int64_t h, int64_t e) {
+    return ((i * 2 + h) * p.fragN + j) * 2 + e;
+  };
+  return buildUnrolledSteps(
+      k, p.rb / 8, p.unroll, carried,
+      [&](Value step, MutableArrayRef<Value> acc) {
+        Value r = k.mul(step, 8);
+        for (int64_t kh = 0; kh < s.kh; ++kh) {
+          for (int64_t kw = 0; kw < s.kw; ++kw) {
+            int64_t winOff = (kh * s.dh * p.iw + kw * s.dw) * p.inPitch;
+            Value aOff = k.add(r, winOff);
+            Value bOff =
+                k.add(k.mul(r, p.wPitch), (kh * s.kw + kw) * p.rb * p.wPitch);
+            SmallVector<Value> aFrag, bFrag;
+            for (int64_t i = 0; i < p.fragM; ++i) {
+              Value top = k.add(aAt[2 * i], aOff),
+                    bottom = k.add(aAt[2 * i + 1], aOff);
+              aFrag.push_back(
+                  fragment(aType, {load(sIn, top), load(sIn, bottom),
+                                   load(sIn, k.add(top, 4)),
+                                   load(sIn, k.add(bottom, 4))}));
+            }
+            for (int64_t j = 0; j < p.fragN; ++j) {
+              Value at = k.add(bAt[j], bOff);
+              bFrag.push_back(fragment(
+                  bType, {load(sW, at), load(sW, k.add(at, 4 * p.wPitch))}));
+            }
+            for (int64_t i = 0; i < p.fragM; ++i) {
+              for (int64_t j = 0; j < p.fragN; ++j) {
+                Value c = fragment(cType, {acc[accIndex(i, j, 0, 0)],
+                                           acc[accIndex(i, j, 0, 1)],
+                                           acc[accIndex(i, j, 1, 0)],
+                                           acc[accIndex(i, j, 1, 1)]});
+                Value d = nvgpu::MmaSyncOp::create(b, aFrag[i], bFrag[j], c,
+                                                   ArrayRef<int64_t>{16, 8, 8},
+                                                   /*tf32Enabled=*/true);
+                for (int64_t h = 0; h < 2; ++h)
+                  for (int64_t e = 0; e < 2; ++e)
+                    acc[accIndex(i, j, h, e)] = vector::ExtractOp::create(
+                        b, d, ArrayRef<int64_t>{h, e});
+              }
+            }
+          }
+        }
+      });
+}
 
 FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildConvKernel(
     OpBuilder &builder, gpu::GPUModuleOp module, MaskedConv2DOp op,
@@ -261,21 +403,49 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildConvKernel(
   // offset of its window in the staged input. Its channels are the runs
   // starting at (j * channelGroups + cg) * run.
   SmallVector<Value> pixTile, pixRow, pixCol, pixBase;
-  for (int64_t i = 0; i < p.tp; ++i) {
-    Value pix = k.add(pg, i * p.pixelGroups);
+  auto addPixel = [&](Value pix) {
     Value local = k.rem(pix, p.tilePixels);
     pixTile.push_back(k.div(pix, p.tilePixels));
     pixRow.push_back(k.div(local, p.gw));
     pixCol.push_back(k.rem(local, p.gw));
-    pixBase.push_back(k.add(
-        k.mul(pixTile.back(), p.window),
-        k.mul(k.add(k.mul(k.mul(pixRow.back(), s.sh), p.iw),
-                    k.mul(pixCol.back(), s.sw)),
-              p.rb)));
-  }
+    pixBase.push_back(k.add(k.mul(pixTile.back(), p.window),
+                            k.mul(k.add(k.mul(k.mul(pixRow.back(), s.sh), p.iw),
+                                        k.mul(pixCol.back(), s.sw)),
+                                  p.inPitch)));
+  };
+  // The output runs of a thread's accumulators: `run` consecutive channels
+  // from each offset, for each pixel above; accumulator
+  // (pixel i, run j, element e) is sums[(i * runOff.size() + j) * run + e].
   SmallVector<Value> runOff;
-  for (int64_t j = 0; j < p.tc / p.run; ++j)
-    runOff.push_back(k.mul(k.add(cg, j * p.channelGroups), p.run));
+  int64_t run = p.run;
+  // tf32: this lane's place in the mma fragments (lane / 4 is a fragment's
+  // row, lane % 4 its column pair), and its warp's corner of the block.
+  Value lane, quad, warpPix, warpCh;
+  if (!p.tf32) {
+    for (int64_t i = 0; i < p.tp; ++i)
+      addPixel(k.add(pg, i * p.pixelGroups));
+    for (int64_t j = 0; j < p.tc / p.run; ++j)
+      runOff.push_back(k.mul(k.add(cg, j * p.channelGroups), p.run));
+  } else {
+    Value warp = k.div(tid, 32);
+    lane = k.div(k.rem(tid, 32), 4);
+    quad = k.rem(tid, 4);
+    warpPix = k.mul(k.rem(warp, p.warpsM), p.fragM * 16);
+    warpCh = k.mul(k.div(warp, p.warpsM), p.fragN * 8);
+    // Fragment i's rows lane and lane + 8: accumulators (i, 0, ...) and
+    // (i, 1, ...) of the m16n8 result.
+    for (int64_t i = 0; i < 2 * p.fragM; ++i)
+      addPixel(k.add(k.add(warpPix, lane), (i / 2) * 16 + (i % 2) * 8));
+    // Fragment j's columns 2 * quad and 2 * quad + 1: a run of two, or two
+    // runs of one where Cout is odd.
+    run = s.co % 2 ? 1 : 2;
+    for (int64_t j = 0; j < p.fragN; ++j) {
+      Value col = k.add(k.add(warpCh, k.mul(quad, 2)), j * 8);
+      runOff.push_back(col);
+      if (run == 1)
+        runOff.push_back(k.add(col, 1));
+    }
+  }
   auto tileField = [&](Value t, int64_t field) {
     return k.toIndex(memref::LoadOp::create(
         b, sTile, ValueRange{k.add(k.mul(t, kFields), field)}));
@@ -348,47 +518,57 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildConvKernel(
                        k.add(k.mul(k.add(k.mul(kk, s.ci), ci), s.co), co);
                    return std::make_pair(index, valid);
                  }};
+  if (p.tf32) {
+    inStage.rowGroups = rbv;
+    inStage.rowPitch = p.inPitch;
+    wStage.rowGroups = cbv;
+    wStage.rowPitch = p.wPitch;
+  }
 
   Value zero = arith::ConstantOp::create(b, b.getF32FloatAttr(0.0f));
   SmallVector<Value> init(p.tp * p.tc, zero);
   // The decoded tiles are visible before the first prefetch reads them.
   if (p.pipeline != StagingPipeline::Direct)
     gpu::BarrierOp::create(b);
-  SmallVector<Value> sums = buildStagedReduction(
-      k, tid, p.threads, {inStage, wStage}, kLo, kHi, p.rb, init, p.pipeline,
-      [&](ValueRange carried, ValueRange bases) -> SmallVector<Value> {
-        SmallVector<Value> pixAt;
-        for (Value base : pixBase)
-          pixAt.push_back(k.add(bases[0], base));
-        // The register tile: rb/unroll iterations of `unroll` channels each.
-        return buildUnrolledSteps(
-            k, p.rb, p.unroll, carried,
-            [&](Value r, MutableArrayRef<Value> acc) {
-              for (int64_t kh = 0; kh < s.kh; ++kh) {
-                for (int64_t kw = 0; kw < s.kw; ++kw) {
-                  int64_t winOff = (kh * s.dh * p.iw + kw * s.dw) * p.rb;
-                  Value wRow = k.add(
-                      bases[1], k.mul(k.add(r, (kh * s.kw + kw) * p.rb), p.cb));
-                  SmallVector<Value> x, w;
-                  for (int64_t i = 0; i < p.tp; ++i)
-                    x.push_back(memref::LoadOp::create(
-                        b, sIn, ValueRange{k.add(k.add(pixAt[i], winOff), r)}));
-                  for (Value off : runOff) {
-                    Value index = k.add(wRow, off);
-                    if (p.run == 1) {
-                      w.push_back(
-                          memref::LoadOp::create(b, sW, ValueRange{index}));
-                      continue;
-                    }
-                    Value v = k.loadVector(sW, index, p.run);
-                    for (int64_t e = 0; e < p.run; ++e)
-                      w.push_back(k.extract(v, e));
-                  }
-                  accumulateOuterProduct(k, x, w, acc);
+  // One chunk's arithmetic on the staged data (stage copies at `bases`).
+  auto computeChunk = [&](ValueRange carried,
+                          ValueRange bases) -> SmallVector<Value> {
+    SmallVector<Value> pixAt;
+    for (Value base : pixBase)
+      pixAt.push_back(k.add(bases[0], base));
+    if (p.tf32)
+      return buildMmaSteps(k, s, p, sIn, sW, pixAt, bases[1], warpCh, lane,
+                           quad, carried);
+    // The register tile: rb/unroll iterations of `unroll` channels each.
+    return buildUnrolledSteps(
+        k, p.rb, p.unroll, carried, [&](Value r, MutableArrayRef<Value> acc) {
+          for (int64_t kh = 0; kh < s.kh; ++kh) {
+            for (int64_t kw = 0; kw < s.kw; ++kw) {
+              int64_t winOff = (kh * s.dh * p.iw + kw * s.dw) * p.inPitch;
+              Value wRow = k.add(
+                  bases[1], k.mul(k.add(r, (kh * s.kw + kw) * p.rb), p.wPitch));
+              SmallVector<Value> x, w;
+              for (int64_t i = 0; i < p.tp; ++i)
+                x.push_back(memref::LoadOp::create(
+                    b, sIn, ValueRange{k.add(k.add(pixAt[i], winOff), r)}));
+              for (Value off : runOff) {
+                Value index = k.add(wRow, off);
+                if (p.run == 1) {
+                  w.push_back(memref::LoadOp::create(b, sW, ValueRange{index}));
+                  continue;
                 }
+                Value v = k.loadVector(sW, index, p.run);
+                for (int64_t e = 0; e < p.run; ++e)
+                  w.push_back(k.extract(v, e));
               }
-            });
-      });
+              accumulateOuterProduct(k, x, w, acc);
+            }
+          }
+        });
+  };
+  SmallVector<Value> sums =
+      buildStagedReduction(k, tid, p.threads, {inStage, wStage}, kLo, kHi, p.rb,
+                           init, p.pipeline, computeChunk);
 
   // Write the register tile where the output exists and the mask is set.
   // With a split reduction the partial sums add up atomically and the first
@@ -396,7 +576,7 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildConvKernel(
   Value addBias = p.splitK > 1 ? k.cmp(arith::CmpIPredicate::eq, split,
                                        k.idx(0))
                                : Value();
-  for (int64_t i = 0; i < p.tp; ++i) {
+  for (size_t i = 0; i < pixTile.size(); ++i) {
     Value n = tileField(pixTile[i], kBatch);
     Value oh = k.add(tileField(pixTile[i], kOutRow), pixRow[i]);
     Value ow = k.add(tileField(pixTile[i], kOutCol), pixCol[i]);
@@ -413,8 +593,8 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildConvKernel(
       b.setInsertionPointToStart(ifWrite.thenBlock());
       Value dst = k.add(k.mul(pixelIndex, s.co), co);
       SmallVector<Value> vals;
-      for (int64_t e = 0; e < p.run; ++e) {
-        Value v = sums[i * p.tc + j * p.run + e];
+      for (int64_t e = 0; e < run; ++e) {
+        Value v = sums[(i * runOff.size() + j) * run + e];
         if (bias) {
           Value bv = memref::LoadOp::create(b, bias, ValueRange{k.add(co, e)});
           if (addBias)
@@ -424,15 +604,15 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildConvKernel(
         vals.push_back(v);
       }
       auto addAtomically = [&] {
-        for (int64_t e = 0; e < p.run; ++e)
+        for (int64_t e = 0; e < run; ++e)
           memref::AtomicRMWOp::create(b, arith::AtomicRMWKind::addf, vals[e],
                                       output, ValueRange{k.add(dst, e)});
       };
       auto storeRun = [&] {
-        if (p.run == 1)
+        if (run == 1)
           return k.store(vals[0], output, dst);
-        k.store(vector::FromElementsOp::create(
-                    b, VectorType::get({p.run}, f32), vals),
+        k.store(vector::FromElementsOp::create(b, VectorType::get({run}, f32),
+                                               vals),
                 output, dst);
       };
       if (p.splitK == 1) {

@@ -100,20 +100,6 @@ Value mlir::spsparse::buildDispatchedCount(KernelBuilder &k, gpu::GPUFuncOp fn,
   return chosen ? k.select(chosen, count, k.idx(0)) : count;
 }
 
-void mlir::spsparse::stageToWorkgroup(
-    KernelBuilder &k, Value tid, int64_t threads, int64_t groups, int64_t vw,
-    Value src, Value dst,
-    function_ref<std::pair<Value, Value>(Value)> source) {
-  ImplicitLocOpBuilder &b = k.b;
-  auto loop = scf::ForOp::create(b, tid, k.idx(groups), k.idx(threads));
-  OpBuilder::InsertionGuard guard(b);
-  b.setInsertionPointToStart(loop.getBody());
-  Value e = loop.getInductionVar();
-  auto [index, valid] = source(e);
-  k.store(k.loadOrZero(src, index, valid, vw), dst,
-          k.mul(e, vw));
-}
-
 Value mlir::spsparse::buildBlockInclusiveScan(KernelBuilder &k, Value tid,
                                               int64_t threads, Value scan,
                                               Value value) {
@@ -149,8 +135,13 @@ LogicalResult mlir::spsparse::checkStagingFits(
 
 void mlir::spsparse::stageChunk(KernelBuilder &k, Value tid, int64_t threads,
                                 const Staging &st, Value c0) {
-  stageToWorkgroup(k, tid, threads, st.groups, st.vw, st.src, st.dst,
-                   [&](Value e) { return st.source(e, c0); });
+  ImplicitLocOpBuilder &b = k.b;
+  auto loop = scf::ForOp::create(b, tid, k.idx(st.groups), k.idx(threads));
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(loop.getBody());
+  Value e = loop.getInductionVar();
+  auto [index, valid] = st.source(e, c0);
+  k.store(k.loadOrZero(st.src, index, valid, st.vw), st.dst, st.at(k, e));
 }
 
 SmallVector<Value> mlir::spsparse::fetchChunk(KernelBuilder &k, Value tid,
@@ -177,7 +168,7 @@ void mlir::spsparse::putChunk(KernelBuilder &k, Value tid, int64_t threads,
                               Value base) {
   for (auto [i, v] : llvm::enumerate(values)) {
     Value e = k.add(tid, static_cast<int64_t>(i) * threads);
-    Value at = k.mul(e, st.vw);
+    Value at = st.at(k, e);
     if (base)
       at = k.add(base, at);
     if ((static_cast<int64_t>(i) + 1) * threads <= st.groups) {
@@ -223,7 +214,7 @@ SmallVector<Value> mlir::spsparse::buildStagedReduction(
   };
   // Where copy `slot` of a stage starts in its buffer (null: the only copy).
   auto copyBase = [&](const Staging &st, Value slot) {
-    return slot ? k.mul(slot, st.groups * st.vw) : Value();
+    return slot ? k.mul(slot, st.floats()) : Value();
   };
   auto putAll = [&](ArrayRef<SmallVector<Value>> values, Value slot) {
     for (auto [st, v] : llvm::zip(stages, values))

@@ -183,14 +183,6 @@ void appendTileListArgs(SmallVectorImpl<Type> &argTypes,
 Value buildDispatchedCount(KernelBuilder &k, gpu::GPUFuncOp fn,
                            unsigned countArg, ArrayRef<DispatchTerm> dispatch);
 
-/// Copies `groups` groups of `vw` elements into the workgroup buffer `dst`
-/// (group e at e * vw), `threads` threads from `tid` on cooperating;
-/// `source(e)` gives group e's index in `src`, a multiple of `vw`, and whether
-/// it exists (a missing group is stored as zeros without reading memory).
-void stageToWorkgroup(KernelBuilder &k, Value tid, int64_t threads,
-                      int64_t groups, int64_t vw, Value src, Value dst,
-                      function_ref<std::pair<Value, Value>(Value)> source);
-
 /// Block-wide inclusive Hillis-Steele scan of each thread's `value` (i32)
 /// over the first `threads` slots of the workgroup buffer `scan`
 /// (ceil(log2(threads)) steps between barriers). Returns this thread's
@@ -217,6 +209,23 @@ struct Staging {
   int64_t groups, vw;
   Value src, dst;
   std::function<std::pair<Value, Value>(Value, Value)> source;
+  /// Padded rows: with `rowGroups` > 0, every `rowGroups` vectors start a
+  /// new row `rowPitch` floats after the last one (the tensor-core path pads
+  /// rows so that a warp's fragment loads hit distinct banks). 0: packed,
+  /// vector e at e * vw.
+  int64_t rowGroups = 0, rowPitch = 0;
+
+  /// Where vector `e` of a chunk goes in `dst` (floats from the copy's start).
+  Value at(KernelBuilder &k, Value e) const {
+    if (!rowGroups)
+      return k.mul(e, vw);
+    return k.add(k.mul(k.div(e, rowGroups), rowPitch),
+                 k.mul(k.rem(e, rowGroups), vw));
+  }
+  /// Floats one staged copy of a chunk takes in `dst`.
+  int64_t floats() const {
+    return rowGroups ? groups / rowGroups * rowPitch : groups * vw;
+  }
 };
 
 /// Copies chunk `c0` of `st` into shared memory, `threads` cooperating.

@@ -6,9 +6,10 @@
 
 #include "dynaspa/Conversion/Passes.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
-#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/SPIRV/IR/TargetAndABI.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
@@ -83,6 +84,15 @@ struct LegalizeKernelsForSPIRVPass
       return WalkResult::interrupt();
     });
     if (atomics.wasInterrupted())
+      return signalPassFailure();
+    // Tensor-core fragments (schedules with tf32) exist on NVIDIA only.
+    WalkResult mma = getOperation().walk([](nvgpu::MmaSyncOp op) {
+      op.emitOpError("multiplies on NVIDIA tensor cores (a schedule with "
+                     "tf32), which the OpenCL/SPIR-V path does not have; use "
+                     "tf32 = false for OpenCL variants");
+      return WalkResult::interrupt();
+    });
+    if (mma.wasInterrupted())
       return signalPassFailure();
     for (auto fn : getOperation().getOps<gpu::GPUFuncOp>()) {
       if (!fn.isKernel())

@@ -118,6 +118,7 @@ json describeOperator(const fb::Operator &op) {
           v->count_buffer() ? json(*v->count_buffer()) : json(nullptr)},
          {"min_tiles", v->min_tiles()},
          {"max_tiles", v->max_tiles()},
+         {"math", fb::EnumNameMath(v->math())},
          {"launches", launches}});
   }
   json out = {{"name", str(op.name())},

@@ -247,7 +247,9 @@ Modes (a run always happens unless --inspect):
   --check               compare with the float64 reference of the operator's
                         meaning; prints max abs and relative error, relative
                         = max|got - ref| / max(1, max|ref|); fails above 1e-4
-                        or if a masked-off output is not exactly zero. The
+                        (5e-3 for an operator with a TF32 variant: tensor
+                        cores on 10-bit mantissas) or if a masked-off output
+                        is not exactly zero. The
                         operator first runs once with the complement of the
                         mask, so an element the checked run fails to write
                         holds a stale value, not a lucky zero, and once with

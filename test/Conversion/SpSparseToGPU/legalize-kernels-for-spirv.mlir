@@ -47,3 +47,16 @@ module attributes {gpu.container_module} {
     }
   }
 }
+
+// -----
+
+// Tensor-core fragments (a tf32 schedule) exist on NVIDIA only.
+module attributes {gpu.container_module} {
+  gpu.module @m {
+    gpu.func @k(%a: vector<4x1xf32>, %b: vector<2x1xf32>, %c: vector<2x2xf32>) kernel {
+      // expected-error @+1 {{multiplies on NVIDIA tensor cores (a schedule with tf32), which the OpenCL/SPIR-V path does not have; use tf32 = false for OpenCL variants}}
+      %d = nvgpu.mma.sync(%a, %b, %c) {mmaShape = [16, 8, 8], tf32Enabled} : (vector<4x1xf32>, vector<2x1xf32>, vector<2x2xf32>) -> vector<2x2xf32>
+      gpu.return
+    }
+  }
+}

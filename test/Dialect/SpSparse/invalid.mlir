@@ -555,6 +555,12 @@ func.func @f() attributes {s = #spsparse.schedule<min_blocks = 264>} { return }
 
 // -----
 
+// Schedule: a tf32 fragment spans 8 output and 8 reduction channels.
+// expected-error @+1 {{schedule knob 'tf32' needs 'channel_block' and 'reduction_block' to be multiples of 8 (the mma fragment), got 32 and 4}}
+func.func @f() attributes {s = #spsparse.schedule<channel_block = 32, reduction_block = 4, tf32 = true>} { return }
+
+// -----
+
 // Device: capacities are positive.
 // expected-error @+1 {{device field 'sms' must be positive, got 0}}
 func.func @f() attributes {d = #spsparse.device<name = "x", sms = 0, threads_per_sm = 2048, shared_per_sm = 1, registers_per_sm = 1, blocks_per_sm = 1, global_bandwidth = 1.0, shared_bandwidth = 1.0, alpha = 0.0, gamma = 0.0>} { return }

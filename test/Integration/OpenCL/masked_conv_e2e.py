@@ -185,6 +185,29 @@ def main():
              True, lambda s: random_mask(s, 0.2)),
             ("split_adaptive_full", (2, 12, 12, 64, 32, 3, 1, 1), adaptive(64),
              False, lambda s: np.ones(s, np.uint8)),
+            # Tensor cores (tf32, checked at dynaspa-run's TF32 tolerance):
+            # warps along channels; one warp with three B fragments (Cout
+            # 24, unpadded filter rows); split-K with double buffering and
+            # two steps per chunk; stride 2 with an odd Cout (runs of one)
+            # and a channel block past Cout.
+            ("tf32_3x3", (1, 12, 12, 64, 32, 3, 1, 1),
+             [variant((4, 4), "channel_block = 32, reduction_block = 8, threads = 64, "
+                      "thread_channels = 4, thread_pixels = 2, vector_width = 4, tf32 = true")],
+             True, lambda s: random_mask(s, 0.3)),
+            ("tf32_grouped_1x1", (2, 10, 10, 32, 24, 1, 1, 0),
+             [variant((1, 1), "channel_block = 24, reduction_block = 8, threads = 32, "
+                      "thread_channels = 3, thread_pixels = 4, tiles_per_block = 16, "
+                      "vector_width = 4, tf32 = true")],
+             False, lambda s: random_mask(s, 0.4)),
+            ("tf32_split_db", (1, 12, 12, 64, 32, 3, 1, 1),
+             [variant((2, 2), "channel_block = 32, reduction_block = 16, threads = 128, "
+                      "thread_channels = 4, tiles_per_block = 4, split_k = 2, unroll = 2, "
+                      "double_buffer = true, vector_width = 4, tf32 = true")],
+             True, lambda s: random_mask(s, 0.3)),
+            ("tf32_s2_odd_cout", (1, 15, 13, 16, 9, 3, 2, 1),
+             [variant((4, 4), "channel_block = 16, reduction_block = 8, threads = 32, "
+                      "thread_channels = 4, thread_pixels = 2, tf32 = true")],
+             True, lambda s: random_mask(s, 0.5)),
         ]
 
     failed = 0

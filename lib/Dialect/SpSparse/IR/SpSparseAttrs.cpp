@@ -67,7 +67,8 @@ LogicalResult ScheduleAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                                    int64_t threadPixels, int64_t vectorWidth,
                                    int64_t unroll, bool doubleBuffer,
                                    int64_t blocks, int64_t tilesPerBlock,
-                                   int64_t splitK, int64_t minBlocks) {
+                                   int64_t splitK, int64_t minBlocks,
+                                   bool tf32) {
   for (auto [name, value] :
        {std::pair<StringRef, int64_t>{"channel_block", channelBlock},
         {"reduction_block", reductionBlock},
@@ -101,6 +102,12 @@ LogicalResult ScheduleAttr::verify(function_ref<InFlightDiagnostic()> emitError,
     return emitError() << "'channel_block' (" << channelBlock
                        << ") must be a multiple of 'thread_channels' ("
                        << threadChannels << ")";
+  // An m16n8k8 fragment spans 8 output channels and 8 reduction channels.
+  if (tf32 && (channelBlock % 8 != 0 || reductionBlock % 8 != 0))
+    return emitError() << "schedule knob 'tf32' needs 'channel_block' and "
+                          "'reduction_block' to be multiples of 8 (the "
+                          "mma fragment), got "
+                       << channelBlock << " and " << reductionBlock;
   return success();
 }
 

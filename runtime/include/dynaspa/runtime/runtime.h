@@ -94,6 +94,9 @@ typedef struct dynaspa_operator_info {
   size_t num_inputs;
   size_t num_outputs;
   size_t num_variants;
+  /* Variants that multiply on tensor cores with TF32 operands: results are
+   * then about 1e-3 relative accurate, not fp32's. */
+  size_t num_tf32_variants;
 } dynaspa_operator_info_t;
 
 /* What one run did. Device times come from backend events around the device

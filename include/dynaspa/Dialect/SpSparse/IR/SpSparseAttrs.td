@@ -118,6 +118,16 @@ def SpSparse_ScheduleAttr : SpSparse_Attr<"Schedule", "schedule"> {
       made there; the launch has one block per tile group of a full mask or
       ceil(`min_blocks` / channel blocks) blocks along the list, whichever
       is more (at most `split_k` per group), and none along the split. 0 always splits `split_k` ways.
+    - `tf32`: compute on the tensor cores (NVIDIA, `nvgpu.mma.sync`
+      m16n8k8): each warp multiplies fragments of the staged operands with
+      fp32 accumulation, the operands reduced to TF32 (10-bit mantissa), as
+      cuDNN does with TF32 allowed. Results are then TF32-accurate (about
+      1e-3 relative), not fp32. `thread_pixels` x `thread_channels` still
+      fixes the accumulators per thread; the warps tile the block's pixels x
+      `channel_block` in 16 x 8 fragments, so the block's pixels must be a
+      multiple of 16, `channel_block` of 8 and `reduction_block` of 8
+      (`unroll` then counts steps of 8 channels). Convolutions only, and not
+      on the OpenCL path.
 
     Every knob has a default, so `#spsparse.schedule<>` is valid.
   }];
@@ -133,7 +143,8 @@ def SpSparse_ScheduleAttr : SpSparse_Attr<"Schedule", "schedule"> {
     DefaultValuedParameter<"int64_t", "0">:$blocks,
     DefaultValuedParameter<"int64_t", "1">:$tiles_per_block,
     DefaultValuedParameter<"int64_t", "1">:$split_k,
-    DefaultValuedParameter<"int64_t", "0">:$min_blocks
+    DefaultValuedParameter<"int64_t", "0">:$min_blocks,
+    DefaultValuedParameter<"bool", "false">:$tf32
   );
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;
