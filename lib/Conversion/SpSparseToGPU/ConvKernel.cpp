@@ -33,6 +33,11 @@
 // conflict-free vector load per run and output stores coalesce. The threads
 // sharing a pixel read the same input word (a broadcast).
 //
+// With `tf32` the staging stays and the arithmetic moves to the tensor cores
+// (buildMmaSteps): the warps tile pixels x channels in m16n8k8 fragments
+// loaded from padded shared rows, and a thread's accumulators are its
+// fragments' elements, written back in the fragments' layout.
+//
 //===----------------------------------------------------------------------===//
 
 #include "KernelBuilder.h"

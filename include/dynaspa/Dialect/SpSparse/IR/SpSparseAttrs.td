@@ -120,9 +120,10 @@ def SpSparse_ScheduleAttr : SpSparse_Attr<"Schedule", "schedule"> {
       is more (at most `split_k` per group), and none along the split. 0 always splits `split_k` ways.
     - `tf32`: compute on the tensor cores (NVIDIA, `nvgpu.mma.sync`
       m16n8k8): each warp multiplies fragments of the staged operands with
-      fp32 accumulation, the operands reduced to TF32 (10-bit mantissa), as
-      cuDNN does with TF32 allowed. Results are then TF32-accurate (about
-      1e-3 relative), not fp32. `thread_pixels` x `thread_channels` still
+      fp32 accumulation; the tensor cores read the operands as TF32 (their
+      top 19 bits: a 10-bit mantissa, truncated), the precision cuDNN uses
+      with TF32 allowed. Results are then TF32-accurate (about 1e-3
+      relative), not fp32. `thread_pixels` x `thread_channels` still
       fixes the accumulators per thread; the warps tile the block's pixels x
       `channel_block` in 16 x 8 fragments, so the block's pixels must be a
       multiple of 16, `channel_block` of 8 and `reduction_block` of 8
