@@ -767,7 +767,7 @@ def dynaspa_record(a, dyn, oper, case, timer, rec):
         err = rel_err(torch.from_numpy(got[0]).to(DEV), case.ref)
     rec["max_rel_err"] = err
     tolerance = TOLERANCE
-    if getattr(oper, "num_tf32_variants", 0):
+    if oper.num_tf32_variants:
         rec["math"] = "tf32"
         tolerance = TF32_TOLERANCE
     if not err <= tolerance:

@@ -31,6 +31,14 @@ std::vector<uint8_t> serializeBundle(const fb::BundleT &bundle) {
                               builder.GetBufferPointer() + builder.GetSize());
 }
 
+size_t countTf32Variants(const fb::Operator &op) {
+  size_t n = 0;
+  if (op.variants())
+    for (const fb::Variant *v : *op.variants())
+      n += v->math() == fb::Math::TF32;
+  return n;
+}
+
 size_t dtypeSize(fb::DType dtype) {
   switch (dtype) {
   case fb::DType::F32:

@@ -349,9 +349,7 @@ dynaspa_status_t dynaspa_operator_get_info(const dynaspa_bundle_t *bundle,
   out_info->num_inputs = fop->inputs() ? fop->inputs()->size() : 0;
   out_info->num_outputs = fop->outputs()->size();
   out_info->num_variants = fop->variants()->size();
-  out_info->num_tf32_variants = 0;
-  for (const fb::Variant *v : *fop->variants())
-    out_info->num_tf32_variants += v->math() == fb::Math::TF32;
+  out_info->num_tf32_variants = countTf32Variants(*fop);
   return DYNASPA_OK;
 }
 

@@ -78,6 +78,16 @@ TEST(Bundle, ValidBundleVerifiesAndReadsBack) {
   EXPECT_EQ(serializeBundle(*back), serializeBundle(b));
 }
 
+TEST(Bundle, CountsTf32Variants) {
+  fb::BundleT b = makeDefaultBundle();
+  b.operators[0]->variants[1]->math = fb::Math::TF32;
+  AlignedBytes bytes(serializeBundle(b));
+  const fb::Bundle *root = nullptr;
+  ASSERT_TRUE(verifyBundle(bytes.data(), bytes.size, &root));
+  // The default is FP32: only the variant marked TF32 counts.
+  EXPECT_EQ(countTf32Variants(*root->operators()->Get(0)), 1u);
+}
+
 TEST(Bundle, ValidConv2DVerifies) {
   fb::BundleT b = makeDefaultBundle();
   fb::OperatorT &op = *b.operators[0];

@@ -1,5 +1,5 @@
-//===- FillKernel.cpp - a masked convolution's zeros, off the critical path
-//-===//
+//===- FillKernel.cpp - a masked convolution's zeros, off its critical path
+//===//
 //
 // Part of the dynaspa project.
 //

@@ -72,27 +72,28 @@ struct LegalizeKernelsForSPIRVPass
     : public spsparse::impl::SpSparseLegalizeKernelsForSPIRVBase<
           LegalizeKernelsForSPIRVPass> {
   void runOnOperation() override {
-    // SPIR-V 1.0 for OpenCL has no float atomics (SPV_EXT_shader_atomic_float_add
-    // is an extension PoCL and Adreno drivers do not offer): say which knob
-    // needs them instead of failing to legalize somewhere downstream.
-    WalkResult atomics = getOperation().walk([](memref::AtomicRMWOp op) {
-      if (!isa<FloatType>(op.getValue().getType()))
-        return WalkResult::advance();
-      op.emitOpError("adds floats atomically (a schedule with split_k > 1), "
-                     "which the OpenCL/SPIR-V path does not support; use "
-                     "split_k = 1 for OpenCL variants");
-      return WalkResult::interrupt();
+    // Say which schedule knob produced an op the OpenCL path cannot lower,
+    // instead of failing to legalize somewhere downstream: float atomics
+    // (SPIR-V 1.0 for OpenCL has none; SPV_EXT_shader_atomic_float_add is an
+    // extension PoCL and Adreno drivers do not offer) and tensor-core
+    // fragments (NVIDIA only).
+    WalkResult unsupported = getOperation().walk([](Operation *op) {
+      if (auto atomic = dyn_cast<memref::AtomicRMWOp>(op);
+          atomic && isa<FloatType>(atomic.getValue().getType())) {
+        op->emitOpError("adds floats atomically (a schedule with split_k > "
+                        "1), which the OpenCL/SPIR-V path does not support; "
+                        "use split_k = 1 for OpenCL variants");
+        return WalkResult::interrupt();
+      }
+      if (isa<nvgpu::MmaSyncOp>(op)) {
+        op->emitOpError("multiplies on NVIDIA tensor cores (a schedule with "
+                        "tf32), which the OpenCL/SPIR-V path does not have; "
+                        "use tf32 = false for OpenCL variants");
+        return WalkResult::interrupt();
+      }
+      return WalkResult::advance();
     });
-    if (atomics.wasInterrupted())
-      return signalPassFailure();
-    // Tensor-core fragments (schedules with tf32) exist on NVIDIA only.
-    WalkResult mma = getOperation().walk([](nvgpu::MmaSyncOp op) {
-      op.emitOpError("multiplies on NVIDIA tensor cores (a schedule with "
-                     "tf32), which the OpenCL/SPIR-V path does not have; use "
-                     "tf32 = false for OpenCL variants");
-      return WalkResult::interrupt();
-    });
-    if (mma.wasInterrupted())
+    if (unsupported.wasInterrupted())
       return signalPassFailure();
     for (auto fn : getOperation().getOps<gpu::GPUFuncOp>()) {
       if (!fn.isKernel())

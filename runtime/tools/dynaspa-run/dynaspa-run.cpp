@@ -60,10 +60,7 @@ constexpr size_t kMaskInput = 2;
 constexpr double kTolerance = 1e-4, kTf32Tolerance = 5e-3;
 
 double toleranceOf(const fb::Operator &op) {
-  for (const fb::Variant *v : *op.variants())
-    if (v->math() == fb::Math::TF32)
-      return kTf32Tolerance;
-  return kTolerance;
+  return runtime::countTf32Variants(op) ? kTf32Tolerance : kTolerance;
 }
 
 /// The bundle file's bytes, 8-byte aligned as verifyBundle needs.

@@ -39,6 +39,10 @@ std::vector<uint8_t> serializeBundle(const bundle::BundleT &bundle);
 Status verifyBundle(const uint8_t *data, size_t size,
                     const bundle::Bundle **root);
 
+/// The variants of `op` that multiply on tensor cores with TF32 operands
+/// (their results are checked at TF32's tolerance, not fp32's).
+size_t countTf32Variants(const bundle::Operator &op);
+
 /// Bytes per element of `dtype` on the device (I1 takes one byte).
 size_t dtypeSize(bundle::DType dtype);
 
