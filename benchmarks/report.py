@@ -7,7 +7,10 @@
 
 Speedups are against cuDNN fp32 (TF32 off) of the same run: cudnn_fp32_us / t.
 The ideal curve is cudnn_fp32_us / ideal_us, ideal_us = work density x dense
-FLOPs / measured fp32 peak. Without matplotlib only the markdown is written.
+FLOPs / measured fp32 peak. A run whose every record is a TF32 PolyKernel
+(`"math": "tf32"`, tensor cores) is compared with cuDNN TF32 instead, with no
+ideal (the measured peak is fp32's). Without matplotlib only the markdown is
+written.
 """
 
 import argparse
@@ -25,6 +28,17 @@ SERIES = (  # field, label, matplotlib style
     ("cudnn_fp16_us", "cuDNN fp16", dict(color="C1", ls=":")),
     ("ideal_us", "ideal (d x FLOPs / peak)", dict(color="k", ls="-", lw=1)),
 )
+
+
+Baseline = collections.namedtuple("Baseline", "field label ideal")
+
+
+def baseline(doc):
+    """What the speedups are against: cuDNN of the same precision."""
+    recs = doc["records"]
+    if recs and all(r.get("math") == "tf32" for r in recs):
+        return Baseline("cudnn_tf32_us", "cuDNN TF32", False)
+    return Baseline("cudnn_fp32_us", "cuDNN fp32", True)
 
 
 def group_key(r):
@@ -60,8 +74,8 @@ def title(r):
     return "%s %s (%s)" % (r["op"], shape_str(r), r["family"])
 
 
-def speedup(r, field):
-    base, t = r.get("cudnn_fp32_us"), r.get(field)
+def speedup(r, field, base_field="cudnn_fp32_us"):
+    base, t = r.get(base_field), r.get(field)
     if not base or not t:
         return None
     return base / t
@@ -79,6 +93,7 @@ def fmt(v, digits=1):
 
 def markdown(doc, path_stem):
     recs = doc["records"]
+    base = baseline(doc)
     out = []
     out.append("# Benchmarks: %s" % doc.get("gpu", "?"))
     out.append("")
@@ -105,14 +120,14 @@ def markdown(doc, path_stem):
     if doc.get("incomplete"):
         out.append("| **incomplete** | the run hit its time budget |")
     out.append("")
-    out.append("Timing: %s. Every time is per op (µs). Speedup = cuDNN fp32 time / time. "
+    out.append(("Timing: %s. Every time is per op (µs). Speedup = " + base.label + " time / time. "
                "Dense baselines compute the full op then multiply by the mask; they do not "
                "depend on the mask's content and are timed once per (op, batch). "
                "gather-scatter = SBNet/SIGE scheme in PyTorch (index_select → cuDNN/cuBLAS → "
                "index_copy_, best output tile size `b`); its per-mask index build "
                "(`idx µs`, eager, with a host sync) is not in its time. "
                "overhead = the runtime's prologue (bitmask, DISTile lists) alone; zero fill = zeroing "
-               "the output alone (part of the dynaspa time; as large as the output whatever the mask)." %
+               "the output alone (part of the dynaspa time; as large as the output whatever the mask).") %
                doc.get("timing", ""))
     if doc.get("dynaspa_note"):
         out.append("")
@@ -123,7 +138,15 @@ def markdown(doc, path_stem):
 
     # summary: dynaspa speedup per op/batch/density
     dens = sorted({r["target_density"] for r in recs})
-    out.append("## Summary: dynaspa speedup over cuDNN fp32 (ideal in parentheses)")
+    if not base.ideal:
+        out.append("")
+        out.append("Every dynaspa record here is a TF32 PolyKernel (tensor cores, operands "
+                   "reduced to TF32, checked against float64 at %g): speedups are against cuDNN "
+                   "TF32, and there is no ideal (the measured peak is fp32's)."
+                   % doc.get("tf32_tolerance", 5e-3))
+        out.append("")
+    out.append("## Summary: dynaspa speedup over %s%s" % (
+        base.label, " (ideal in parentheses)" if base.ideal else ""))
     out.append("")
     out.append("| op | batch | mask | " + " | ".join("d=%g" % d for d in dens) + " |")
     out.append("|---|---|---|" + "---|" * len(dens))
@@ -138,9 +161,10 @@ def markdown(doc, path_stem):
                 if r is None:
                     cells.append("")
                     continue
-                s, i = speedup(r, "dynaspa_us"), speedup(r, "ideal_us")
-                cells.append("%s (%s)" % (fmt(s, 2) + ("⚑" if r.get("flag") else ""),
-                                          fmt(i, 1)))
+                s = fmt(speedup(r, "dynaspa_us", base.field), 2) + ("⚑" if r.get("flag") else "")
+                if base.ideal:
+                    s += " (%s)" % fmt(speedup(r, "ideal_us"), 1)
+                cells.append(s)
             out.append("| %s | %d | %s | %s |" % (name, b, kind, " | ".join(cells)))
     out.append("")
 
@@ -155,7 +179,7 @@ def markdown(doc, path_stem):
                    "pixels / kernel time, and as a fraction of the measured fp32 peak.")
         out.append("")
         out.append("| op | batch | mask | d | DISTile | tiles | overshoot | kernel µs "
-                   "| TFLOP/s on active tiles | of peak |")
+                   "| TFLOP/s on active tiles | of fp32 peak |")
         out.append("|---|---|---|---|---|---|---|---|---|---|")
         for r in sorted(eff, key=lambda r: (r["name"], r["batch"], r["mask_kind"],
                                             r["target_density"])):
@@ -187,7 +211,7 @@ def markdown(doc, path_stem):
                 fmt(r.get("cudnn_fp32_us")),
                 fmt(r.get("cudnn_tf32_us")), fmt(r.get("cudnn_fp16_us")), gs,
                 fmt(r.get("gather_scatter_index_us"), 0), fmt(r.get("torch_sparse_us")),
-                fmt(r.get("ideal_us")), fmt(speedup(r, "dynaspa_us"), 2),
+                fmt(r.get("ideal_us")), fmt(speedup(r, "dynaspa_us", base.field), 2),
                 fmt(speedup(r, "ideal_us"), 2), err))
         notes = sorted({n for r in rs for n in r.get("notes", []) if n})
         if notes:
@@ -209,9 +233,11 @@ def plots(doc, path_stem):
     from matplotlib.ticker import FuncFormatter
     groups = grouped(doc["records"])
     written = []
+    base = baseline(doc)
+    series = [s for s in SERIES if s[0] != base.field and (base.ideal or s[0] != "ideal_us")]
 
     def curve(ax, rs, field, style, label):
-        pts = sorted((r["density"], speedup(r, field)) for r in rs)
+        pts = sorted((r["density"], speedup(r, field, base.field)) for r in rs)
         pts = [(x, y) for x, y in pts if y is not None]
         if pts:
             ax.plot([p[0] for p in pts], [p[1] for p in pts], label=label, **style)
@@ -234,11 +260,11 @@ def plots(doc, path_stem):
                                  squeeze=False)
         for ax, (b, kind) in zip(axes[0], panels):
             sub = [r for r in rs if r["batch"] == b and r["mask_kind"] == kind]
-            for field, label, style in SERIES:
+            for field, label, style in series:
                 curve(ax, sub, field, style, label)
             decorate(ax)
             ax.set_title("batch %d, %s masks" % (b, kind), fontsize=9)
-        axes[0][0].set_ylabel("speedup over cuDNN fp32")
+        axes[0][0].set_ylabel("speedup over " + base.label)
         axes[0][-1].legend(fontsize=7, loc="best")
         fig.suptitle("%s — %s" % (title(rs[0]), doc.get("gpu", "")), fontsize=10)
         fig.tight_layout()
@@ -260,13 +286,15 @@ def plots(doc, path_stem):
             curve(ax, sub, "dynaspa_us", dict(color=c, marker="o", lw=2), "dynaspa b%d" % b)
             curve(ax, sub, "gather_scatter_us", dict(color=c, ls="--", lw=1),
                   "gather-scatter b%d" % b)
-            curve(ax, sub, "ideal_us", dict(color=c, ls=":", lw=1), "ideal b%d" % b)
+            if base.ideal:
+                curve(ax, sub, "ideal_us", dict(color=c, ls=":", lw=1), "ideal b%d" % b)
         decorate(ax)
         ax.set_title(name, fontsize=9)
         ax.legend(fontsize=6)
     for j in range(n, rows * cols):
         axes[j // cols][j % cols].axis("off")
-    fig.suptitle("speedup over cuDNN fp32 vs density — %s" % doc.get("gpu", ""), fontsize=11)
+    fig.suptitle("speedup over %s vs density — %s" % (base.label, doc.get("gpu", "")),
+                 fontsize=11)
     fig.tight_layout()
     p = path_stem + "_speedup.png"
     fig.savefig(p, dpi=100)

@@ -901,6 +901,7 @@ def main(argv=None):
         "masks": os.path.abspath(a.masks),
         "quick": a.quick,
         "tolerance": TOLERANCE,
+        "tf32_tolerance": TF32_TOLERANCE,
         "runtime": dyn.lib.path if dyn else None,
         "dynaspa_note": None if dyn else a.no_dynaspa_reason,
         "overhead_note": ("overhead_us: the prologue's kernels (bitmask, DISTile lists; "

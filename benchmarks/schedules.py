@@ -107,6 +107,91 @@ def conv_candidates(op, batch, limit=None):
     return out
 
 
+def tf32_filter_pitch(cb):
+    """planTensorCores: a staged filter row of `cb` output channels padded to
+    8 or 24 floats mod 32, so that a B fragment's loads hit 32 banks."""
+    pitch = cb
+    while pitch % 32 not in (8, 24):
+        pitch += 8
+    return pitch
+
+
+def tf32_shared_bytes(op, g, tpb, cb, rb):
+    """shared_bytes with planTensorCores' padded rows (input pixels + 4)."""
+    ih = (g[0] - 1) * op.stride + op.k
+    iw = (g[1] - 1) * op.stride + op.k
+    return 4 * (tpb * ih * iw * (rb + 4) + op.k * op.k * rb * tf32_filter_pitch(cb) + 5 * tpb)
+
+
+def tf32_warp_grid(pixels, cb, threads):
+    """Whether the block's (pixels / 16) x (cb / 8) m16n8k8 fragments split
+    evenly over its warps in some grid (planTensorCores)."""
+    warps, rows, cols = threads // 32, pixels // 16, cb // 8
+    return any(warps % wm == 0 and rows % wm == 0 and cols % (warps // wm) == 0
+               for wm in range(1, warps + 1))
+
+
+def conv_tf32_candidates(op, batch, limit=None):
+    """Valid (granularity, schedule) pairs of the conv template's tensor-core
+    form (`tf32 = true`) for a conv op, mirroring planConv and
+    planTensorCores: blocks of 32, 64 or 128 pixels (a multiple of a
+    fragment's 16 rows) of 1x1, 2x2 or 4x4 DISTiles, 64 or 128 output
+    channels, 128 threads (4 warps: every schedule that won on the H100 in
+    NOTES.md entry 22 had them), the deepest reduction block of 32, 16 or 8
+    channels that fits in 48 KiB with the padded rows, with and without
+    double buffering, and without a split or with the adaptive one. The cost
+    model has no tensor-core profile, so this space is measured, not
+    pruned (dynaspa-tune --math tf32)."""
+    out = []
+    vw = 4 if op.Cin % 4 == 0 and op.Cout % 4 == 0 else 1
+    grans = [(1, 1), (2, 2), (4, 4)] + ([(8, 8)] if op.H * op.W >= 64 * 64 else [])
+    threads = 128
+    for g in grans:
+        tile = g[0] * g[1]
+        ih = (g[0] - 1) * op.stride + op.k
+        iw = (g[1] - 1) * op.stride + op.k
+        for pixels in (32, 64, 128):
+            if pixels % tile:
+                continue
+            tpb = pixels // tile
+            for cb in (64, 128):
+                if cb > 2 * op.Cout or not tf32_warp_grid(pixels, cb, threads):
+                    continue
+                # threads = (cb / tc) * (pixels / tp): the staging's and the
+                # write-back's thread grid.
+                tp = next((t for t in (4, 2, 8, 1) if pixels % t == 0
+                           and (cb * pixels) % (t * threads) == 0
+                           and cb % ((cb * pixels) // (t * threads)) == 0), None)
+                if tp is None:
+                    continue
+                tc = cb * pixels // (tp * threads)
+                rb = next((r for r in (32, 16, 8)
+                           if tf32_shared_bytes(op, g, tpb, cb, r) <= SHARED_LIMIT), None)
+                if rb is None:
+                    continue
+                # unroll counts steps of 8 channels; a 3x3 conv's 9 taps
+                # already give each step enough independent mmas.
+                unroll = min(4, rb // 8) if op.k == 1 else 1
+                base = schedule_string(cb, rb, threads, tc, tp, vw, unroll, tpb, 1)
+                chunks = math.ceil(op.Cin / rb)
+                split = min(MAX_SPLIT, chunks // SLICE_CHUNKS)
+                splits = [""] + (
+                    [", split_k = %d, min_blocks = %d" % (split, MIN_BLOCKS)] if split > 1 else [])
+                prefetch = (-(-tpb * ih * iw * (rb + 4) // threads)
+                            + -(-op.k * op.k * rb * tf32_filter_pitch(cb) // threads))
+                for db in (False, True):
+                    if db and prefetch + tc * tp > REGISTER_LIMIT:
+                        continue
+                    for sp in splits:
+                        sched = base if not sp else base.replace(", split_k = 1", "") + sp
+                        out.append((g, sched + (", double_buffer = true" if db else "")
+                                    + ", tf32 = true"))
+    if limit and len(out) > limit:
+        step = len(out) / limit
+        out = [out[int(i * step)] for i in range(limit)]
+    return out
+
+
 def bmm_schedule_string(cb, rb, threads, tc, tp, vw, unroll, tpb=1):
     """A schedule of the bmm template (BmmKernel.cpp), which reads no
     split_k; tiles_per_block > 1 gathers that many DISTiles of one batch

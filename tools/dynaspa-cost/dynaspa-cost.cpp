@@ -181,6 +181,14 @@ readSchedule(const json::Object &schedule, ArrayRef<Knob<Schedule>> knobs,
       s.doubleBuffer = *b;
       continue;
     }
+    if (key == "tf32") {
+      std::optional<bool> b = v.getAsBoolean();
+      if (!b)
+        return "'tf32' must be a boolean";
+      if (*b)
+        return "the cost model has no tensor-core (tf32) profile";
+      continue;
+    }
     if (llvm::is_contained(ignored, key.str()) && v.getAsInteger() == 1)
       continue;
     const Knob<Schedule> *knob = nullptr;

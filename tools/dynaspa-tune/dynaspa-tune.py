@@ -28,6 +28,7 @@ import math
 import os
 import random
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -44,7 +45,11 @@ from dynaspa import tune  # noqa: E402
 
 KNOBS = ("channel_block", "reduction_block", "threads", "thread_channels", "thread_pixels",
          "vector_width", "unroll", "tiles_per_block", "split_k", "min_blocks",
-         "double_buffer")
+         "double_buffer", "tf32")
+# Tolerances of the float64 check before timing (dynaspa-run --check's): a
+# TF32 variant's operands keep 10 mantissa bits.
+FP32_TOLERANCE = 1e-4
+TF32_TOLERANCE = 5e-3
 
 
 def fail(msg):
@@ -178,11 +183,24 @@ def signature_of(path, compiler):
     return json.loads(sigs[0])
 
 
-def candidates(conv, limit, device):
+def candidates(conv, limit, device, math_mode="fp32"):
     """The template's schedule space for this op (benchmarks/schedules.py),
     each with and without double buffering. OpenCL has no float atomics, so
-    no split reduction there."""
+    no split reduction there. With `math_mode` "tf32", the conv template's
+    tensor-core space (schedules.conv_tf32_candidates)."""
     out = []
+    if math_mode == "tf32":
+        if conv.kind == "bmm":
+            fail("--math tf32: tensor-core variants are for convolutions only")
+        if device != "cuda":
+            fail("--math tf32: only the CUDA target has tensor-core variants")
+        for g, sched in schedules.conv_tf32_candidates(conv, conv.batch, limit):
+            knobs = schedules.parse_schedule(sched)
+            cid = "g%dx%d-" % tuple(g) + "-".join(
+                "%s%s" % ("".join(w[0] for w in k.split("_")), int(knobs[k]))
+                for k in KNOBS if k in knobs)
+            out.append({"id": cid, "granularity": list(g), "schedule": knobs})
+        return out
     if conv.kind == "bmm":
         # The bmm space lists its double-buffered schedules itself (those
         # whose prefetch fits); the bmm template has no split reduction.
@@ -222,7 +240,7 @@ def make_masks(conv, a, grans):
     out = []
     for kind in kinds:
         for d in a.densities:
-            for s in range(a.per_density):
+            for s in range(a.first_mask_seed, a.first_mask_seed + a.per_density):
                 if conv.kind == "bmm":
                     tok, src = ms.tokens(kind, conv.images, d, seed=s)
                     if tok.shape[1] != conv.M:
@@ -272,6 +290,10 @@ class Predictor:
         for c, m in pairs:
             if (c["id"], m["id"]) in self.table:
                 continue
+            if c["schedule"].get("tf32"):
+                # The model has no tensor-core profile: no prediction.
+                self.table[(c["id"], m["id"])] = None
+                continue
             tiles = m["tiles"][gkey(c["granularity"])]
             if conv.kind == "bmm":
                 queries.append(self.bmm_query(c, m, tiles))
@@ -320,6 +342,16 @@ class Predictor:
 
 
 # ------------------------------------------------------------ measurement
+def target_flags(a):
+    """dynaspa-compile's target flags: PTX and, where ptxas is, a cubin for
+    --chip (else the driver JITs the PTX); or SPIR-V for OpenCL."""
+    if a.device != "cuda":
+        return ["--cuda-chips=none"]
+    ptxas = shutil.which("ptxas") or os.path.exists("/usr/local/cuda/bin/ptxas")
+    return (["--cuda-chips=" + a.chip, "--opencl=false"]
+            + (["--cubin-chips=" + a.chip] if ptxas else []))
+
+
 def write_plan(conv, pairs, masks, a, out):
     """A bundle of the candidates in `pairs` and what to measure on which
     mask, in `out` (everything `measure` needs on the device)."""
@@ -346,9 +378,7 @@ def write_plan(conv, pairs, masks, a, out):
     src = os.path.join(out, "candidates.mlir")
     with open(src, "w") as f:
         f.write("\n".join(funcs))
-    target = (["--cuda-chips=" + a.chip, "--cubin-chips=" + a.chip, "--opencl=false"]
-              if a.device == "cuda" else ["--cuda-chips=none"])
-    r = subprocess.run([a.compiler, src, "-o", os.path.join(out, "candidates.dspb")] + target,
+    r = subprocess.run([a.compiler, src, "-o", os.path.join(out, "candidates.dspb")] + target_flags(a),
                        capture_output=True, text=True)
     if r.returncode:
         fail("dynaspa-compile failed on the candidates:\n%s" % r.stderr[-2000:])
@@ -357,8 +387,23 @@ def write_plan(conv, pairs, masks, a, out):
     return manifest
 
 
-def reference(x, w, mask, bias, stride, pad):
-    """The op's meaning in float64: NHWC conv, bias, then the mask."""
+def reference(x, w, bias, stride, pad):
+    """The op's meaning before the mask, in float64: NHWC conv and bias. On
+    the GPU through PyTorch where there is one (a batch-16 SIGE layer is
+    ~155 GFLOP: minutes in NumPy), as a CUDA tensor; else in NumPy."""
+    try:
+        import torch
+        cuda = torch.cuda.is_available()
+    except ImportError:
+        cuda = False
+    if cuda:
+        import torch.nn.functional as F
+        xt = torch.from_numpy(x).cuda().double().permute(0, 3, 1, 2)
+        wt = torch.from_numpy(w).cuda().double().permute(3, 2, 0, 1)
+        y = F.conv2d(F.pad(xt, (pad[2], pad[3], pad[0], pad[1])), wt, stride=stride)
+        if bias is not None:
+            y += torch.from_numpy(bias).cuda().double()[None, :, None, None]
+        return y.permute(0, 2, 3, 1).contiguous()
     n, h, wd, ci = x.shape
     kh, kw, _, co = w.shape
     xp = np.pad(x.astype(np.float64), ((0, 0), (pad[0], pad[1]), (pad[2], pad[3]), (0, 0)))
@@ -371,7 +416,20 @@ def reference(x, w, mask, bias, stride, pad):
             y += np.einsum("nhwc,cd->nhwd", win, w[i, j].astype(np.float64))
     if bias is not None:
         y += bias
-    return y * (mask.reshape(n, ho, wo, 1) != 0)
+    return y
+
+
+def masked_error(got, full, keep):
+    """max |got - keep * full| / max(1, max |keep * full|): `full` the
+    unmasked float64 result (NumPy or a CUDA tensor), `keep` the boolean
+    mask broadcast against it."""
+    if not isinstance(full, np.ndarray):
+        import torch
+        ref = full * torch.from_numpy(np.ascontiguousarray(keep)).to(full.device)
+        diff = (torch.from_numpy(got).to(full.device).double() - ref).abs().max().item()
+        return diff / max(1.0, ref.abs().max().item())
+    ref = full * keep
+    return float(np.abs(got - ref).max() / max(1.0, np.abs(ref).max()))
 
 
 def save_results(path, device, a, results):
@@ -404,18 +462,19 @@ def measure(a):
         masks = {mid: m != 0 for mid, m in masks.items()}
 
         def case(m):
-            # The reference is made per check (a float64 B x M x N per mask
+            # The mask is applied per check (a float64 B x M x N per mask
             # would not fit for long sequences).
             keep = lambda: m[:, :, None] & (m[:, None, :] if op.col_mask else True)  # noqa
-            return [lhs, rhs, m] + ([m] if op.col_mask else []), lambda: full * keep()
+            return [lhs, rhs, m] + ([m] if op.col_mask else []), keep
     else:
         x = rng.standard_normal(op.input).astype(np.float32)
         w = (rng.standard_normal(op.filter) / math.sqrt(op.k * op.k * op.Cin)).astype(np.float32)
         b = rng.standard_normal(op.Cout).astype(np.float32) if op.bias else None
+        # One unmasked reference; each mask only selects from it.
+        full = reference(x, w, b, op.stride, op.padding)
 
         def case(m):
-            return ([x, w, m != 0] + ([b] if op.bias else []),
-                    reference(x, w, m, b, op.stride, op.padding))
+            return [x, w, m != 0] + ([b] if op.bias else []), lambda: (m != 0)[..., None]
     cases = {mid: case(m) for mid, m in masks.items()}
 
     from dynaspa import runtime as rt
@@ -445,12 +504,12 @@ def measure(a):
             oper = bundle.operator(bundle.find_operator(c["operator"]))
             oper.prepare()
             prepared = c["id"]
-        inputs, ref = cases[mid]
-        ref = ref() if callable(ref) else ref
+        inputs, keep = cases[mid]
         got = oper.run(inputs)[0]
-        err = float(np.abs(got - ref).max() / max(1.0, np.abs(ref).max()))
+        err = masked_error(got, full, keep())
         entry = {"max_rel_err": err}
-        if err <= 1e-4:
+        tolerance = TF32_TOLERANCE if oper.num_tf32_variants else FP32_TOLERANCE
+        if err <= tolerance:
             entry["us"] = oper.benchmark(warmup=a.warmup, reps=a.reps,
                                          rounds=a.rounds)["median_us"]
         results.setdefault(c["id"], {})[mid] = entry
@@ -483,7 +542,7 @@ class State:
         except (ValueError, json.JSONDecodeError) as e:
             fail(str(e))
         self.rec = tune.operator_record(self.doc, self.sig)
-        self.cands = candidates(self.conv, a.limit, a.device)
+        self.cands = candidates(self.conv, a.limit, a.device, a.math)
         grans = sorted({tuple(c["granularity"]) for c in self.cands})
         self.masks = make_masks(self.conv, a, grans)
         by_id = {c["id"]: c for c in self.rec["candidates"]}
@@ -510,6 +569,9 @@ class State:
         exhaustively."""
         if not self.a.cost:
             fail("--prune-top needs the cost model (--cost)")
+        if self.a.math == "tf32":
+            fail("--prune-top: the cost model has no tensor-core (tf32) profile; measure the "
+                 "tf32 space instead (plan --all, or run without --prune-top)")
         self.predict.prefetch([(c, m) for c in self.cands for m in self.train])
 
         def score(c):
@@ -604,9 +666,8 @@ class State:
         print("measurements: %d (%d on train masks); records: %s"
               % (len(self.measured), self.trials(), a.records))
         if a.bundle:
-            target = (["--cuda-chips=" + a.chip, "--cubin-chips=" + a.chip, "--opencl=false"]
-                      if a.device == "cuda" else ["--cuda-chips=none"])
-            r = subprocess.run([a.compiler, a.op, "-o", a.bundle, "--records", a.records] + target,
+            r = subprocess.run([a.compiler, a.op, "-o", a.bundle, "--records", a.records]
+                               + target_flags(a),
                                capture_output=True, text=True)
             if r.returncode:
                 fail("dynaspa-compile with the records failed:\n%s" % r.stderr[-2000:])
@@ -715,6 +776,9 @@ def main(argv=None):
         q.add_argument("--kinds", nargs="+", help="mask kinds (default: all in --masks)")
         q.add_argument("--densities", nargs="+", type=float, default=[0.1, 0.3, 0.5, 0.7, 1.0])
         q.add_argument("--per-density", type=int, default=2, help="masks per kind and density")
+        q.add_argument("--first-mask-seed", type=int, default=0,
+                       help="masks per kind and density get the seeds from this one on (the "
+                       "benchmark suite's are 0: tune on 1 and up to keep its masks unseen)")
         q.add_argument("--holdout", type=float, default=0.3, help="fraction of masks held out")
         q.add_argument("--seed", type=int, default=0)
         q.add_argument("--device", choices=("cuda", "opencl"), default="cuda")
@@ -726,6 +790,11 @@ def main(argv=None):
         dev = os.path.join(ROOT, "docs", "tuning", "h100-device.json")
         q.add_argument("--cost-device-file", default=dev if os.path.exists(dev) else None)
         q.add_argument("--bundle", help="also compile the tuned bundle here")
+        q.add_argument("--math", choices=("fp32", "tf32"), default="fp32",
+                       help="the candidates' arithmetic: fp32 FMAs, or tf32 tensor cores "
+                       "(convolutions on CUDA; checked at %g instead of %g; the cost model "
+                       "does not rank them, so they are measured)"
+                       % (TF32_TOLERANCE, FP32_TOLERANCE))
 
     def timing(q):
         q.add_argument("--runtime", default=os.path.join(ROOT, "device-out", "rt",

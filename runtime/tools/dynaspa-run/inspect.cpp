@@ -272,7 +272,8 @@ void printDescription(const json &d, std::ostream &os) {
                  ? std::string(" (lists its own tiles: no count)")
                  : " counted in buffer " +
                        std::to_string(var["count_buffer"].get<uint32_t>()))
-         << ", granularity " << dims(var["granularity"]) << "\n";
+         << ", granularity " << dims(var["granularity"])
+         << (var["math"] == "TF32" ? ", tensor cores (TF32)" : "") << "\n";
       for (const json &l : var["launches"])
         printLaunch(l, "          ", os);
     }
