@@ -183,6 +183,14 @@ def signature_of(path, compiler):
     return json.loads(sigs[0])
 
 
+def candidate(g, knobs):
+    """A candidate with its stable id: the granularity, then each knob's
+    initials and value ("g2x2-cb64-rb16-...-db1")."""
+    cid = "g%s-" % gkey(g) + "-".join(
+        "%s%s" % ("".join(w[0] for w in k.split("_")), int(knobs[k])) for k in KNOBS if k in knobs)
+    return {"id": cid, "granularity": list(g), "schedule": knobs}
+
+
 def candidates(conv, limit, device, math_mode="fp32"):
     """The template's schedule space for this op (benchmarks/schedules.py),
     each with and without double buffering. OpenCL has no float atomics, so
@@ -194,23 +202,13 @@ def candidates(conv, limit, device, math_mode="fp32"):
             fail("--math tf32: tensor-core variants are for convolutions only")
         if device != "cuda":
             fail("--math tf32: only the CUDA target has tensor-core variants")
-        for g, sched in schedules.conv_tf32_candidates(conv, conv.batch, limit):
-            knobs = schedules.parse_schedule(sched)
-            cid = "g%dx%d-" % tuple(g) + "-".join(
-                "%s%s" % ("".join(w[0] for w in k.split("_")), int(knobs[k]))
-                for k in KNOBS if k in knobs)
-            out.append({"id": cid, "granularity": list(g), "schedule": knobs})
-        return out
+        return [candidate(g, schedules.parse_schedule(sched))
+                for g, sched in schedules.conv_tf32_candidates(conv, conv.batch, limit)]
     if conv.kind == "bmm":
         # The bmm space lists its double-buffered schedules itself (those
         # whose prefetch fits); the bmm template has no split reduction.
-        for g, sched in schedules.bmm_candidates(conv, conv.batch, limit):
-            knobs = schedules.parse_schedule(sched)
-            cid = "g%s-" % gkey(g) + "-".join(
-                "%s%s" % ("".join(w[0] for w in k.split("_")), int(knobs[k]))
-                for k in KNOBS if k in knobs)
-            out.append({"id": cid, "granularity": list(g), "schedule": knobs})
-        return out
+        return [candidate(g, schedules.parse_schedule(sched))
+                for g, sched in schedules.bmm_candidates(conv, conv.batch, limit)]
     for g, sched in schedules.conv_candidates(conv, conv.batch, limit):
         if device == "opencl" and "split_k = 1" not in sched:
             continue
@@ -224,10 +222,7 @@ def candidates(conv, limit, device, math_mode="fp32"):
                         knobs["thread_pixels"] > schedules.REGISTER_LIMIT:
                     continue
                 knobs["double_buffer"] = True
-            cid = "g%dx%d-" % tuple(g) + "-".join(
-                "%s%s" % ("".join(w[0] for w in k.split("_")), int(knobs[k]))
-                for k in KNOBS if k in knobs)
-            out.append({"id": cid, "granularity": list(g), "schedule": knobs})
+            out.append(candidate(g, knobs))
     return out
 
 
