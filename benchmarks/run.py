@@ -35,11 +35,7 @@ sys.path.insert(0, os.path.join(ROOT, "python"))
 
 import masks as maskmod  # noqa: E402
 import suite  # noqa: E402
-
-TOLERANCE = 1e-4
-# An operator with a TF32 variant (tensor cores) is checked as dynaspa-run
-# checks it: TF32 operands keep 10 bits of mantissa.
-TF32_TOLERANCE = 5e-3
+from dynaspa.runtime import FP32_TOLERANCE as TOLERANCE, TF32_TOLERANCE  # noqa: E402
 torch = None   # imported in main() (the dry run needs no torch)
 F = None
 DEV = "cuda"   # the cases also run on "cpu" (benchmarks/test_baselines.py)
@@ -766,10 +762,9 @@ def dynaspa_record(a, dyn, oper, case, timer, rec):
         bench, got = dyn.runtime_benchmark(oper, ins, reps=50, rounds=a.rounds)
         err = rel_err(torch.from_numpy(got[0]).to(DEV), case.ref)
     rec["max_rel_err"] = err
-    tolerance = TOLERANCE
+    tolerance = oper.tolerance
     if oper.num_tf32_variants:
         rec["math"] = "tf32"
-        tolerance = TF32_TOLERANCE
     if not err <= tolerance:
         rec["flag"] = "max_rel_err %.3g > %g: not timed" % (err, tolerance)
         return

@@ -23,19 +23,32 @@ SHARED_LIMIT = 48 * 1024
 REGISTER_LIMIT = 160
 
 
-def shared_bytes(op, g, tpb, cb, rb):
+def staged_floats(op, g, tpb, cb, rb, tf32=False):
+    """Floats a chunk stages in shared memory (planConv): the input windows
+    of tpb DISTiles (a pixel's rb channels per row) and the filter block
+    (k x k taps x rb rows of cb channels); tf32 pads both rows
+    (planTensorCores: input pixels + 4, filter rows to 8 or 24 mod 32)."""
     ih = (g[0] - 1) * op.stride + op.k
     iw = (g[1] - 1) * op.stride + op.k
-    return 4 * (tpb * ih * iw * rb + op.k * op.k * rb * cb + 5 * tpb)
+    in_pitch, w_pitch = rb, cb
+    if tf32:
+        in_pitch = rb + 4
+        while w_pitch % 32 not in (8, 24):
+            w_pitch += 8
+    return tpb * ih * iw * in_pitch, op.k * op.k * rb * w_pitch
+
+
+def shared_bytes(op, g, tpb, cb, rb, tf32=False):
+    return 4 * (sum(staged_floats(op, g, tpb, cb, rb, tf32)) + 5 * tpb)
 
 
 def conv_prefetch(op, g, knobs):
     """Registers a double-buffered thread holds of the next chunk (planConv):
     its share of the staged input windows and of the filter block."""
-    ih = (g[0] - 1) * op.stride + op.k
-    iw = (g[1] - 1) * op.stride + op.k
-    tpb, rb, t = knobs.get("tiles_per_block", 1), knobs["reduction_block"], knobs["threads"]
-    return -(-tpb * ih * iw * rb // t) + -(-op.k * op.k * rb * knobs["channel_block"] // t)
+    t = knobs["threads"]
+    return sum(-(-f // t) for f in staged_floats(
+        op, g, knobs.get("tiles_per_block", 1), knobs["channel_block"],
+        knobs["reduction_block"], knobs.get("tf32", False)))
 
 
 def schedule_string(cb, rb, threads, tc, tp, vw, unroll, tpb, split):
@@ -107,22 +120,6 @@ def conv_candidates(op, batch, limit=None):
     return out
 
 
-def tf32_filter_pitch(cb):
-    """planTensorCores: a staged filter row of `cb` output channels padded to
-    8 or 24 floats mod 32, so that a B fragment's loads hit 32 banks."""
-    pitch = cb
-    while pitch % 32 not in (8, 24):
-        pitch += 8
-    return pitch
-
-
-def tf32_shared_bytes(op, g, tpb, cb, rb):
-    """shared_bytes with planTensorCores' padded rows (input pixels + 4)."""
-    ih = (g[0] - 1) * op.stride + op.k
-    iw = (g[1] - 1) * op.stride + op.k
-    return 4 * (tpb * ih * iw * (rb + 4) + op.k * op.k * rb * tf32_filter_pitch(cb) + 5 * tpb)
-
-
 def tf32_warp_grid(pixels, cb, threads):
     """Whether the block's (pixels / 16) x (cb / 8) m16n8k8 fragments split
     evenly over its warps in some grid (planTensorCores)."""
@@ -148,8 +145,6 @@ def conv_tf32_candidates(op, batch, limit=None):
     threads = 128
     for g in grans:
         tile = g[0] * g[1]
-        ih = (g[0] - 1) * op.stride + op.k
-        iw = (g[1] - 1) * op.stride + op.k
         for pixels in (32, 64, 128):
             if pixels % tile:
                 continue
@@ -166,25 +161,24 @@ def conv_tf32_candidates(op, batch, limit=None):
                     continue
                 tc = cb * pixels // (tp * threads)
                 rb = next((r for r in (32, 16, 8)
-                           if tf32_shared_bytes(op, g, tpb, cb, r) <= SHARED_LIMIT), None)
+                           if shared_bytes(op, g, tpb, cb, r, tf32=True) <= SHARED_LIMIT), None)
                 if rb is None:
                     continue
                 # unroll counts steps of 8 channels; a 3x3 conv's 9 taps
                 # already give each step enough independent mmas.
                 unroll = min(4, rb // 8) if op.k == 1 else 1
-                base = schedule_string(cb, rb, threads, tc, tp, vw, unroll, tpb, 1)
-                chunks = math.ceil(op.Cin / rb)
-                split = min(MAX_SPLIT, chunks // SLICE_CHUNKS)
-                splits = [""] + (
-                    [", split_k = %d, min_blocks = %d" % (split, MIN_BLOCKS)] if split > 1 else [])
-                prefetch = (-(-tpb * ih * iw * (rb + 4) // threads)
-                            + -(-op.k * op.k * rb * tf32_filter_pitch(cb) // threads))
+                split = min(MAX_SPLIT, math.ceil(op.Cin / rb) // SLICE_CHUNKS)
+                splits = [(1, "")] + ([(split, ", min_blocks = %d" % MIN_BLOCKS)]
+                                      if split > 1 else [])
+                prefetch = conv_prefetch(op, g, dict(threads=threads, tiles_per_block=tpb,
+                                                     channel_block=cb, reduction_block=rb,
+                                                     tf32=True))
                 for db in (False, True):
                     if db and prefetch + tc * tp > REGISTER_LIMIT:
                         continue
-                    for sp in splits:
-                        sched = base if not sp else base.replace(", split_k = 1", "") + sp
-                        out.append((g, sched + (", double_buffer = true" if db else "")
+                    for sk, adaptive in splits:
+                        out.append((g, schedule_string(cb, rb, threads, tc, tp, vw, unroll, tpb, sk)
+                                    + adaptive + (", double_buffer = true" if db else "")
                                     + ", tf32 = true"))
     if limit and len(out) > limit:
         step = len(out) / limit

@@ -31,6 +31,11 @@ OK, INVALID_ARGUMENT, BAD_BUNDLE, VERSION_MISMATCH, SHAPE_MISMATCH, DTYPE_MISMAT
 DEVICE_KINDS = {"auto": 0, "cuda": 1, "opencl": 2}
 DTYPES = ("f32", "f16", "f64", "i32", "u8", "i1")   # index = dynaspa_dtype_t
 OP_KINDS = ("conv2d", "batch_matmul")
+# What a result may differ from its float64 reference, max |got - ref| /
+# max(1, max |ref|), as dynaspa-run --check judges it: an operator with a
+# TF32 variant (tensor cores: operands keep 10 mantissa bits) gets the wider.
+FP32_TOLERANCE = 1e-4
+TF32_TOLERANCE = 5e-3
 _NUMPY = {"f32": "float32", "f16": "float16", "f64": "float64", "i32": "int32",
           "u8": "uint8", "i1": "bool"}
 
@@ -289,6 +294,7 @@ class Operator:
         self.kind = OP_KINDS[info.kind] if info.kind < len(OP_KINDS) else info.kind
         self.num_variants = info.num_variants
         self.num_tf32_variants = info.num_tf32_variants
+        self.tolerance = TF32_TOLERANCE if self.num_tf32_variants else FP32_TOLERANCE
         self.inputs = []
         self.outputs = []
         for i in range(info.num_inputs):

@@ -186,7 +186,7 @@ readSchedule(const json::Object &schedule, ArrayRef<Knob<Schedule>> knobs,
       if (!b)
         return "'tf32' must be a boolean";
       if (*b)
-        return "the cost model has no tensor-core (tf32) profile";
+        return cost::kNoTensorCoreProfile;
       continue;
     }
     if (llvm::is_contained(ignored, key.str()) && v.getAsInteger() == 1)

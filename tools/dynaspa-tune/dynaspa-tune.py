@@ -42,14 +42,11 @@ import numpy as np  # noqa: E402
 
 import schedules  # noqa: E402  (benchmarks/: the conv template's schedule space)
 from dynaspa import tune  # noqa: E402
+from dynaspa.runtime import FP32_TOLERANCE, TF32_TOLERANCE  # noqa: E402
 
 KNOBS = ("channel_block", "reduction_block", "threads", "thread_channels", "thread_pixels",
          "vector_width", "unroll", "tiles_per_block", "split_k", "min_blocks",
          "double_buffer", "tf32")
-# Tolerances of the float64 check before timing (dynaspa-run --check's): a
-# TF32 variant's operands keep 10 mantissa bits.
-FP32_TOLERANCE = 1e-4
-TF32_TOLERANCE = 5e-3
 
 
 def fail(msg):
@@ -503,8 +500,7 @@ def measure(a):
         got = oper.run(inputs)[0]
         err = masked_error(got, full, keep())
         entry = {"max_rel_err": err}
-        tolerance = TF32_TOLERANCE if oper.num_tf32_variants else FP32_TOLERANCE
-        if err <= tolerance:
+        if err <= oper.tolerance:
             entry["us"] = oper.benchmark(warmup=a.warmup, reps=a.reps,
                                          rounds=a.rounds)["median_us"]
         results.setdefault(c["id"], {})[mid] = entry

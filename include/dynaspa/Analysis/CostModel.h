@@ -245,6 +245,11 @@ BankConflicts analyzeBankConflicts(const WarpAccess &access, int64_t banks = 32,
 // Kernel cost (eqs. 8, 10, 11, 12)
 //===----------------------------------------------------------------------===//
 
+/// Why the model has no answer for a tf32 (tensor-core) schedule: it
+/// describes the fp32 FMA templates only.
+inline constexpr const char *kNoTensorCoreProfile =
+    "the cost model has no tensor-core (tf32) profile";
+
 /// What the model needs to know about one kernel variant on one workload.
 /// Per-block quantities are for the busiest block.
 struct KernelProfile {

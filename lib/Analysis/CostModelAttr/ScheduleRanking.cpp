@@ -99,7 +99,7 @@ mlir::spsparse::predictVariants(const cost::DeviceModel &device,
     if (failed(s)) {
       auto schedule = dict.getAs<ScheduleAttr>("schedule");
       pred.error = schedule && schedule.getTf32()
-                       ? "the cost model has no tensor-core (tf32) profile"
+                       ? cost::kNoTensorCoreProfile
                        : "a convolution's granularity has two sizes (rows, "
                          "columns)";
       out.push_back(pred);
