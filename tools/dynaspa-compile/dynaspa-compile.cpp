@@ -108,14 +108,17 @@ static cl::opt<unsigned> sharedBuffers(
              "reduction chunk: 1, or 2 (store the next chunk while computing "
              "from the other copy; where the second copy fits in 48 KiB)"),
     cl::cat(category));
-static cl::opt<bool> fillKernels(
-    "fill-kernels", cl::init(true),
-    cl::desc("A convolution whose variants do not split their reduction "
-             "gets its zeros from a fill kernel of the masked-off pixels that "
-             "the runtime runs on a second queue alongside the prologue and "
-             "the variants; --fill-kernels=false (and where a variant "
-             "splits): the runtime zero-fills the whole output before the op"),
-    cl::cat(category));
+static cl::opt<std::string> zeros(
+    "zeros", cl::init("fill-kernel"),
+    cl::desc("Where a convolution's zeros (its masked-off outputs) come "
+             "from: 'fill-kernel' (default: a kernel of the masked-off "
+             "pixels on a second queue, where no variant splits; else as "
+             "'zero-fill'), 'zero-fill' (the runtime zero-fills the output "
+             "before the op) or 'variants' (the variant that runs writes "
+             "them, and the slices of a split reduction store or add in "
+             "arrival order; slower on the H100, docs/benchmarks/NOTES.md "
+             "entry 24)"),
+    cl::value_desc("fill-kernel|zero-fill|variants"), cl::cat(category));
 static cl::opt<bool> printIR("print-gpu-ir", cl::init(false),
                              cl::desc("Print the GPU kernels (after "
                                       "convert-spsparse-to-gpu, or the "
@@ -236,7 +239,7 @@ static OwningOpRef<ModuleOp> buildOperators(MLIRContext &context,
   spsparse::ConvertSpSparseToGPUOptions lowering;
   lowering.indexBitwidth = indexBitwidth;
   lowering.sharedBuffers = sharedBuffers;
-  lowering.fillKernels = fillKernels;
+  lowering.zeros = zeros;
   pm.addPass(spsparse::createConvertSpSparseToGPU(lowering));
   if (failed(pm.run(*module)) ||
       failed(dynaspa::collectOperators(*module, bundle)))

@@ -72,7 +72,7 @@ def ConvertSpSparseToGPU
     carry `spsparse.launch` (grid, block) and `spsparse.args` (what each
     buffer argument is); the polykernel gets `spsparse.prologue` (its
     tile-list kernels), a convolution's `spsparse.fills` (its fill kernels,
-    see `fill-kernels`) and each variant its `kernel`. The host side keeps its
+    see `zeros`) and each variant its `kernel`. The host side keeps its
     `spsparse.polykernel.dispatch` ops.
 
     The kernels are target-neutral: `dynaspa-cuda-pipeline` and
@@ -96,12 +96,14 @@ def ConvertSpSparseToGPU
            "reduction chunk: 1, or 2 (the next chunk is stored into one while "
            "the block computes from the other: one barrier per chunk instead "
            "of two; where the second copy fits in 48 KiB)">,
-    Option<"fillKernels", "fill-kernels", "bool", /*default=*/"true",
-           "A convolution whose variants do not split their reduction gets "
-           "its zeros from a fill kernel of the masked-off pixels that the "
-           "runtime runs alongside the prologue and the variants; false (and "
-           "where a variant splits): a zero fill of the whole output before "
-           "the op">,
+    Option<"zeros", "zeros", "std::string", /*default=*/"\"fill-kernel\"",
+           "Where a convolution's zeros (its masked-off outputs) come from: "
+           "'fill-kernel' (default: a kernel of the masked-off pixels beside "
+           "the prologue and the variants where no variant splits; else as "
+           "'zero-fill'), 'zero-fill' (the runtime zero-fills the output "
+           "before the op) or 'variants' (the variant that runs writes them, "
+           "and the slices of a split reduction store or add in arrival "
+           "order; slower on the H100, NOTES.md entry 24)">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",

@@ -44,6 +44,7 @@
 #include "TileSpace.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 
 using namespace mlir;
@@ -83,6 +84,13 @@ struct ConvPlan {
 /// Per tile of a block, the decoded tile in shared memory: batch (-1 for a
 /// phantom tile past the end of the list), output origin, input origin.
 enum TileField : int64_t { kBatch, kOutRow, kOutCol, kInRow, kInCol, kFields };
+
+/// The i32 counter at which the slices of a split reduction meet (one per
+/// tile group and channel block, with ConvZeros::Variants): bits 0-11 count
+/// arrivals, bit 12 says the first to arrive has stored its sums, bits 16-31
+/// count slices done; the last one done resets it to zero for the next run.
+constexpr int64_t kMaxArrivals = (1 << 12) - 1, kStored = 1 << 12,
+                  kDoneShift = 16, kDoneOne = 1 << kDoneShift;
 
 /// The tensor-core layout of a tf32 plan: the warps' grid over the block's
 /// pixels x channel_block in m16n8k8 fragments, and padded shared rows.
@@ -179,6 +187,8 @@ FailureOr<ConvPlan> planConv(MaskedConv2DOp op, const ConvShape &s,
   if (p.splitK > p.chunks)
     return fail() << "split_k must not exceed the " << p.chunks
                   << " reduction blocks of Cin";
+  if (p.splitK > kMaxArrivals)
+    return fail() << "split_k must be at most " << kMaxArrivals;
   p.chunksPerSplit = llvm::divideCeil(p.chunks, p.splitK);
   // Runs of 4 (or 2) channels let a thread read its filters with one vector
   // load per run; the output store then also needs Cout to be a multiple.
@@ -291,6 +301,146 @@ static SmallVector<Value> buildMmaSteps(KernelBuilder &k, const ConvShape &s,
       });
 }
 
+/// This block's share of the zeros of the masked-off pixels
+/// (ConvZeros::Variants), in its channel block, before its first group of
+/// tiles: the blocks with work this run (every block where the mask has
+/// none) take a contiguous run of pixels each, so the stores drain while
+/// they compute instead of a zero fill before the op. Not where the dispatch
+/// table picks another variant; with a static split, only in the first
+/// slice's blocks.
+static void buildZeroShare(KernelBuilder &k, const ConvShape &s,
+                           const ConvPlan &p, const TileSpace &space,
+                           Value mask, Value output, Value picked,
+                           Value numWork, Value tid, Value co0) {
+  ImplicitLocOpBuilder &b = k.b;
+  Value bx = gpu::BlockIdOp::create(b, gpu::Dimension::x);
+  Value gx = gpu::GridDimOp::create(b, gpu::Dimension::x);
+  Value workers =
+      k.select(k.cmp(arith::CmpIPredicate::eq, numWork, k.idx(0)), gx,
+               arith::MinUIOp::create(b, numWork, gx));
+  Value mine = k.land(picked, k.cmp(arith::CmpIPredicate::ult, bx, workers));
+  if (p.minBlocks == 0 && p.splitK > 1)
+    mine = k.land(mine, k.cmp(arith::CmpIPredicate::eq,
+                              gpu::BlockIdOp::create(b, gpu::Dimension::z),
+                              k.idx(0)));
+  auto ifMine = scf::IfOp::create(b, mine, /*withElse=*/false);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(ifMine.thenBlock());
+  int64_t pixels = s.n * s.ho * s.wo;
+  Value per = arith::DivUIOp::create(b, k.add(workers, pixels - 1), workers);
+  ZeroShare share;
+  share.lo = arith::MinUIOp::create(b, k.mul(bx, per), k.idx(pixels));
+  share.hi = arith::MinUIOp::create(b, k.add(share.lo, per), k.idx(pixels));
+  share.lanes = p.threads % kWarp == 0 ? kWarp : p.threads;
+  share.warp = k.div(tid, share.lanes);
+  share.warps = k.idx(p.threads / share.lanes);
+  share.lane = k.rem(tid, share.lanes);
+  share.c0 = co0;
+  share.channels = p.cb;
+  buildZeroMaskedOff(k, space, mask, output, s.co, share);
+}
+
+/// The slices of a split reduction meet at `counter[slot]` instead of
+/// adding into a zero-filled output. Where `meeting` (uniform over the
+/// block), thread 0 arrives: the first slice to arrive stores its sums, the
+/// others wait there until it has, then add theirs atomically (a spin on a
+/// block that has already arrived, so it cannot wait on an unscheduled one).
+/// Not meeting (an adaptive split of one slice), the block stores. Returns
+/// whether this block stores, for every thread (through `flags[flagAt]`).
+static Value buildArrival(KernelBuilder &k, Value tid, Value counter,
+                          Value slot, Value meeting, Value flags,
+                          int64_t flagAt) {
+  ImplicitLocOpBuilder &b = k.b;
+  Type i1 = b.getI1Type(), i32 = b.getI32Type();
+  auto int32 = [&](int64_t v) -> Value {
+    return arith::ConstantIntOp::create(b, v, 32);
+  };
+  auto atomic = [&](arith::AtomicRMWKind kind, int64_t v) -> Value {
+    return memref::AtomicRMWOp::create(b, kind, int32(v), counter,
+                                       ValueRange{slot});
+  };
+  auto ifLeader = scf::IfOp::create(
+      b, k.cmp(arith::CmpIPredicate::eq, tid, k.idx(0)), /*withElse=*/false);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(ifLeader.thenBlock());
+    auto ifMeet = scf::IfOp::create(b, TypeRange{i1}, meeting,
+                                    /*withElse=*/true);
+    b.setInsertionPointToStart(ifMeet.thenBlock());
+    Value old = atomic(arith::AtomicRMWKind::addi, 1);
+    Value first = arith::CmpIOp::create(
+        b, arith::CmpIPredicate::eq,
+        arith::AndIOp::create(b, old, int32(kMaxArrivals)), int32(0));
+    auto ifWait = scf::IfOp::create(
+        b, arith::XOrIOp::create(b, first, arith::ConstantIntOp::create(b, 1, 1)),
+        /*withElse=*/false);
+    {
+      OpBuilder::InsertionGuard inner(b);
+      b.setInsertionPointToStart(ifWait.thenBlock());
+      // An atomic read (or with 0) until the first slice's stored bit is set.
+      scf::WhileOp::create(
+          b, TypeRange{}, ValueRange{},
+          [&](OpBuilder &at, Location, ValueRange) {
+            OpBuilder::InsertionGuard region(b);
+            b.setInsertionPoint(at.getInsertionBlock(), at.getInsertionPoint());
+            Value now = atomic(arith::AtomicRMWKind::ori, 0);
+            Value stored = arith::AndIOp::create(b, now, int32(kStored));
+            scf::ConditionOp::create(
+                b, arith::CmpIOp::create(b, arith::CmpIPredicate::eq, stored,
+                                         int32(0)),
+                ValueRange{});
+          },
+          [&](OpBuilder &at, Location loc, ValueRange) {
+            scf::YieldOp::create(at, loc);
+          });
+      // The atomics are relaxed on the GPU (NVPTX emits plain `atom`
+      // whatever the ordering): the fence orders this block's adds after
+      // the first slice's stores (paired with buildDeparture's).
+      LLVM::FenceOp::create(b, LLVM::AtomicOrdering::acq_rel, "device");
+    }
+    scf::YieldOp::create(b, first);
+    b.setInsertionPointToStart(ifMeet.elseBlock());
+    scf::YieldOp::create(b, ValueRange{arith::ConstantIntOp::create(b, 1, 1)});
+    b.setInsertionPointAfter(ifMeet);
+    memref::StoreOp::create(b,
+                            arith::ExtUIOp::create(b, i32, ifMeet.getResult(0)),
+                            flags, ValueRange{k.idx(flagAt)});
+  }
+  gpu::BarrierOp::create(b);
+  return k.isNonZero(memref::LoadOp::create(b, flags, ValueRange{k.idx(flagAt)}));
+}
+
+/// After a meeting block's writes: thread 0 (once every thread's stores are
+/// done) marks the slice done, and the first slice's sums stored (a
+/// release: the waiting slices' adds come after them); the last of the
+/// `arrivals` slices resets the counter for the next run.
+static void buildDeparture(KernelBuilder &k, Value tid, Value counter,
+                           Value slot, Value meeting, Value storeSums,
+                           Value arrivals) {
+  ImplicitLocOpBuilder &b = k.b;
+  auto int32 = [&](int64_t v) -> Value {
+    return arith::ConstantIntOp::create(b, v, 32);
+  };
+  gpu::BarrierOp::create(b);
+  Value leader = k.land(meeting, k.cmp(arith::CmpIPredicate::eq, tid, k.idx(0)));
+  auto ifLeader = scf::IfOp::create(b, leader, /*withElse=*/false);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(ifLeader.thenBlock());
+  // Release: every thread's stores (before the barrier) come before the
+  // stored bit (paired with the waiters' fence in buildArrival).
+  LLVM::FenceOp::create(b, LLVM::AtomicOrdering::acq_rel, "device");
+  Value step = k.select(storeSums, int32(kStored + kDoneOne), int32(kDoneOne));
+  Value old = memref::AtomicRMWOp::create(b, arith::AtomicRMWKind::addi, step,
+                                          counter, ValueRange{slot});
+  Value done = arith::ShRUIOp::create(b, old, int32(kDoneShift));
+  Value last = arith::CmpIOp::create(
+      b, arith::CmpIPredicate::eq, k.add(k.toIndex(done), 1), arrivals);
+  auto ifLast = scf::IfOp::create(b, last, /*withElse=*/false);
+  b.setInsertionPointToStart(ifLast.thenBlock());
+  memref::AtomicRMWOp::create(b, arith::AtomicRMWKind::assign, int32(0),
+                              counter, ValueRange{slot});
+}
+
 FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildConvKernel(
     OpBuilder &builder, gpu::GPUModuleOp module, MaskedConv2DOp op,
     GranularityAttr g, ScheduleAttr schedule, StringRef name,
@@ -340,12 +490,22 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildConvKernel(
   argTypes.push_back(getFlatType(outType.getNumElements(), f32));
   roles.push_back("output");
   appendTileListArgs(argTypes, roles, g, cap, extraCountRoles);
+  // The variant writes the zeros of the masked-off pixels itself; a split
+  // reduction's slices then meet at a counter per (tile group, channel
+  // block) instead of adding into a zero-filled output.
+  bool writeZeros = options.zeros == ConvZeros::Variants;
+  bool meet = writeZeros && p.splitK > 1;
+  int64_t channelBlocks = llvm::divideCeil(s.co, p.cb);
+  int64_t maxGroups = llvm::divideCeil(cap, p.tpb);
+  if (meet) {
+    argTypes.push_back(getFlatType(maxGroups * channelBlocks, i32));
+    roles.push_back(("arrivals:" + name).str());
+  }
   // By default one block per group of tiles of a full mask: the best
   // balance. The adaptive split's (group, slice) pairs need up to
   // ceil(min_blocks / channel blocks) blocks on a sparse mask, and never
   // more than the non-empty slices of split_k per group.
-  int64_t channelBlocks = llvm::divideCeil(s.co, p.cb);
-  int64_t gridX = llvm::divideCeil(cap, p.tpb);
+  int64_t gridX = maxGroups;
   if (p.minBlocks > 0)
     gridX = std::max(gridX,
                      std::min<int64_t>(
@@ -357,8 +517,10 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildConvKernel(
       builder, module, op->getLoc(), name, argTypes, roles,
       {getWorkgroupType(p.copies * p.inputFloats, f32),
        getWorkgroupType(p.copies * p.filterFloats, f32),
-       getWorkgroupType(kFields * p.tpb, i32)},
+       getWorkgroupType(kFields * p.tpb + (meet ? 1 : 0), i32)},
       {blocks, channelBlocks, p.minBlocks > 0 ? 1 : p.splitK}, p.threads);
+  if (writeZeros)
+    fn->setAttr(SpSparseDialect::kWritesZerosAttrName, builder.getUnitAttr());
 
   ImplicitLocOpBuilder b(op->getLoc(), builder);
   b.setInsertionPointToStart(&fn.getBody().front());
@@ -370,13 +532,16 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildConvKernel(
   Value output = fn.getArgument(arg++);
   Value tiles = fn.getArgument(arg++);
   unsigned countArg = arg;
+  // The last kernel argument (the workgroup buffers follow it).
+  Value arrivals = meet ? fn.getArgument(argTypes.size() - 1) : Value();
   Value sIn = fn.getWorkgroupAttributions()[0];
   Value sW = fn.getWorkgroupAttributions()[1];
   Value sTile = fn.getWorkgroupAttributions()[2];
 
   // Device-side dispatch: this variant runs only if the table picks it;
   // otherwise its grid-stride loop is empty.
-  Value upper = buildDispatchedCount(k, fn, countArg, dispatch);
+  Value picked;
+  Value upper = buildDispatchedCount(k, fn, countArg, dispatch, &picked);
   Value numGroups = k.div(k.add(upper, p.tpb - 1), p.tpb);
   // The reduction's slices: split_k (blockIdx.z), or with min_blocks the
   // fewest (at most split_k) for which groups x channel blocks x slices
@@ -455,6 +620,9 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildConvKernel(
     return k.toIndex(memref::LoadOp::create(
         b, sTile, ValueRange{k.add(k.mul(t, kFields), field)}));
   };
+
+  if (writeZeros)
+    buildZeroShare(k, s, p, *space, mask, output, picked, numWork, tid, co0);
 
   auto workLoop =
       scf::ForOp::create(b, gpu::BlockIdOp::create(b, gpu::Dimension::x),
@@ -581,6 +749,17 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildConvKernel(
   Value addBias = p.splitK > 1 ? k.cmp(arith::CmpIPredicate::eq, split,
                                        k.idx(0))
                                : Value();
+  // Slices that meet: whether this block stores its sums (the first slice of
+  // its group to arrive, or the only one) or adds them to the stored ones.
+  Value slot, meeting, storeSums;
+  if (meet) {
+    slot = k.add(k.mul(group, channelBlocks),
+                 gpu::BlockIdOp::create(b, gpu::Dimension::y));
+    meeting = p.minBlocks > 0 ? manySlices
+                              : arith::ConstantIntOp::create(b, 1, 1);
+    storeSums = buildArrival(k, tid, arrivals, slot, meeting, sTile,
+                             kFields * p.tpb);
+  }
   for (size_t i = 0; i < pixTile.size(); ++i) {
     Value n = tileField(pixTile[i], kBatch);
     Value oh = k.add(tileField(pixTile[i], kOutRow), pixRow[i]);
@@ -622,6 +801,13 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildConvKernel(
       };
       if (p.splitK == 1) {
         storeRun();
+      } else if (meet) {
+        auto ifStore = scf::IfOp::create(b, storeSums, /*withElse=*/true);
+        OpBuilder::InsertionGuard g2(b);
+        b.setInsertionPointToStart(ifStore.thenBlock());
+        storeRun();
+        b.setInsertionPointToStart(ifStore.elseBlock());
+        addAtomically();
       } else if (p.minBlocks == 0) {
         addAtomically();
       } else {
@@ -636,5 +822,8 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildConvKernel(
       }
     }
   }
+  if (meet)
+    buildDeparture(k, tid, arrivals, slot, meeting, storeSums,
+                   p.minBlocks > 0 ? slices : k.idx(p.splitK));
   return fn;
 }

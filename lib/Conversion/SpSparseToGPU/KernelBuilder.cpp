@@ -79,7 +79,8 @@ void mlir::spsparse::appendTileListArgs(SmallVectorImpl<Type> &argTypes,
 
 Value mlir::spsparse::buildDispatchedCount(KernelBuilder &k, gpu::GPUFuncOp fn,
                                            unsigned countArg,
-                                           ArrayRef<DispatchTerm> dispatch) {
+                                           ArrayRef<DispatchTerm> dispatch,
+                                           Value *picked) {
   ImplicitLocOpBuilder &b = k.b;
   auto load = [&](unsigned arg) {
     return k.toIndex(
@@ -97,6 +98,8 @@ Value mlir::spsparse::buildDispatchedCount(KernelBuilder &k, gpu::GPUFuncOp fn,
       in = arith::XOrIOp::create(b, in, arith::ConstantIntOp::create(b, 1, 1));
     chosen = k.land(chosen, in);
   }
+  if (picked)
+    *picked = chosen ? chosen : arith::ConstantIntOp::create(b, 1, 1);
   return chosen ? k.select(chosen, count, k.idx(0)) : count;
 }
 

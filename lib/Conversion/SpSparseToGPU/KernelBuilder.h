@@ -24,6 +24,8 @@
 namespace mlir {
 namespace spsparse {
 
+struct TileSpace;
+
 /// Workgroup memory is memory space 3 on both GPU targets.
 constexpr unsigned kWorkgroupMemorySpace = 3;
 
@@ -179,9 +181,11 @@ void appendTileListArgs(SmallVectorImpl<Type> &argTypes,
 /// The tile count a variant kernel walks: the count in kernel argument
 /// `countArg`, or 0 where the `dispatch` terms say the dispatch table picks
 /// another variant (device-side dispatch: every variant is launched, all but
-/// one with an empty grid-stride loop).
+/// one with an empty grid-stride loop). With `picked`, also whether the
+/// table picks this variant (an i1).
 Value buildDispatchedCount(KernelBuilder &k, gpu::GPUFuncOp fn,
-                           unsigned countArg, ArrayRef<DispatchTerm> dispatch);
+                           unsigned countArg, ArrayRef<DispatchTerm> dispatch,
+                           Value *picked = nullptr);
 
 /// Block-wide inclusive Hillis-Steele scan of each thread's `value` (i32)
 /// over the first `threads` slots of the workgroup buffer `scan`
@@ -287,6 +291,31 @@ SmallVector<Value>
 buildUnrolledSteps(KernelBuilder &k, int64_t count, int64_t unroll,
                    ValueRange init,
                    function_ref<void(Value, MutableArrayRef<Value>)> step);
+
+/// `kWarp` threads share a pixel when zeroing masked-off outputs: a warp on
+/// NVIDIA GPUs; elsewhere only a grouping of the threads. Each such group
+/// takes `kPixelsPerStep` consecutive pixels per step and issues their mask
+/// loads before any store, so one load latency covers the step.
+constexpr int64_t kWarp = 32, kPixelsPerStep = 8;
+
+/// Who zeroes which masked-off outputs: pixels [lo, hi) of the pixel grid
+/// (row-major over batch and output rows and columns), channels [c0, c0 +
+/// channels) of each (clipped to Cout), by groups `warp` of `warps` (a
+/// grid-stride loop over steps of kPixelsPerStep pixels), lane `lane` of
+/// each group taking every `lanes`-th channel vector.
+struct ZeroShare {
+  Value lo, hi, warp, warps, lane, c0;
+  int64_t channels;
+  /// Threads of a group (kWarp, or fewer in a smaller block).
+  int64_t lanes = kWarp;
+};
+
+/// Writes zeros to `output` (NHWC, `co` channels) at the pixels of `share`
+/// whose mask element is zero: the variants' own mask test negated, so the
+/// zeros and the variants' stores never touch the same element
+/// (FillKernel.cpp). `space` is the op's tile space at granularity 1x1.
+void buildZeroMaskedOff(KernelBuilder &k, const TileSpace &space, Value mask,
+                        Value output, int64_t co, const ZeroShare &share);
 
 /// acc[i * w.size() + j] += x[i] * w[j], contractable into FMAs.
 void accumulateOuterProduct(KernelBuilder &k, ArrayRef<Value> x,

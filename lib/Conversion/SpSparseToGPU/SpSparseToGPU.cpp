@@ -20,6 +20,8 @@
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/IR/SymbolTable.h"
 
+#include "llvm/ADT/StringSwitch.h"
+
 namespace mlir {
 namespace spsparse {
 #define GEN_PASS_DEF_CONVERTSPSPARSETOGPU
@@ -120,7 +122,7 @@ LogicalResult lowerPolyKernel(PolyKernelOp pk, SymbolTable &symbols,
   bool splits = llvm::any_of(variants, [](PolyKernelVariantOp v) {
     return v.getSchedule() && v.getSchedule().getSplitK() > 1;
   });
-  if (conv && options.fillKernels && !splits) {
+  if (conv && options.zeros == ConvZeros::FillKernel && !splits) {
     FailureOr<gpu::GPUFuncOp> fill = buildConvFillKernel(
         builder, gpuModule, conv, (pk.getSymName() + "_zero_inactive").str());
     if (failed(fill))
@@ -203,7 +205,19 @@ struct ConvertSpSparseToGPUPass
     }
     KernelOptions options;
     options.sharedBuffers = sharedBuffers;
-    options.fillKernels = fillKernels;
+    std::optional<ConvZeros> convZeros =
+        llvm::StringSwitch<std::optional<ConvZeros>>(zeros)
+            .Case("variants", ConvZeros::Variants)
+            .Case("fill-kernel", ConvZeros::FillKernel)
+            .Case("zero-fill", ConvZeros::ZeroFill)
+            .Default(std::nullopt);
+    if (!convZeros) {
+      module.emitError("zeros must be 'variants', 'fill-kernel' or "
+                       "'zero-fill', not '")
+          << zeros << "'";
+      return signalPassFailure();
+    }
+    options.zeros = *convZeros;
     for (PolyKernelOp pk : polykernels)
       if (failed(lowerPolyKernel(pk, symbols, indexBitwidth, options)))
         return signalPassFailure();

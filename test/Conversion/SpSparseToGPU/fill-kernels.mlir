@@ -1,5 +1,5 @@
 // RUN: dynaspa-opt %s -split-input-file --convert-spsparse-to-gpu | FileCheck %s
-// RUN: dynaspa-opt %s -split-input-file --convert-spsparse-to-gpu="fill-kernels=false" | FileCheck %s --check-prefix=OFF
+// RUN: dynaspa-opt %s -split-input-file --convert-spsparse-to-gpu="zeros=zero-fill" | FileCheck %s --check-prefix=OFF
 
 // A masked convolution's zeros come from fill kernels the runtime runs on a
 // second queue: the masked-off pixels' alongside the variants, with the
@@ -28,13 +28,13 @@
 // CHECK-COUNT-6: memref.load %[[MASK]]
 // CHECK-NOT: vector.store
 // CHECK: %[[IDLE0:.*]] = arith.xori %[[ON0]], %true
-// CHECK: %[[IN0:.*]] = arith.cmpi slt, %[[P0]], %c50
+// CHECK: %[[IN0:.*]] = arith.cmpi ult, %[[P0]], %c50
 // CHECK: %[[W0:.*]] = arith.andi %[[IDLE0]], %[[IN0]]
 // CHECK: scf.if %[[W0]] {
 // CHECK: scf.for %[[V:.*]] = %[[LANE]] to %c2{{.*}} step %c32
-// CHECK: %[[PV:.*]] = arith.muli %[[P0]], %c2
-// CHECK: %[[E:.*]] = arith.addi %[[PV]], %[[V]]
-// CHECK: %[[AT:.*]] = arith.muli %[[E]], %c4
+// CHECK: %[[C:.*]] = arith.muli %[[V]], %c4
+// CHECK: %[[PC:.*]] = arith.muli %[[P0]], %c8
+// CHECK: %[[AT:.*]] = arith.addi %[[PC]], %[[C]]
 // CHECK: vector.store %{{.*}}, %[[OUT]][%[[AT]]] {alignment = 16 : i64} : memref<400xf32>, vector<4xf32>
 // CHECK-COUNT-7: scf.if
 // CHECK-NOT: scf.if

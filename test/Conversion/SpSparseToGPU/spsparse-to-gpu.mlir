@@ -1,4 +1,8 @@
-// RUN: dynaspa-opt %s -split-input-file -verify-diagnostics --convert-spsparse-to-gpu | FileCheck %s
+// RUN: dynaspa-opt %s -split-input-file -verify-diagnostics --convert-spsparse-to-gpu="zeros=zero-fill" | FileCheck %s
+
+// The kernel templates with the output zero-filled before the op (fill
+// kernels: fill-kernels.mlir; the variants writing the zeros themselves:
+// variant-zeros.mlir).
 
 // Two variants at two granularities: one tile-list kernel builds both lists
 // (its grid is the two lists' grids side by side), one kernel per variant;

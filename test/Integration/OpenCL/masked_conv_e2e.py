@@ -11,9 +11,12 @@
 # Again with two shared copies of the double_buffer cases' staged chunks:
 # RUN: rm -rf %t && mkdir -p %t
 # RUN: %python %s --compile dynaspa-compile --run %dynaspa_run --work %t --masks %shared_masks --compile-flag=--shared-buffers=2 | FileCheck %s
-# And with the runtime's zero fill of the whole output instead of fill kernels:
+# And with the zeros written by the variants themselves, and by the
+# runtime's zero fill of the whole output, instead of a fill kernel:
 # RUN: rm -rf %t && mkdir -p %t
-# RUN: %python %s --compile dynaspa-compile --run %dynaspa_run --work %t --masks %shared_masks --compile-flag=--fill-kernels=false | FileCheck %s
+# RUN: %python %s --compile dynaspa-compile --run %dynaspa_run --work %t --masks %shared_masks --compile-flag=--zeros=variants | FileCheck %s
+# RUN: rm -rf %t && mkdir -p %t
+# RUN: %python %s --compile dynaspa-compile --run %dynaspa_run --work %t --masks %shared_masks --compile-flag=--zeros=zero-fill | FileCheck %s
 #
 # CHECK-COUNT-19: ok
 # CHECK: all 19 cases passed

@@ -20,7 +20,10 @@
 //     zero (the runtime zeroes scratch buffers once, at allocation).
 // A variant kernel may also carry `spsparse.writes_zeros` (a unit attribute):
 // it writes every element of the output, zeros where the mask is off, so the
-// output is not zero-filled before the op. A polykernel whose output's zeros
+// output is not zero-filled before the op. A convolution variant that splits
+// its reduction and writes zeros also takes "arrivals:<kernel>", a scratch
+// buffer of i32 counters (one per tile group and channel block) that its
+// slices meet at and leave zero. A polykernel whose output's zeros
 // come from fill kernels instead carries `spsparse.fills = {before = [..],
 // alongside = [..]}` (Operator.fills_before / fills_alongside of the bundle).
 // Workgroup (shared) memory is declared as gpu.func workgroup attributions in
@@ -68,6 +71,23 @@ buildTileListKernel(OpBuilder &builder, gpu::GPUModuleOp module,
                     MaskedOpInterface op,
                     ArrayRef<GranularityAttr> granularities, StringRef name);
 
+/// Where the zeros of a masked convolution's output come from: the variants
+/// write only active pixels unless told otherwise.
+enum class ConvZeros {
+  /// The variant that runs writes them, each block with work zeroing a share
+  /// before it computes; a split reduction's first slice to finish stores
+  /// its sums and the others add to them (no zero fill before the op and no
+  /// extra kernel). Measured slower on the H100 (NOTES.md entry 24): an
+  /// option for experiments.
+  Variants,
+  /// The default: a fill kernel of the masked-off pixels
+  /// (buildConvFillKernel) beside the prologue and the variants, where no
+  /// variant splits its reduction; else ZeroFill.
+  FillKernel,
+  /// The runtime zero-fills the whole output before the op.
+  ZeroFill,
+};
+
 /// Code-generation choices of the variant kernels that are not part of a
 /// variant's schedule (pass options of convert-spsparse-to-gpu).
 struct KernelOptions {
@@ -75,11 +95,8 @@ struct KernelOptions {
   /// stores chunk c+1 while chunk c is computed (one barrier per chunk), where
   /// the second copy fits in the 48 KiB of static shared memory.
   unsigned sharedBuffers = 1;
-  /// A convolution's zeros from a fill kernel (buildConvFillKernel) that the
-  /// runtime runs alongside the prologue and the variants, instead of a zero
-  /// fill of the whole output before the op, where no variant splits its
-  /// reduction.
-  bool fillKernels = true;
+  /// Where a convolution's zeros (the masked-off outputs) come from.
+  ConvZeros zeros = ConvZeros::FillKernel;
 };
 
 /// Emits the kernel of one PolyKernel variant of a masked convolution: a

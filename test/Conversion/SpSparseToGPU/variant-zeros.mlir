@@ -1,0 +1,136 @@
+// RUN: dynaspa-opt %s -split-input-file --convert-spsparse-to-gpu="zeros=variants" | FileCheck %s
+// RUN: not dynaspa-opt %s -split-input-file --convert-spsparse-to-gpu="zeros=memset" 2>&1 | FileCheck %s --check-prefix=BAD
+
+// BAD: error: zeros must be 'variants', 'fill-kernel' or 'zero-fill', not 'memset'
+
+// With zeros=variants the variant that runs writes the zeros of the
+// masked-off pixels itself: no fill kernel, no zero fill (writes_zeros). The
+// blocks with work this run (every block when no tile is active) each take a
+// contiguous run of the 50 pixels in their channel block before their first
+// group of tiles, with the fill's loop (8 mask loads, then the stores).
+// CHECK-LABEL: spsparse.polykernel @conv
+// CHECK-NOT: spsparse.fills
+// CHECK-LABEL: gpu.func @conv_v(
+// CHECK-SAME: %[[MASK:[^:]*]]: memref<50xi8>, %[[OUT:[^:]*]]: memref<400xf32>, %{{.*}}: memref<18xi32>, %[[COUNT:[^:]*]]: memref<3xi32>)
+// CHECK-SAME: spsparse.args = ["input", "filter", "mask", "output", "tiles:2x2", "count:2x2"]
+// CHECK-SAME: spsparse.writes_zeros
+// CHECK: %[[N:.*]] = memref.load %[[COUNT]]
+// CHECK: %[[WORK:.*]] = arith.index_cast %[[N]]
+// CHECK: %[[BX:.*]] = gpu.block_id x
+// CHECK: %[[GX:.*]] = gpu.grid_dim x
+// CHECK: %[[FEW:.*]] = arith.minui %[[WORK]], %[[GX]]
+// CHECK: %[[NONE:.*]] = arith.cmpi eq, %[[WORK]], %c0
+// CHECK: %[[WORKERS:.*]] = arith.select %[[NONE]], %[[GX]], %[[FEW]]
+// CHECK: %[[IN:.*]] = arith.cmpi ult, %[[BX]], %[[WORKERS]]
+// CHECK: %[[MINE:.*]] = arith.andi %true, %[[IN]]
+// CHECK: scf.if %[[MINE]] {
+// CHECK: %[[ROUND:.*]] = arith.addi %[[WORKERS]], %c49
+// CHECK: %[[PER:.*]] = arith.divui %[[ROUND]], %[[WORKERS]]
+// CHECK: %[[START:.*]] = arith.muli %[[BX]], %[[PER]]
+// CHECK: %[[LO:.*]] = arith.minui %[[START]], %c50
+// CHECK: %[[END:.*]] = arith.addi %[[LO]], %[[PER]]
+// CHECK: %[[HI:.*]] = arith.minui %[[END]], %c50
+// CHECK: scf.for
+// CHECK-COUNT-8: memref.load %[[MASK]]
+// CHECK: arith.cmpi ult, %{{.*}}, %[[HI]]
+// CHECK: vector.store %{{.*}}, %[[OUT]]{{.*}} : memref<400xf32>, vector<4xf32>
+// The work loop over the tile groups comes after the share.
+// CHECK: scf.for %{{.*}} = %{{.*}} to %[[WORK]] step %{{.*}}
+// CHECK-NOT: memref.atomic_rmw
+// CHECK: gpu.return
+spsparse.polykernel @conv : (tensor<2x5x5x8xf32>, tensor<3x3x8x8xf32>, tensor<2x5x5xi1>) -> tensor<2x5x5x8xf32> {
+^bb0(%x: tensor<2x5x5x8xf32>, %w: tensor<3x3x8x8xf32>, %m: tensor<2x5x5xi1>):
+  spsparse.polykernel.variant @v granularity <[2, 2]> schedule <channel_block = 8, reduction_block = 4, threads = 32, thread_channels = 1>
+  %y = spsparse.masked_conv2d %x, %w mask %m {padding = array<i64: 1, 1, 1, 1>}
+      : (tensor<2x5x5x8xf32>, tensor<3x3x8x8xf32>, tensor<2x5x5xi1>) -> tensor<2x5x5x8xf32>
+  spsparse.yield %y : tensor<2x5x5x8xf32>
+}
+
+// -----
+
+// A static split: only the first slice's blocks (blockIdx.z = 0) zero. The
+// slices of a tile group meet at its counter in "arrivals:<kernel>" (one i32
+// per group of the 8 and channel block): the first to arrive stores its
+// sums, the others spin (an atomic read) until its stored bit (4096) is set,
+// fence, then add theirs atomically. After the writes each slice marks itself
+// done (65536, plus the stored bit for the first), after a fence; the last
+// of the 2 resets the counter.
+// CHECK-LABEL: gpu.func @split_v(
+// CHECK-SAME: %[[OUT:[^:]*]]: memref<192xf32>, %{{[^:]*}}: memref<8xi32>, %{{[^:]*}}: memref<3xi32>, %[[ARR:[^:]*]]: memref<8xi32>)
+// CHECK-SAME: workgroup(%{{.*}}, %{{.*}}, %[[TILE:[^:]*]] : memref<6xi32, 3>)
+// CHECK-SAME: spsparse.args = ["input", "filter", "mask", "output", "tiles:2x2", "count:2x2", "arrivals:split_v"]
+// CHECK-SAME: grid = array<i64: 8, 1, 2>
+// CHECK-SAME: spsparse.writes_zeros
+// CHECK: gpu.grid_dim x
+// CHECK: %[[Z:.*]] = gpu.block_id z
+// CHECK: %[[FIRSTZ:.*]] = arith.cmpi eq, %[[Z]], %c0
+// CHECK: %[[MINE:.*]] = arith.andi %{{.*}}, %[[FIRSTZ]]
+// CHECK: scf.if %[[MINE]] {
+// CHECK: vector.store %{{.*}}, %[[OUT]]{{.*}} : memref<192xf32>, vector<2xf32>
+// CHECK: scf.for %[[GROUP:[^ ]*]] = %block_id_x
+// CHECK: %[[BY:.*]] = gpu.block_id y
+// CHECK: %[[SLOT:.*]] = arith.addi %[[GROUP]], %[[BY]]
+// CHECK: %[[OLD:.*]] = memref.atomic_rmw addi %c1_i32, %[[ARR]][%[[SLOT]]]
+// CHECK: %[[ARRIVED:.*]] = arith.andi %[[OLD]], %c4095_i32
+// CHECK: %[[FIRST:.*]] = arith.cmpi eq, %[[ARRIVED]], %c0_i32
+// CHECK: %[[LATER:.*]] = arith.xori %[[FIRST]], %true
+// CHECK: scf.if %[[LATER]] {
+// CHECK: scf.while
+// CHECK: %[[NOW:.*]] = memref.atomic_rmw ori %c0_i32{{.*}}, %[[ARR]][%[[SLOT]]]
+// CHECK: %[[STORED:.*]] = arith.andi %[[NOW]], %c4096_i32
+// CHECK: %[[WAIT:.*]] = arith.cmpi eq, %[[STORED]], %c0_i32
+// CHECK: scf.condition(%[[WAIT]])
+// CHECK: llvm.fence syncscope("device") acq_rel
+// CHECK: scf.yield %[[FIRST]]
+// CHECK: memref.store %{{.*}}, %[[TILE]][%c5{{.*}}]
+// CHECK: gpu.barrier
+// CHECK: %[[FLAG:.*]] = memref.load %[[TILE]][%c5{{.*}}]
+// CHECK: %[[STORES:.*]] = arith.cmpi ne, %[[FLAG]], %c0_i32
+// CHECK: scf.if %[[STORES]] {
+// CHECK: memref.store %{{.*}}, %[[OUT]]
+// CHECK: } else {
+// CHECK: memref.atomic_rmw addf %{{.*}}, %[[OUT]]
+// CHECK: gpu.barrier
+// CHECK: llvm.fence syncscope("device") acq_rel
+// CHECK: %[[STEP:.*]] = arith.select %[[STORES]], %c69632_i32, %c65536_i32
+// CHECK: %[[BEFORE:.*]] = memref.atomic_rmw addi %[[STEP]], %[[ARR]][%[[SLOT]]]
+// CHECK: %[[DONE:.*]] = arith.shrui %[[BEFORE]], %c16_i32
+// CHECK: %[[D:.*]] = arith.index_cast %[[DONE]]
+// CHECK: %[[D1:.*]] = arith.addi %[[D]], %c1
+// CHECK: %[[LAST:.*]] = arith.cmpi eq, %[[D1]], %c2
+// CHECK: scf.if %[[LAST]] {
+// CHECK: memref.atomic_rmw assign %c0_i32{{.*}}, %[[ARR]][%[[SLOT]]]
+spsparse.polykernel @split : (tensor<2x4x4x16xf32>, tensor<3x3x16x6xf32>, tensor<4x4xi1>) -> tensor<2x4x4x6xf32> {
+^bb0(%x: tensor<2x4x4x16xf32>, %w: tensor<3x3x16x6xf32>, %m: tensor<4x4xi1>):
+  spsparse.polykernel.variant @v granularity <[2, 2]> schedule <channel_block = 8, reduction_block = 4, threads = 32, thread_channels = 1, split_k = 2>
+  %y = spsparse.masked_conv2d %x, %w mask %m {padding = array<i64: 1, 1, 1, 1>}
+      : (tensor<2x4x4x16xf32>, tensor<3x3x16x6xf32>, tensor<4x4xi1>) -> tensor<2x4x4x6xf32>
+  spsparse.yield %y : tensor<2x4x4x6xf32>
+}
+
+// -----
+
+// An adaptive split (min_blocks) meets only when the run splits (more than
+// one slice); a lone slice stores. Every block of the grid may take a share
+// of the zeros (blockIdx.z is always 0). The grid is the (group, slice)
+// pairs min_blocks needs: 16.
+// CHECK-LABEL: gpu.func @adaptive_v(
+// CHECK-SAME: "arrivals:adaptive_v"
+// CHECK-SAME: grid = array<i64: 16, 1, 1>
+// CHECK: %[[MANY:.*]] = arith.cmpi ugt, %{{.*}}, %c1
+// CHECK-NOT: gpu.block_id z
+// CHECK: scf.for
+// CHECK: %[[STORES:.*]] = scf.if %[[MANY]] -> (i1) {
+// CHECK: memref.atomic_rmw addi %c1_i32
+// CHECK: } else {
+// CHECK: scf.yield %true
+// CHECK: %[[LEADER:.*]] = arith.andi %[[MANY]], %{{.*}}
+// CHECK: scf.if %[[LEADER]] {
+// CHECK: memref.atomic_rmw addi
+spsparse.polykernel @adaptive : (tensor<2x4x4x16xf32>, tensor<3x3x16x6xf32>, tensor<4x4xi1>) -> tensor<2x4x4x6xf32> {
+^bb0(%x: tensor<2x4x4x16xf32>, %w: tensor<3x3x16x6xf32>, %m: tensor<4x4xi1>):
+  spsparse.polykernel.variant @v granularity <[2, 2]> schedule <channel_block = 8, reduction_block = 4, threads = 32, thread_channels = 1, split_k = 4, min_blocks = 16>
+  %y = spsparse.masked_conv2d %x, %w mask %m {padding = array<i64: 1, 1, 1, 1>}
+      : (tensor<2x4x4x16xf32>, tensor<3x3x16x6xf32>, tensor<4x4xi1>) -> tensor<2x4x4x6xf32>
+  spsparse.yield %y : tensor<2x4x4x6xf32>
+}
