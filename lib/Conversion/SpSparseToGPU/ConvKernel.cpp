@@ -315,9 +315,8 @@ static void buildZeroShare(KernelBuilder &k, const ConvShape &s,
   ImplicitLocOpBuilder &b = k.b;
   Value bx = gpu::BlockIdOp::create(b, gpu::Dimension::x);
   Value gx = gpu::GridDimOp::create(b, gpu::Dimension::x);
-  Value workers =
-      k.select(k.cmp(arith::CmpIPredicate::eq, numWork, k.idx(0)), gx,
-               arith::MinUIOp::create(b, numWork, gx));
+  Value workers = k.select(k.cmp(arith::CmpIPredicate::eq, numWork, k.idx(0)),
+                           gx, arith::MinUIOp::create(b, numWork, gx));
   Value mine = k.land(picked, k.cmp(arith::CmpIPredicate::ult, bx, workers));
   if (p.minBlocks == 0 && p.splitK > 1)
     mine = k.land(mine, k.cmp(arith::CmpIPredicate::eq,
@@ -372,7 +371,8 @@ static Value buildArrival(KernelBuilder &k, Value tid, Value counter,
         b, arith::CmpIPredicate::eq,
         arith::AndIOp::create(b, old, int32(kMaxArrivals)), int32(0));
     auto ifWait = scf::IfOp::create(
-        b, arith::XOrIOp::create(b, first, arith::ConstantIntOp::create(b, 1, 1)),
+        b,
+        arith::XOrIOp::create(b, first, arith::ConstantIntOp::create(b, 1, 1)),
         /*withElse=*/false);
     {
       OpBuilder::InsertionGuard inner(b);
@@ -386,8 +386,9 @@ static Value buildArrival(KernelBuilder &k, Value tid, Value counter,
             Value now = atomic(arith::AtomicRMWKind::ori, 0);
             Value stored = arith::AndIOp::create(b, now, int32(kStored));
             scf::ConditionOp::create(
-                b, arith::CmpIOp::create(b, arith::CmpIPredicate::eq, stored,
-                                         int32(0)),
+                b,
+                arith::CmpIOp::create(b, arith::CmpIPredicate::eq, stored,
+                                      int32(0)),
                 ValueRange{});
           },
           [&](OpBuilder &at, Location loc, ValueRange) {
@@ -407,7 +408,8 @@ static Value buildArrival(KernelBuilder &k, Value tid, Value counter,
                             flags, ValueRange{k.idx(flagAt)});
   }
   gpu::BarrierOp::create(b);
-  return k.isNonZero(memref::LoadOp::create(b, flags, ValueRange{k.idx(flagAt)}));
+  return k.isNonZero(
+      memref::LoadOp::create(b, flags, ValueRange{k.idx(flagAt)}));
 }
 
 /// After a meeting block's writes: thread 0 (once every thread's stores are
@@ -422,7 +424,8 @@ static void buildDeparture(KernelBuilder &k, Value tid, Value counter,
     return arith::ConstantIntOp::create(b, v, 32);
   };
   gpu::BarrierOp::create(b);
-  Value leader = k.land(meeting, k.cmp(arith::CmpIPredicate::eq, tid, k.idx(0)));
+  Value leader =
+      k.land(meeting, k.cmp(arith::CmpIPredicate::eq, tid, k.idx(0)));
   auto ifLeader = scf::IfOp::create(b, leader, /*withElse=*/false);
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(ifLeader.thenBlock());
@@ -433,8 +436,8 @@ static void buildDeparture(KernelBuilder &k, Value tid, Value counter,
   Value old = memref::AtomicRMWOp::create(b, arith::AtomicRMWKind::addi, step,
                                           counter, ValueRange{slot});
   Value done = arith::ShRUIOp::create(b, old, int32(kDoneShift));
-  Value last = arith::CmpIOp::create(
-      b, arith::CmpIPredicate::eq, k.add(k.toIndex(done), 1), arrivals);
+  Value last = arith::CmpIOp::create(b, arith::CmpIPredicate::eq,
+                                     k.add(k.toIndex(done), 1), arrivals);
   auto ifLast = scf::IfOp::create(b, last, /*withElse=*/false);
   b.setInsertionPointToStart(ifLast.thenBlock());
   memref::AtomicRMWOp::create(b, arith::AtomicRMWKind::assign, int32(0),
@@ -749,16 +752,22 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildConvKernel(
   Value addBias = p.splitK > 1 ? k.cmp(arith::CmpIPredicate::eq, split,
                                        k.idx(0))
                                : Value();
-  // Slices that meet: whether this block stores its sums (the first slice of
-  // its group to arrive, or the only one) or adds them to the stored ones.
+  // With a split reduction, whether this block stores its sums rather than
+  // adding them atomically: an adaptive split of one slice owns its outputs
+  // (one vector store per run instead of `run` atomics: several % of a dense
+  // layer), and so does the first slice of a group to arrive where the
+  // slices meet.
   Value slot, meeting, storeSums;
+  if (p.splitK > 1 && p.minBlocks > 0 && !meet)
+    storeSums = arith::XOrIOp::create(b, manySlices,
+                                      arith::ConstantIntOp::create(b, 1, 1));
   if (meet) {
     slot = k.add(k.mul(group, channelBlocks),
                  gpu::BlockIdOp::create(b, gpu::Dimension::y));
-    meeting = p.minBlocks > 0 ? manySlices
-                              : arith::ConstantIntOp::create(b, 1, 1);
-    storeSums = buildArrival(k, tid, arrivals, slot, meeting, sTile,
-                             kFields * p.tpb);
+    meeting =
+        p.minBlocks > 0 ? manySlices : arith::ConstantIntOp::create(b, 1, 1);
+    storeSums =
+        buildArrival(k, tid, arrivals, slot, meeting, sTile, kFields * p.tpb);
   }
   for (size_t i = 0; i < pixTile.size(); ++i) {
     Value n = tileField(pixTile[i], kBatch);
@@ -801,24 +810,15 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildConvKernel(
       };
       if (p.splitK == 1) {
         storeRun();
-      } else if (meet) {
+      } else if (!storeSums) {
+        addAtomically();
+      } else {
         auto ifStore = scf::IfOp::create(b, storeSums, /*withElse=*/true);
         OpBuilder::InsertionGuard g2(b);
         b.setInsertionPointToStart(ifStore.thenBlock());
         storeRun();
         b.setInsertionPointToStart(ifStore.elseBlock());
         addAtomically();
-      } else if (p.minBlocks == 0) {
-        addAtomically();
-      } else {
-        // An adaptive split of one slice owns its outputs: one vector store
-        // per run instead of `run` atomics (several % of a dense layer).
-        auto ifSplit = scf::IfOp::create(b, manySlices, /*withElse=*/true);
-        OpBuilder::InsertionGuard g2(b);
-        b.setInsertionPointToStart(ifSplit.thenBlock());
-        addAtomically();
-        b.setInsertionPointToStart(ifSplit.elseBlock());
-        storeRun();
       }
     }
   }

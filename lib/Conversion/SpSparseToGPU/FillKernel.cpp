@@ -42,8 +42,9 @@ using namespace mlir::spsparse;
 /// warps per SM on an H100) that leaves the SMs to the variant kernels.
 static constexpr int64_t kFillBlocks = 264, kFillThreads = 256;
 
-void mlir::spsparse::buildZeroMaskedOff(KernelBuilder &k, const TileSpace &space,
-                                        Value mask, Value output, int64_t co,
+void mlir::spsparse::buildZeroMaskedOff(KernelBuilder &k,
+                                        const TileSpace &space, Value mask,
+                                        Value output, int64_t co,
                                         const ZeroShare &share) {
   ImplicitLocOpBuilder &b = k.b;
   int64_t ho = space.extent[0], wo = space.extent[1];
@@ -57,11 +58,11 @@ void mlir::spsparse::buildZeroMaskedOff(KernelBuilder &k, const TileSpace &space
                          hi = getConstantIntValue(share.hi);
   bool fixed = lo && hi;
   bool ragged = !fixed || (*hi - *lo) % kPixelsPerStep != 0;
-  Value steps =
-      fixed ? k.idx(llvm::divideCeil(*hi - *lo, kPixelsPerStep))
-            : k.div(k.add(arith::SubIOp::create(b, share.hi, share.lo),
-                          kPixelsPerStep - 1),
-                    kPixelsPerStep);
+  Value steps = fixed
+                    ? k.idx(llvm::divideCeil(*hi - *lo, kPixelsPerStep))
+                    : k.div(k.add(arith::SubIOp::create(b, share.hi, share.lo),
+                                  kPixelsPerStep - 1),
+                            kPixelsPerStep);
   Value last = fixed ? k.idx(*hi - 1) : k.sub(share.hi, 1);
   auto loop = scf::ForOp::create(b, share.warp, steps, share.warps);
   OpBuilder::InsertionGuard guard(b);

@@ -149,11 +149,12 @@ spsparse.polykernel @grouped : (tensor<1x5x5x16xf32>, tensor<3x3x16x16xf32>, ten
 // CHECK: %[[WIDTH:.*]] = arith.muli %[[PER]], %c4
 // CHECK: arith.muli %[[SPLIT]], %[[WIDTH]]
 // CHECK: arith.cmpi eq, %[[SPLIT]], %c0
-// Several slices add atomically; one slice stores.
-// CHECK: scf.if %[[MANY]] {
-// CHECK: memref.atomic_rmw addf
-// CHECK: } else {
+// One slice stores; several add atomically.
+// CHECK: %[[ONE:.*]] = arith.xori %[[MANY]], %true
+// CHECK: scf.if %[[ONE]] {
 // CHECK: vector.store
+// CHECK: } else {
+// CHECK: memref.atomic_rmw addf
 // CHECK-NOT: gpu.block_id  z
 spsparse.polykernel @adaptive : (tensor<1x5x5x16xf32>, tensor<3x3x16x16xf32>, tensor<1x5x5xi1>, tensor<16xf32>) -> tensor<1x5x5x16xf32> {
 ^bb0(%x: tensor<1x5x5x16xf32>, %w: tensor<3x3x16x16xf32>, %m: tensor<1x5x5xi1>, %bias: tensor<16xf32>):
