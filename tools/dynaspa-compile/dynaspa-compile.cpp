@@ -265,6 +265,10 @@ static LogicalResult compile(MLIRContext &context) {
                  !granularity.empty()))
     return fail("--probes takes no input file, --records, --schedule or "
                 "--granularity");
+  if (!spsparse::parseConvZeros(zeros))
+    return fail("--zeros must be 'fill-kernel', 'zero-fill' or 'variants', "
+                "not '" +
+                zeros + "'");
   llvm::SourceMgr sourceMgr;
   SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
   fb::BundleT bundle;

@@ -182,6 +182,18 @@ LogicalResult lowerPolyKernel(PolyKernelOp pk, SymbolTable &symbols,
   return success();
 }
 
+} // namespace
+
+std::optional<ConvZeros> mlir::spsparse::parseConvZeros(StringRef name) {
+  return llvm::StringSwitch<std::optional<ConvZeros>>(name)
+      .Case("variants", ConvZeros::Variants)
+      .Case("fill-kernel", ConvZeros::FillKernel)
+      .Case("zero-fill", ConvZeros::ZeroFill)
+      .Default(std::nullopt);
+}
+
+namespace {
+
 struct ConvertSpSparseToGPUPass
     : public spsparse::impl::ConvertSpSparseToGPUBase<
           ConvertSpSparseToGPUPass> {
@@ -205,12 +217,7 @@ struct ConvertSpSparseToGPUPass
     }
     KernelOptions options;
     options.sharedBuffers = sharedBuffers;
-    std::optional<ConvZeros> convZeros =
-        llvm::StringSwitch<std::optional<ConvZeros>>(zeros)
-            .Case("variants", ConvZeros::Variants)
-            .Case("fill-kernel", ConvZeros::FillKernel)
-            .Case("zero-fill", ConvZeros::ZeroFill)
-            .Default(std::nullopt);
+    std::optional<ConvZeros> convZeros = parseConvZeros(zeros);
     if (!convZeros) {
       module.emitError("zeros must be 'variants', 'fill-kernel' or "
                        "'zero-fill', not '")

@@ -88,6 +88,10 @@ enum class ConvZeros {
   ZeroFill,
 };
 
+/// The ConvZeros a pass option names ("variants", "fill-kernel" or
+/// "zero-fill"), or none.
+std::optional<ConvZeros> parseConvZeros(llvm::StringRef name);
+
 /// Code-generation choices of the variant kernels that are not part of a
 /// variant's schedule (pass options of convert-spsparse-to-gpu).
 struct KernelOptions {
