@@ -215,10 +215,15 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildBmmKernel(
   // Per-block lists: one block per T tiles of each entry. Otherwise a fixed
   // number of blocks walks the global list.
   int64_t groupsPerEntry = llvm::divideCeil(p.entryTiles, p.tpb);
+  int64_t maxTiles =
+      standalone
+          ? cap
+          : getMaxDispatchedTiles(
+                dispatch, roles.size() - extraCountRoles.size() - 1, cap);
   int64_t blocks = p.localList() ? space->batch * groupsPerEntry
                    : schedule.getBlocks() > 0
-                       ? std::min(schedule.getBlocks(), cap)
-                       : cap; // One tile per block: the best balance.
+                       ? std::min(schedule.getBlocks(), maxTiles)
+                       : maxTiles; // One tile per block: the best balance.
   Type i32 = builder.getI32Type();
   SmallVector<Type> workgroup = {getWorkgroupType(p.copies * p.lhsFloats, f32),
                                  getWorkgroupType(p.copies * p.rhsFloats, f32)};

@@ -499,7 +499,13 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildConvKernel(
   bool writeZeros = options.zeros == ConvZeros::Variants;
   bool meet = writeZeros && p.splitK > 1;
   int64_t channelBlocks = llvm::divideCeil(s.co, p.cb);
-  int64_t maxGroups = llvm::divideCeil(cap, p.tpb);
+  // Groups of the most tiles this variant computes (the top of its dispatch
+  // range): blocks past them would only read the count and exit, holding SM
+  // slots while they do (NOTES.md entry 25).
+  int64_t maxGroups = llvm::divideCeil(
+      getMaxDispatchedTiles(dispatch, roles.size() - extraCountRoles.size() - 1,
+                            cap),
+      p.tpb);
   if (meet) {
     argTypes.push_back(getFlatType(maxGroups * channelBlocks, i32));
     roles.push_back(("arrivals:" + name).str());

@@ -10,7 +10,7 @@
 // batch 16 and d = 0.1 on the H100). buildZeroMaskedOff writes the zeros of
 // the masked-off pixels instead, with the variants' own mask test negated,
 // so they never touch an element a variant writes. Two places use it:
-//   - the variants themselves (ConvZeros::Variants, the default), each
+//   - the variants themselves (ConvZeros::Variants, an option), each
 //     block with work zeroing a share before it computes, so the stores
 //     drain under its arithmetic (see ConvKernel.cpp);
 //   - a fill kernel the runtime runs on a second queue beside the prologue

@@ -103,6 +103,16 @@ Value mlir::spsparse::buildDispatchedCount(KernelBuilder &k, gpu::GPUFuncOp fn,
   return chosen ? k.select(chosen, count, k.idx(0)) : count;
 }
 
+int64_t mlir::spsparse::getMaxDispatchedTiles(ArrayRef<DispatchTerm> dispatch,
+                                              unsigned countArg,
+                                              int64_t numTiles) {
+  int64_t most = numTiles;
+  for (const DispatchTerm &t : dispatch)
+    if (t.argIndex == countArg && !t.negate && t.hi >= 0)
+      most = std::min(most, std::max<int64_t>(t.hi, 1));
+  return most;
+}
+
 Value mlir::spsparse::buildBlockInclusiveScan(KernelBuilder &k, Value tid,
                                               int64_t threads, Value scan,
                                               Value value) {

@@ -187,6 +187,12 @@ Value buildDispatchedCount(KernelBuilder &k, gpu::GPUFuncOp fn,
                            unsigned countArg, ArrayRef<DispatchTerm> dispatch,
                            Value *picked = nullptr);
 
+/// The most tiles a variant whose count is kernel argument `countArg` ever
+/// computes: `numTiles`, or the top of its own range in `dispatch` (a grid
+/// sized for more would launch blocks that never find work).
+int64_t getMaxDispatchedTiles(ArrayRef<DispatchTerm> dispatch,
+                              unsigned countArg, int64_t numTiles);
+
 /// Block-wide inclusive Hillis-Steele scan of each thread's `value` (i32)
 /// over the first `threads` slots of the workgroup buffer `scan`
 /// (ceil(log2(threads)) steps between barriers). Returns this thread's

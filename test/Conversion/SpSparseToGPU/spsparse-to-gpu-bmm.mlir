@@ -16,7 +16,8 @@
 // CHECK: gpu.func @qk_a(%[[LHS:.*]]: memref<640xf32>, %[[RHS:.*]]: memref<640xf32>, %{{.*}}: memref<80xi8>, %[[COL:.*]]: memref<80xi8>, %[[OUT:.*]]: memref<3200xf32>, %{{.*}}: memref<10xi32>, %[[COUNT:.*]]: memref<3xi32>) workgroup(%[[SA:.*]] : memref<32xf32, 3>, %[[SB:.*]] : memref<64xf32, 3>) kernel
 // CHECK-SAME: known_block_size = array<i32: 32, 1, 1>
 // CHECK-SAME: spsparse.args = ["lhs", "rhs", "row_mask", "col_mask", "output", "tiles:8", "count:8"]
-// CHECK-SAME: spsparse.launch = {block = array<i64: 32, 1, 1>, grid = array<i64: 10, 3, 1>}
+// One block per tile of its range [0, 3] (not of the 10 of the list).
+// CHECK-SAME: spsparse.launch = {block = array<i64: 32, 1, 1>, grid = array<i64: 3, 3, 1>}
 // Its own range [0, 3] of its own count.
 // CHECK: memref.load %[[COUNT]]
 // CHECK: arith.constant 3 : index

@@ -32,7 +32,8 @@
 // CHECK: gpu.func @pk_a(%{{.*}}: memref<200xf32>, %{{.*}}: memref<576xf32>, %{{.*}}: memref<25xi8>, %{{.*}}: memref<200xf32>, %{{.*}}: memref<9xi32>, %{{.*}}: memref<3xi32>) workgroup(%{{.*}} : memref<64xf32, 3>, %{{.*}} : memref<288xf32, 3>, %{{.*}} : memref<5xi32, 3>) kernel
 // CHECK-SAME: known_block_size = array<i32: 32, 1, 1>
 // CHECK-SAME: spsparse.args = ["input", "filter", "mask", "output", "tiles:2x2", "count:2x2"]
-// CHECK-SAME: spsparse.launch = {block = array<i64: 32, 1, 1>, grid = array<i64: 9, 1, 1>}
+// One block per group of its range [0, 4], not of the 9 tiles of the list.
+// CHECK-SAME: spsparse.launch = {block = array<i64: 32, 1, 1>, grid = array<i64: 4, 1, 1>}
 // CHECK: gpu.barrier
 // CHECK: gpu.func @pk_b({{.*}}%{{.*}}: memref<4xi32>, %{{.*}}: memref<3xi32>, %{{.*}}: memref<3xi32>) workgroup(%{{.*}} : memref<288xf32, 3>, %{{.*}} : memref<576xf32, 3>, %{{.*}} : memref<5xi32, 3>) kernel
 // CHECK-SAME: spsparse.args = ["input", "filter", "mask", "output", "tiles:4x4", "count:4x4", "count:2x2"]
