@@ -73,51 +73,62 @@ def format_schedule(knobs):
                      for k, v in knobs.items())
 
 
+def _pixel_blocks(op):
+    """(granularity, pixels, tiles_per_block) of the blocks both conv spaces
+    try: 32, 64 or 128 pixels of 1x1, 2x2, 4x4 (and, on large maps, 8x8)
+    DISTiles."""
+    grans = [(1, 1), (2, 2), (4, 4)] + ([(8, 8)] if op.H * op.W >= 64 * 64 else [])
+    for g in grans:
+        tile = g[0] * g[1]
+        for pixels in (32, 64, 128):
+            if pixels % tile == 0:
+                yield g, pixels, pixels // tile
+
+
+def _thin(out, limit):
+    """At most `limit` candidates, evenly spaced over the space."""
+    if limit and len(out) > limit:
+        step = len(out) / limit
+        out = [out[int(i * step)] for i in range(limit)]
+    return out
+
+
 def conv_candidates(op, batch, limit=None):
     """Valid (granularity, schedule) pairs of the template for a conv op,
     from small blocks (parallelism at batch 1) to 128x128 register-tiled
     ones (efficiency on large work)."""
     out = []
     vw = 4 if op.Cin % 4 == 0 and op.Cout % 4 == 0 else 1
-    grans = [(1, 1), (2, 2), (4, 4)] + ([(8, 8)] if op.H * op.W >= 64 * 64 else [])
-    for g in grans:
-        tile = g[0] * g[1]
-        for pixels in (32, 64, 128):
-            if pixels % tile:
+    for g, pixels, tpb in _pixel_blocks(op):
+        for cb in (32, 64, 128):
+            if cb > 2 * op.Cout:
                 continue
-            tpb = pixels // tile
-            for cb in (32, 64, 128):
-                if cb > 2 * op.Cout:
+            for tc, tp in ((4, 4), (8, 4), (4, 8), (8, 8)):
+                if cb % tc or pixels % tp:
                     continue
-                for tc, tp in ((4, 4), (8, 4), (4, 8), (8, 8)):
-                    if cb % tc or pixels % tp:
+                threads = (cb // tc) * (pixels // tp)
+                if threads not in (64, 128, 256) or tpb > threads:
+                    continue
+                rb = next((r for r in (16, 8, 4)
+                           if r % vw == 0 and shared_bytes(op, g, tpb, cb, r) <= SHARED_LIMIT),
+                          None)
+                if rb is None:
+                    continue
+                chunks = math.ceil(op.Cin / rb)
+                splits = (1, 2, 4, 8) if batch == 1 else (1, 2)
+                unroll = 4 if op.k == 1 else 1
+                for split in splits:
+                    if split > chunks:
                         continue
-                    threads = (cb // tc) * (pixels // tp)
-                    if threads not in (64, 128, 256) or tpb > threads:
-                        continue
-                    rb = next((r for r in (16, 8, 4)
-                               if r % vw == 0 and shared_bytes(op, g, tpb, cb, r) <= SHARED_LIMIT),
-                              None)
-                    if rb is None:
-                        continue
-                    chunks = math.ceil(op.Cin / rb)
-                    splits = (1, 2, 4, 8) if batch == 1 else (1, 2)
-                    unroll = 4 if op.k == 1 else 1
-                    for split in splits:
-                        if split > chunks:
-                            continue
-                        out.append((g, schedule_string(cb, rb, threads, tc, tp, vw, unroll,
-                                                       tpb, split)))
-                    # And the adaptive split of the default PolyKernels.
-                    split = min(MAX_SPLIT, chunks // SLICE_CHUNKS)
-                    if split > 1:
-                        out.append((g, schedule_string(cb, rb, threads, tc, tp, vw, unroll,
-                                                       tpb, split)
-                                    + ", min_blocks = %d" % MIN_BLOCKS))
-    if limit and len(out) > limit:
-        step = len(out) / limit
-        out = [out[int(i * step)] for i in range(limit)]
-    return out
+                    out.append((g, schedule_string(cb, rb, threads, tc, tp, vw, unroll,
+                                                   tpb, split)))
+                # And the adaptive split of the default PolyKernels.
+                split = min(MAX_SPLIT, chunks // SLICE_CHUNKS)
+                if split > 1:
+                    out.append((g, schedule_string(cb, rb, threads, tc, tp, vw, unroll,
+                                                   tpb, split)
+                                + ", min_blocks = %d" % MIN_BLOCKS))
+    return _thin(out, limit)
 
 
 def tf32_warp_grid(pixels, cb, threads):
@@ -141,49 +152,40 @@ def conv_tf32_candidates(op, batch, limit=None):
     pruned (dynaspa-tune --math tf32)."""
     out = []
     vw = 4 if op.Cin % 4 == 0 and op.Cout % 4 == 0 else 1
-    grans = [(1, 1), (2, 2), (4, 4)] + ([(8, 8)] if op.H * op.W >= 64 * 64 else [])
     threads = 128
-    for g in grans:
-        tile = g[0] * g[1]
-        for pixels in (32, 64, 128):
-            if pixels % tile:
+    for g, pixels, tpb in _pixel_blocks(op):
+        for cb in (64, 128):
+            if cb > 2 * op.Cout or not tf32_warp_grid(pixels, cb, threads):
                 continue
-            tpb = pixels // tile
-            for cb in (64, 128):
-                if cb > 2 * op.Cout or not tf32_warp_grid(pixels, cb, threads):
+            # threads = (cb / tc) * (pixels / tp): the staging's and the
+            # write-back's thread grid.
+            tp = next((t for t in (4, 2, 8, 1) if pixels % t == 0
+                       and (cb * pixels) % (t * threads) == 0
+                       and cb % ((cb * pixels) // (t * threads)) == 0), None)
+            if tp is None:
+                continue
+            tc = cb * pixels // (tp * threads)
+            rb = next((r for r in (32, 16, 8)
+                       if shared_bytes(op, g, tpb, cb, r, tf32=True) <= SHARED_LIMIT), None)
+            if rb is None:
+                continue
+            # unroll counts steps of 8 channels; a 3x3 conv's 9 taps
+            # already give each step enough independent mmas.
+            unroll = min(4, rb // 8) if op.k == 1 else 1
+            split = min(MAX_SPLIT, math.ceil(op.Cin / rb) // SLICE_CHUNKS)
+            splits = [(1, "")] + ([(split, ", min_blocks = %d" % MIN_BLOCKS)]
+                                  if split > 1 else [])
+            prefetch = conv_prefetch(op, g, dict(threads=threads, tiles_per_block=tpb,
+                                                 channel_block=cb, reduction_block=rb,
+                                                 tf32=True))
+            for db in (False, True):
+                if db and prefetch + tc * tp > REGISTER_LIMIT:
                     continue
-                # threads = (cb / tc) * (pixels / tp): the staging's and the
-                # write-back's thread grid.
-                tp = next((t for t in (4, 2, 8, 1) if pixels % t == 0
-                           and (cb * pixels) % (t * threads) == 0
-                           and cb % ((cb * pixels) // (t * threads)) == 0), None)
-                if tp is None:
-                    continue
-                tc = cb * pixels // (tp * threads)
-                rb = next((r for r in (32, 16, 8)
-                           if shared_bytes(op, g, tpb, cb, r, tf32=True) <= SHARED_LIMIT), None)
-                if rb is None:
-                    continue
-                # unroll counts steps of 8 channels; a 3x3 conv's 9 taps
-                # already give each step enough independent mmas.
-                unroll = min(4, rb // 8) if op.k == 1 else 1
-                split = min(MAX_SPLIT, math.ceil(op.Cin / rb) // SLICE_CHUNKS)
-                splits = [(1, "")] + ([(split, ", min_blocks = %d" % MIN_BLOCKS)]
-                                      if split > 1 else [])
-                prefetch = conv_prefetch(op, g, dict(threads=threads, tiles_per_block=tpb,
-                                                     channel_block=cb, reduction_block=rb,
-                                                     tf32=True))
-                for db in (False, True):
-                    if db and prefetch + tc * tp > REGISTER_LIMIT:
-                        continue
-                    for sk, adaptive in splits:
-                        out.append((g, schedule_string(cb, rb, threads, tc, tp, vw, unroll, tpb, sk)
-                                    + adaptive + (", double_buffer = true" if db else "")
-                                    + ", tf32 = true"))
-    if limit and len(out) > limit:
-        step = len(out) / limit
-        out = [out[int(i * step)] for i in range(limit)]
-    return out
+                for sk, adaptive in splits:
+                    out.append((g, schedule_string(cb, rb, threads, tc, tp, vw, unroll, tpb, sk)
+                                + adaptive + (", double_buffer = true" if db else "")
+                                + ", tf32 = true"))
+    return _thin(out, limit)
 
 
 def bmm_schedule_string(cb, rb, threads, tc, tp, vw, unroll, tpb=1):
@@ -238,10 +240,7 @@ def bmm_candidates(op, batch, limit=None):
                     prefetch = -(-rows * rb // threads) + -(-rb * cb // threads)
                     if prefetch + tc * tp <= REGISTER_LIMIT:
                         out.append(((g,), sched + ", double_buffer = true"))
-    if limit and len(out) > limit:
-        step = len(out) / limit
-        out = [out[int(i * step)] for i in range(limit)]
-    return out
+    return _thin(out, limit)
 
 
 def candidates(op, batch, limit=None):
