@@ -131,6 +131,15 @@ def conv_candidates(op, batch, limit=None):
     return _thin(out, limit)
 
 
+def has_compact_form(op, knobs):
+    """Whether `compact = true` (a 1-D grid of work items, group slowest)
+    launches other blocks than the 3-D grid for a conv schedule: only where
+    there is more than one channel block or slice; else both grids are one
+    row of tile groups."""
+    return op.kind == "conv" and (knobs.get("split_k", 1) > 1 or
+                                  op.Cout > knobs.get("channel_block", 32))
+
+
 def tf32_warp_grid(pixels, cb, threads):
     """Whether the block's (pixels / 16) x (cb / 8) m16n8k8 fragments split
     evenly over its warps in some grid (planTensorCores)."""

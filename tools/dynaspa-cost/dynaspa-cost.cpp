@@ -189,6 +189,16 @@ readSchedule(const json::Object &schedule, ArrayRef<Knob<Schedule>> knobs,
         return cost::kNoTensorCoreProfile;
       continue;
     }
+    if (key == "compact") {
+      std::optional<bool> b = v.getAsBoolean();
+      if (!b)
+        return "'compact' must be a boolean";
+      // The model charges only the blocks with work (ConvProfile.cpp A1),
+      // which are the same in either grid: it predicts both alike.
+      if (*b && !std::is_same_v<Schedule, cost::ConvSchedule>)
+        return "'compact' (a 1-D grid of work items) is for convolutions only";
+      continue;
+    }
     if (llvm::is_contained(ignored, key.str()) && v.getAsInteger() == 1)
       continue;
     const Knob<Schedule> *knob = nullptr;

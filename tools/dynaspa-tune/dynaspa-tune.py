@@ -46,7 +46,7 @@ from dynaspa.runtime import FP32_TOLERANCE, TF32_TOLERANCE  # noqa: E402
 
 KNOBS = ("channel_block", "reduction_block", "threads", "thread_channels", "thread_pixels",
          "vector_width", "unroll", "tiles_per_block", "split_k", "min_blocks",
-         "double_buffer", "tf32")
+         "double_buffer", "tf32", "compact")
 
 
 def fail(msg):
@@ -190,7 +190,8 @@ def candidate(g, knobs):
 
 def candidates(conv, limit, device, math_mode="fp32"):
     """The template's schedule space for this op (benchmarks/schedules.py),
-    each with and without double buffering. OpenCL has no float atomics, so
+    each with and without double buffering, and in both grid orders where
+    they differ (schedules.has_compact_form). OpenCL has no float atomics, so
     no split reduction there. With `math_mode` "tf32", the conv template's
     tensor-core space (schedules.conv_tf32_candidates)."""
     out = []
@@ -220,6 +221,8 @@ def candidates(conv, limit, device, math_mode="fp32"):
                     continue
                 knobs["double_buffer"] = True
             out.append(candidate(g, knobs))
+            if schedules.has_compact_form(conv, knobs):
+                out.append(candidate(g, dict(knobs, compact=True)))
     return out
 
 

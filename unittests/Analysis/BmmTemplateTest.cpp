@@ -83,7 +83,7 @@ protected:
         s.reductionBlock, s.threads, s.threadChannels, s.threadPixels,
         s.vectorWidth, s.unroll, s.doubleBuffer, s.blocks, s.tilesPerBlock,
         /*split_k=*/int64_t(1),
-        /*min_blocks=*/int64_t(0), /*tf32=*/false);
+        /*min_blocks=*/int64_t(0), /*tf32=*/false, /*compact=*/false);
     if (!schedule)
       return false; // The attribute's own verifier; not the template's.
     OpBuilder builder(&ctx);

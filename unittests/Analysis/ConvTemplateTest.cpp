@@ -106,7 +106,7 @@ protected:
         [&] { return emitError(UnknownLoc::get(&ctx)); }, &ctx, s.channelBlock,
         s.reductionBlock, s.threads, s.threadChannels, s.threadPixels,
         s.vectorWidth, s.unroll, s.doubleBuffer, s.blocks, s.tilesPerBlock,
-        s.splitK, s.minBlocks, /*tf32=*/false);
+        s.splitK, s.minBlocks, /*tf32=*/false, /*compact=*/false);
     if (!schedule)
       return false; // The attribute's own verifier; not the template's.
     OpBuilder builder(&ctx);

@@ -111,6 +111,9 @@ FailureOr<BmmPlan> planBmm(MaskedBatchMatmulOp op, const BmmShape &s,
   if (schedule.getTf32())
     return fail() << "tf32 (tensor cores) is implemented for convolutions "
                      "only";
+  if (schedule.getCompact())
+    return fail() << "compact (a 1-D grid of work items) is implemented for "
+                     "convolutions only";
   if (p.cb % p.tc || p.rows % p.tp)
     return fail() << "thread_channels must divide channel_block and "
                      "thread_pixels the block's "

@@ -12,7 +12,10 @@
 // is fixed and the tile count never reaches the host. With `min_blocks` the
 // split is adaptive: the kernel reads the active tile count and splits into
 // as few slices (at most `split_k`) as make `min_blocks` blocks of work; the
-// (group, slice) pairs are then what blockIdx.x walks. For one group of tiles:
+// (group, slice) pairs are then what blockIdx.x walks. With `compact` the
+// grid is 1-D instead, over this run's (group, channel block, slice) items,
+// so a sparse mask's blocks with work are the first launched (NOTES.md entry
+// 26). For one group of tiles:
 //
 //   decode the group's tiles once into shared memory (batch, window origin);
 //   for each chunk of `reduction_block` input channels in this block's slice:
@@ -75,6 +78,7 @@ struct ConvPlan {
   int64_t ih, iw, window; // staged input window of one tile (floats)
   int64_t inPitch, wPitch; // staged floats per input pixel / filter row
   bool tf32;               // tensor cores: warps multiply 16x8x8 fragments
+  bool compact;            // a 1-D grid over this run's work items
   int64_t warpsM, warpsN;  // tf32: the warps' grid over pixels x channels
   int64_t fragM, fragN;    // tf32: 16x8 fragments of one warp's tile
   int64_t chunksPerSplit; // reduction chunks of one static slice
@@ -194,6 +198,7 @@ FailureOr<ConvPlan> planConv(MaskedConv2DOp op, const ConvShape &s,
   // load per run; the output store then also needs Cout to be a multiple.
   p.run = getWidestDividing(4, {p.tc, s.co});
   p.tf32 = schedule.getTf32();
+  p.compact = schedule.getCompact();
   p.inPitch = p.rb;
   p.wPitch = p.cb;
   if (p.tf32 && failed(planTensorCores(p, fail)))
@@ -302,12 +307,13 @@ static SmallVector<Value> buildMmaSteps(KernelBuilder &k, const ConvShape &s,
 }
 
 /// This block's share of the zeros of the masked-off pixels
-/// (ConvZeros::Variants), in its channel block, before its first group of
-/// tiles: the blocks with work this run (every block where the mask has
-/// none) take a contiguous run of pixels each, so the stores drain while
-/// they compute instead of a zero fill before the op. Not where the dispatch
-/// table picks another variant; with a static split, only in the first
-/// slice's blocks.
+/// (ConvZeros::Variants), before its first group of tiles: the blocks with
+/// work this run (every block where the mask has none) take a contiguous
+/// run of pixels each, so the stores drain while they compute instead of a
+/// zero fill before the op. In the block's channel block from `co0`, or
+/// every channel where a compact grid's blocks have none (`co0` null). Not
+/// where the dispatch table picks another variant; with a static split of
+/// the 3-D grid, only in the first slice's blocks.
 static void buildZeroShare(KernelBuilder &k, const ConvShape &s,
                            const ConvPlan &p, const TileSpace &space,
                            Value mask, Value output, Value picked,
@@ -318,7 +324,7 @@ static void buildZeroShare(KernelBuilder &k, const ConvShape &s,
   Value workers = k.select(k.cmp(arith::CmpIPredicate::eq, numWork, k.idx(0)),
                            gx, arith::MinUIOp::create(b, numWork, gx));
   Value mine = k.land(picked, k.cmp(arith::CmpIPredicate::ult, bx, workers));
-  if (p.minBlocks == 0 && p.splitK > 1)
+  if (!p.compact && p.minBlocks == 0 && p.splitK > 1)
     mine = k.land(mine, k.cmp(arith::CmpIPredicate::eq,
                               gpu::BlockIdOp::create(b, gpu::Dimension::z),
                               k.idx(0)));
@@ -334,8 +340,8 @@ static void buildZeroShare(KernelBuilder &k, const ConvShape &s,
   share.warp = k.div(tid, share.lanes);
   share.warps = k.idx(p.threads / share.lanes);
   share.lane = k.rem(tid, share.lanes);
-  share.c0 = co0;
-  share.channels = p.cb;
+  share.c0 = co0 ? co0 : k.idx(0);
+  share.channels = co0 ? p.cb : s.co;
   buildZeroMaskedOff(k, space, mask, output, s.co, share);
 }
 
@@ -522,12 +528,16 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildConvKernel(
                          gridX * llvm::divideCeil(p.chunks, p.chunksPerSplit)));
   int64_t blocks =
       schedule.getBlocks() > 0 ? std::min(schedule.getBlocks(), gridX) : gridX;
-  gpu::GPUFuncOp fn = createKernel(
-      builder, module, op->getLoc(), name, argTypes, roles,
-      {getWorkgroupType(p.copies * p.inputFloats, f32),
-       getWorkgroupType(p.copies * p.filterFloats, f32),
-       getWorkgroupType(kFields * p.tpb + (meet ? 1 : 0), i32)},
-      {blocks, channelBlocks, p.minBlocks > 0 ? 1 : p.splitK}, p.threads);
+  int64_t slicesZ = p.minBlocks > 0 ? 1 : p.splitK;
+  SmallVector<int64_t, 3> grid = {blocks, channelBlocks, slicesZ};
+  if (p.compact)
+    grid = {blocks * channelBlocks * slicesZ};
+  gpu::GPUFuncOp fn =
+      createKernel(builder, module, op->getLoc(), name, argTypes, roles,
+                   {getWorkgroupType(p.copies * p.inputFloats, f32),
+                    getWorkgroupType(p.copies * p.filterFloats, f32),
+                    getWorkgroupType(kFields * p.tpb + (meet ? 1 : 0), i32)},
+                   grid, p.threads);
   if (writeZeros)
     fn->setAttr(SpSparseDialect::kWritesZerosAttrName, builder.getUnitAttr());
 
@@ -556,9 +566,11 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildConvKernel(
   // fewest (at most split_k) for which groups x channel blocks x slices
   // reaches min_blocks; blockIdx.x then walks (group, slice) pairs, slice
   // fastest, so the slices of one group run side by side.
-  Value slices, numWork = numGroups, chunksPerSlice, split, manySlices;
+  Value slices = k.idx(p.splitK), numWork = numGroups, chunksPerSlice, split,
+        manySlices;
   if (p.minBlocks == 0) {
-    split = gpu::BlockIdOp::create(b, gpu::Dimension::z);
+    if (!p.compact)
+      split = gpu::BlockIdOp::create(b, gpu::Dimension::z);
   } else {
     Value perSlice =
         k.mul(arith::MaxUIOp::create(b, numGroups, k.idx(1)), channelBlocks);
@@ -573,9 +585,19 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildConvKernel(
     numWork = k.mul(numGroups, slices);
     manySlices = k.cmp(arith::CmpIPredicate::ugt, slices, k.idx(1));
   }
+  // A compact grid walks (group, channel block, slice) items; the 3-D
+  // grid's channel block is blockIdx.y.
+  Value channelBlock, co0;
+  if (p.compact) {
+    numWork =
+        k.mul(numGroups, p.minBlocks > 0 ? k.mul(slices, channelBlocks)
+                                         : k.idx(p.splitK * channelBlocks));
+  } else {
+    channelBlock = gpu::BlockIdOp::create(b, gpu::Dimension::y);
+    co0 = k.mul(channelBlock, p.cb);
+  }
 
   Value tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
-  Value co0 = k.mul(gpu::BlockIdOp::create(b, gpu::Dimension::y), p.cb);
   Value cg = k.rem(tid, p.channelGroups);
   Value pg = k.div(tid, p.channelGroups);
   // This thread's pixels: tile of the group, (row, col) inside the tile, and
@@ -638,7 +660,31 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildConvKernel(
                          numWork, gpu::GridDimOp::create(b, gpu::Dimension::x));
   b.setInsertionPointToStart(workLoop.getBody());
   Value group = workLoop.getInductionVar();
-  if (p.minBlocks > 0) {
+  if (p.compact) {
+    // Slice fastest, group slowest: on a sparse mask the first blocks
+    // launched are the ones with work. Divisions by run-time counts are
+    // 32-bit (items number below 2^31): a 64-bit one is a call to a long
+    // routine in SASS.
+    auto divRem = [&](Value x, Value y) {
+      Type i32 = b.getI32Type();
+      Value x32 = arith::IndexCastUIOp::create(b, i32, x);
+      Value y32 = arith::IndexCastUIOp::create(b, i32, y);
+      Value quotient = k.toIndex(arith::DivUIOp::create(b, x32, y32));
+      return std::make_pair(quotient,
+                            k.toIndex(arith::RemUIOp::create(b, x32, y32)));
+    };
+    Value item = group, rest;
+    if (p.minBlocks > 0) {
+      std::tie(group, rest) = divRem(item, k.mul(slices, channelBlocks));
+      std::tie(channelBlock, split) = divRem(rest, slices);
+    } else {
+      group = k.div(item, p.splitK * channelBlocks);
+      rest = k.rem(item, p.splitK * channelBlocks);
+      channelBlock = k.div(rest, p.splitK);
+      split = k.rem(rest, p.splitK);
+    }
+    co0 = k.mul(channelBlock, p.cb);
+  } else if (p.minBlocks > 0) {
     split = arith::RemUIOp::create(b, group, slices);
     group = arith::DivUIOp::create(b, group, slices);
   }
@@ -768,8 +814,7 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildConvKernel(
     storeSums = arith::XOrIOp::create(b, manySlices,
                                       arith::ConstantIntOp::create(b, 1, 1));
   if (meet) {
-    slot = k.add(k.mul(group, channelBlocks),
-                 gpu::BlockIdOp::create(b, gpu::Dimension::y));
+    slot = k.add(k.mul(group, channelBlocks), channelBlock);
     meeting =
         p.minBlocks > 0 ? manySlices : arith::ConstantIntOp::create(b, 1, 1);
     storeSums =

@@ -61,6 +61,7 @@ spsparse.polykernel @conv : (tensor<2x5x5x8xf32>, tensor<3x3x8x8xf32>, tensor<2x
 // CHECK-SAME: spsparse.args = ["input", "filter", "mask", "output", "tiles:2x2", "count:2x2", "arrivals:split_v"]
 // CHECK-SAME: grid = array<i64: 8, 1, 2>
 // CHECK-SAME: spsparse.writes_zeros
+// CHECK: %[[BY:.*]] = gpu.block_id y
 // CHECK: gpu.grid_dim x
 // CHECK: %[[Z:.*]] = gpu.block_id z
 // CHECK: %[[FIRSTZ:.*]] = arith.cmpi eq, %[[Z]], %c0
@@ -68,7 +69,6 @@ spsparse.polykernel @conv : (tensor<2x5x5x8xf32>, tensor<3x3x8x8xf32>, tensor<2x
 // CHECK: scf.if %[[MINE]] {
 // CHECK: vector.store %{{.*}}, %[[OUT]]{{.*}} : memref<192xf32>, vector<2xf32>
 // CHECK: scf.for %[[GROUP:[^ ]*]] = %block_id_x
-// CHECK: %[[BY:.*]] = gpu.block_id y
 // CHECK: %[[SLOT:.*]] = arith.addi %[[GROUP]], %[[BY]]
 // CHECK: %[[OLD:.*]] = memref.atomic_rmw addi %c1_i32, %[[ARR]][%[[SLOT]]]
 // CHECK: %[[ARRIVED:.*]] = arith.andi %[[OLD]], %c4095_i32
@@ -133,4 +133,36 @@ spsparse.polykernel @adaptive : (tensor<2x4x4x16xf32>, tensor<3x3x16x6xf32>, ten
   %y = spsparse.masked_conv2d %x, %w mask %m {padding = array<i64: 1, 1, 1, 1>}
       : (tensor<2x4x4x16xf32>, tensor<3x3x16x6xf32>, tensor<4x4xi1>) -> tensor<2x4x4x6xf32>
   spsparse.yield %y : tensor<2x4x4x6xf32>
+}
+
+// -----
+
+// A compact grid (split_k = 2 and 2 channel blocks: 8 groups x 4 items):
+// every block with work takes a share of the zeros, in all 16 channels (its
+// items span channel blocks), and a group's slices meet at the slot of the
+// item's (group, channel block).
+// CHECK-LABEL: gpu.func @compact_v(
+// CHECK-SAME: %[[OUT:[^:]*]]: memref<512xf32>, %{{[^:]*}}: memref<8xi32>, %{{[^:]*}}: memref<3xi32>, %[[ARR:[^:]*]]: memref<16xi32>)
+// CHECK-SAME: "arrivals:compact_v"
+// CHECK-SAME: grid = array<i64: 32, 1, 1>
+// CHECK-NOT: gpu.block_id y
+// CHECK-NOT: gpu.block_id z
+// CHECK: scf.if
+// A masked-off pixel's 16 channels: 4 vectors of 4.
+// CHECK: scf.for %{{.*}} = %{{.*}} to %c4{{.*}} step %c32
+// CHECK: vector.store %{{.*}}, %[[OUT]]{{.*}} : memref<512xf32>, vector<4xf32>
+// CHECK: scf.for %[[W:[^ ]*]] = %block_id_x
+// CHECK: %[[G:.*]] = arith.divui %[[W]], %c4
+// CHECK: %[[REST:.*]] = arith.remui %[[W]], %c4
+// CHECK: %[[CB:.*]] = arith.divui %[[REST]], %c2
+// CHECK: %[[GC:.*]] = arith.muli %[[G]], %c2
+// CHECK: %[[SLOT:.*]] = arith.addi %[[GC]], %[[CB]]
+// CHECK: memref.atomic_rmw addi %c1_i32, %[[ARR]][%[[SLOT]]]
+// CHECK-NOT: gpu.block_id
+spsparse.polykernel @compact : (tensor<2x4x4x16xf32>, tensor<3x3x16x16xf32>, tensor<4x4xi1>) -> tensor<2x4x4x16xf32> {
+^bb0(%x: tensor<2x4x4x16xf32>, %w: tensor<3x3x16x16xf32>, %m: tensor<4x4xi1>):
+  spsparse.polykernel.variant @v granularity <[2, 2]> schedule <channel_block = 8, reduction_block = 4, threads = 32, thread_channels = 1, split_k = 2, compact = true>
+  %y = spsparse.masked_conv2d %x, %w mask %m {padding = array<i64: 1, 1, 1, 1>}
+      : (tensor<2x4x4x16xf32>, tensor<3x3x16x16xf32>, tensor<4x4xi1>) -> tensor<2x4x4x16xf32>
+  spsparse.yield %y : tensor<2x4x4x16xf32>
 }

@@ -132,10 +132,11 @@ func.func @dispatch(%x: tensor<1x40x40x64xf32>, %w: tensor<3x3x64x64xf32>,
 // Attributes in a discardable position: every knob, and a device description.
 // CHECK-LABEL: func @attrs
 // CHECK-SAME: spsparse.device = #spsparse.device<name = "orin", sms = 16, threads_per_sm = 1536, shared_per_sm = 167936, registers_per_sm = 65536, blocks_per_sm = 16, global_bandwidth = 2.048000e+02, shared_bandwidth = 4.000000e+03, alpha = 1.250000e-02, gamma = 1.500000e+03>
-// CHECK-SAME: spsparse.schedule = #spsparse.schedule<channel_block = 128, reduction_block = 16, threads = 512, thread_channels = 8, thread_pixels = 4, vector_width = 2, unroll = 4, double_buffer = true, blocks = 264>
+// CHECK-SAME: spsparse.schedule = #spsparse.schedule<channel_block = 128, reduction_block = 16, threads = 512, thread_channels = 8, thread_pixels = 4, vector_width = 2, unroll = 4, double_buffer = true, blocks = 264, compact = true>
 func.func @attrs() attributes {
   spsparse.schedule = #spsparse.schedule<channel_block = 128, reduction_block = 16, threads = 512,
-      thread_channels = 8, thread_pixels = 4, vector_width = 2, unroll = 4, double_buffer = true, blocks = 264>,
+      thread_channels = 8, thread_pixels = 4, vector_width = 2, unroll = 4, double_buffer = true, blocks = 264,
+      compact = true>,
   spsparse.device = #spsparse.device<name = "orin", sms = 16, threads_per_sm = 1536,
       shared_per_sm = 167936, registers_per_sm = 65536, blocks_per_sm = 16,
       global_bandwidth = 204.8, shared_bandwidth = 4000.0, alpha = 0.0125, gamma = 1500.0>

@@ -18,8 +18,8 @@
 # RUN: rm -rf %t && mkdir -p %t
 # RUN: %python %s --compile dynaspa-compile --run %dynaspa_run --work %t --masks %shared_masks --compile-flag=--zeros=zero-fill | FileCheck %s
 #
-# CHECK-COUNT-19: ok
-# CHECK: all 19 cases passed
+# CHECK-COUNT-20: ok
+# CHECK: all 20 cases passed
 
 import argparse, json, os, subprocess, sys
 import numpy as np
@@ -135,6 +135,12 @@ def main():
          [variant((4, 4), "channel_block = 8, reduction_block = 4, threads = 32, "
                   "thread_channels = 4, thread_pixels = 4, tiles_per_block = 4, double_buffer = true")],
          False, lambda s: random_mask(s, 0.5)),
+        # A compact grid: one 1-D grid of (tile group, channel block)
+        # items, 3 channel blocks of 8 (batch 2, phantom tiles).
+        ("compact_channel_blocks", (2, 9, 7, 8, 24, 3, 1, 1),
+         [variant((2, 2), "channel_block = 8, reduction_block = 4, threads = 32, "
+                  "thread_channels = 2, tiles_per_block = 2, compact = true")],
+         True, lambda s: random_mask(s, 0.4)),
     ]
     # Tile spaces larger than one tile-list block (256 tiles): 3200 pixel
     # tiles over a batch of 2 (13 blocks claiming list ranges atomically) and
@@ -162,6 +168,10 @@ def main():
                         "thread_channels = 4, tiles_per_block = 4, thread_pixels = 1, split_k = 8, "
                         "double_buffer = true, vector_width = 4, min_blocks = %d" % min_blocks)]
 
+    compact_adaptive = [variant((2, 2), "channel_block = 16, reduction_block = 8, threads = 64, "
+                                "thread_channels = 4, tiles_per_block = 4, thread_pixels = 1, "
+                                "split_k = 8, double_buffer = true, vector_width = 4, "
+                                "min_blocks = 64, compact = true")]
     if a.cuda_chip:
         cases += [
             ("split_k2_grouped", (1, 9, 7, 16, 16, 3, 1, 1),
@@ -187,6 +197,18 @@ def main():
             ("split_adaptive_uneven", (2, 12, 12, 64, 32, 3, 1, 1), adaptive(30),
              True, lambda s: random_mask(s, 0.2)),
             ("split_adaptive_full", (2, 12, 12, 64, 32, 3, 1, 1), adaptive(64),
+             False, lambda s: np.ones(s, np.uint8)),
+            # Compact grids with a split: (group, channel block, slice)
+            # items, slice fastest; statically 2 slices x 2 channel blocks,
+            # adaptively up to 8 slices x 2 channel blocks.
+            ("compact_split_k2", (1, 12, 12, 64, 32, 3, 1, 1),
+             [variant((2, 2), "channel_block = 16, reduction_block = 8, threads = 64, "
+                      "thread_channels = 4, tiles_per_block = 4, thread_pixels = 1, split_k = 2, "
+                      "vector_width = 4, compact = true")],
+             True, lambda s: random_mask(s, 0.3)),
+            ("compact_adaptive_sparse", (2, 12, 12, 64, 32, 3, 1, 1), compact_adaptive,
+             True, lambda s: random_mask(s, 0.1)),
+            ("compact_adaptive_full", (2, 12, 12, 64, 32, 3, 1, 1), compact_adaptive,
              False, lambda s: np.ones(s, np.uint8)),
             # Tensor cores (tf32, checked at dynaspa-run's TF32 tolerance):
             # warps along channels; one warp with three B fragments (Cout

@@ -67,8 +67,8 @@ LogicalResult ScheduleAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                                    int64_t threadPixels, int64_t vectorWidth,
                                    int64_t unroll, bool doubleBuffer,
                                    int64_t blocks, int64_t tilesPerBlock,
-                                   int64_t splitK, int64_t minBlocks,
-                                   bool tf32) {
+                                   int64_t splitK, int64_t minBlocks, bool tf32,
+                                   bool /*compact*/) {
   for (auto [name, value] :
        {std::pair<StringRef, int64_t>{"channel_block", channelBlock},
         {"reduction_block", reductionBlock},

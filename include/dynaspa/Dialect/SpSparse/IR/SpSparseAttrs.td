@@ -129,6 +129,16 @@ def SpSparse_ScheduleAttr : SpSparse_Attr<"Schedule", "schedule"> {
       multiple of 16, `channel_block` of 8 and `reduction_block` of 8
       (`unroll` then counts steps of 8 channels). Convolutions only, and not
       on the OpenCL path.
+    - `compact`: launch one 1-D grid over this run's work items, (tile
+      group, channel block, slice) of the active tiles, slice fastest and
+      group slowest, instead of the 3-D grid (groups x channel blocks x
+      slices) sized for the variant's largest tile count. On a sparse mask
+      the blocks with work are then the first launched, where the 3-D grid
+      has a few in each row and its idle blocks each hold an SM slot until
+      they have read the count; but the slices of a static split then run
+      side by side and add into the same outputs. Which wins depends on the
+      op and the density, so the tuner measures both. `blocks` still caps
+      the blocks along the groups. Convolutions only.
 
     Every knob has a default, so `#spsparse.schedule<>` is valid.
   }];
@@ -145,7 +155,8 @@ def SpSparse_ScheduleAttr : SpSparse_Attr<"Schedule", "schedule"> {
     DefaultValuedParameter<"int64_t", "1">:$tiles_per_block,
     DefaultValuedParameter<"int64_t", "1">:$split_k,
     DefaultValuedParameter<"int64_t", "0">:$min_blocks,
-    DefaultValuedParameter<"bool", "false">:$tf32
+    DefaultValuedParameter<"bool", "false">:$tf32,
+    DefaultValuedParameter<"bool", "false">:$compact
   );
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;
