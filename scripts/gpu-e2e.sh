@@ -5,8 +5,8 @@
 # (device-out/gpu carried): the runtime's CUDA gtests, every generated kernel
 # of the end-to-end suite against the float64 reference, and
 # compute-sanitizer memcheck and racecheck on the cases that exercise
-# grouping, split-K atomics (static and adaptive), double buffering and the
-# batch-matmul's per-block lists and mixed load widths.
+# grouping, split-K atomics (static and adaptive), compact grids, double
+# buffering and the batch-matmul's per-block lists and mixed load widths.
 # Exit status 1 on any failure.
 #
 #===----------------------------------------------------------------------===#
@@ -42,7 +42,7 @@ echo "e2e: $pass passed, $fail failed"
 for n in split_k2_double_buffer split_adaptive_sparse split_adaptive_uneven double_buffer_batch2 double_buffer_s2 grouped_1x1_batch2 saliency_40x40 \
          multiblock_1x1_tiles_batch2 multiblock_2x2_saliency av_gather_d0.3 qk_gather_d0.3 \
          small_nondiv_gather av_d0.3 av_gather_db_d0.3 small_nondiv_db_v1 qk_wide_alone av_wide_pair \
-         tf32_3x3 tf32_split_db tf32_s2_odd_cout; do
+         tf32_3x3 tf32_split_db tf32_s2_odd_cout compact_split_k2 compact_adaptive_sparse compact_channel_blocks; do
   run=("$G/bin/dynaspa-run" "$G/e2e/$n.dspb" --device cuda --random 3 --mask "$G/e2e/${n}_mask.npy" --check)
   m=$(compute-sanitizer --tool memcheck --report-api-errors no "${run[@]}" 2>&1 | grep "ERROR SUMMARY")
   r=$(compute-sanitizer --tool racecheck "${run[@]}" 2>&1 | grep "RACECHECK SUMMARY")

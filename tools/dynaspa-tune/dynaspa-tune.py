@@ -549,6 +549,12 @@ class State:
         self.predict = Predictor(self.conv, a) if a.cost else (lambda c, m: None)
         if a.prune_top:
             self.prune(a.prune_top)
+        if a.refine_top:
+            self.refine(a.refine_top)
+        if a.remeasure:
+            # The records' times of these candidates are from another
+            # compiler or runtime: the new ones replace them.
+            self.measured = {}
         # A launched variant costs the device's kernel gap where the device
         # file has a calibrated one (dynaspa-calibrate), else the default.
         self.slots = (tune.Slots.from_device_file(a.cost_device_file)
@@ -574,6 +580,29 @@ class State:
         self.cands = sorted(self.cands, key=score)[:top]
         # Records may hold candidates outside this top N (another N, another
         # device file): the search and its budget see only the kept ones.
+        kept = {c["id"] for c in self.cands}
+        self.measured = {k: v for k, v in self.measured.items() if k[0] in kept}
+
+    def refine(self, top):
+        """Keeps the `top` candidates measured best on each train mask (from
+        the records; the union over the masks, so that a variant that wins
+        only on sparse or only on dense masks stays) and each one's other
+        grid order (`compact`): a search around what won, for a knob the
+        records' search did not have."""
+        best = set()
+        for m in self.train:
+            timed = [(self.measured[(c["id"], m["id"])], c["id"]) for c in self.cands
+                     if self.measured.get((c["id"], m["id"])) is not None]
+            best.update(cid for _, cid in sorted(timed)[:top])
+        if not best:
+            fail("--refine-top: no candidate of this space is measured on a train mask "
+                 "in %s" % self.a.records)
+
+        def twin_key(c):
+            return (tuple(c["granularity"]),
+                    tuple(sorted((k, v) for k, v in c["schedule"].items() if k != "compact")))
+        keys = {twin_key(c) for c in self.cands if c["id"] in best}
+        self.cands = [c for c in self.cands if twin_key(c) in keys]
         kept = {c["id"] for c in self.cands}
         self.measured = {k: v for k, v in self.measured.items() if k[0] in kept}
 
@@ -767,6 +796,12 @@ def main(argv=None):
         q.add_argument("--prune-top", type=int, default=None,
                        help="keep only the cost model's best N candidates (mean predicted "
                        "time over the train masks)")
+        q.add_argument("--refine-top", type=int, default=None,
+                       help="keep only the N candidates measured best on each train mask "
+                       "(from --records) and their other grid order (compact)")
+        q.add_argument("--remeasure", action="store_true",
+                       help="measure the kept candidates again, ignoring their times in "
+                       "--records (after a compiler or runtime change)")
         q.add_argument("--kinds", nargs="+", help="mask kinds (default: all in --masks)")
         q.add_argument("--densities", nargs="+", type=float, default=[0.1, 0.3, 0.5, 0.7, 1.0])
         q.add_argument("--per-density", type=int, default=2, help="masks per kind and density")
