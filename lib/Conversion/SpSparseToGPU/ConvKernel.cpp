@@ -50,6 +50,8 @@
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 
+#include <limits>
+
 using namespace mlir;
 using namespace mlir::spsparse;
 
@@ -528,6 +530,13 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildConvKernel(
                          gridX * llvm::divideCeil(p.chunks, p.chunksPerSplit)));
   int64_t blocks =
       schedule.getBlocks() > 0 ? std::min(schedule.getBlocks(), gridX) : gridX;
+  // A compact grid's items are decoded with 32-bit divisions.
+  if (p.compact && maxGroups * channelBlocks * p.splitK >
+                       std::numeric_limits<int32_t>::max())
+    return op->emitOpError()
+           << "compact: " << maxGroups << " tile groups x " << channelBlocks
+           << " channel blocks x " << p.splitK
+           << " slices are more work items than 32 bits count";
   int64_t slicesZ = p.minBlocks > 0 ? 1 : p.splitK;
   SmallVector<int64_t, 3> grid = {blocks, channelBlocks, slicesZ};
   if (p.compact)
@@ -566,8 +575,7 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildConvKernel(
   // fewest (at most split_k) for which groups x channel blocks x slices
   // reaches min_blocks; blockIdx.x then walks (group, slice) pairs, slice
   // fastest, so the slices of one group run side by side.
-  Value slices = k.idx(p.splitK), numWork = numGroups, chunksPerSlice, split,
-        manySlices;
+  Value slices, numWork = numGroups, chunksPerSlice, split, manySlices;
   if (p.minBlocks == 0) {
     if (!p.compact)
       split = gpu::BlockIdOp::create(b, gpu::Dimension::z);

@@ -104,3 +104,17 @@ spsparse.polykernel @bmm : (tensor<2x16x64xf32>, tensor<2x64x16xf32>, tensor<2x1
       : (tensor<2x16x64xf32>, tensor<2x64x16xf32>, tensor<2x16xi1>) -> tensor<2x16x16xf32>
   spsparse.yield %y : tensor<2x16x16xf32>
 }
+
+// -----
+
+// A compact grid decodes its items with 32-bit divisions: 900M pixel tiles
+// x 2 channel blocks x 2 slices are too many.
+spsparse.polykernel @huge : (tensor<1x30000x30000x8xf32>, tensor<1x1x8x64xf32>, tensor<1x30000x30000xi1>) -> tensor<1x30000x30000x64xf32> {
+^bb0(%x: tensor<1x30000x30000x8xf32>, %w: tensor<1x1x8x64xf32>, %m: tensor<1x30000x30000xi1>):
+  // expected-remark @+1 {{while lowering this variant}}
+  spsparse.polykernel.variant @a granularity <[1, 1]> schedule <channel_block = 32, reduction_block = 4, threads = 32, thread_channels = 1, split_k = 2, compact = true>
+  // expected-error @+1 {{compact: 900000000 tile groups x 2 channel blocks x 2 slices are more work items than 32 bits count}}
+  %y = spsparse.masked_conv2d %x, %w mask %m
+      : (tensor<1x30000x30000x8xf32>, tensor<1x1x8x64xf32>, tensor<1x30000x30000xi1>) -> tensor<1x30000x30000x64xf32>
+  spsparse.yield %y : tensor<1x30000x30000x64xf32>
+}
