@@ -577,10 +577,14 @@ class State:
         def score(c):
             ts = [self.predict(c, m) for m in self.train]
             return math.inf if None in ts else sum(ts) / len(ts)
-        self.cands = sorted(self.cands, key=score)[:top]
-        # Records may hold candidates outside this top N (another N, another
-        # device file): the search and its budget see only the kept ones.
-        kept = {c["id"] for c in self.cands}
+        self.keep(sorted(self.cands, key=score)[:top])
+
+    def keep(self, cands):
+        """Narrows the space to `cands`. Records may hold candidates outside
+        it (another N, another device file): the search and its budget see
+        only the kept ones."""
+        self.cands = cands
+        kept = {c["id"] for c in cands}
         self.measured = {k: v for k, v in self.measured.items() if k[0] in kept}
 
     def refine(self, top):
@@ -602,9 +606,7 @@ class State:
             return (tuple(c["granularity"]),
                     tuple(sorted((k, v) for k, v in c["schedule"].items() if k != "compact")))
         keys = {twin_key(c) for c in self.cands if c["id"] in best}
-        self.cands = [c for c in self.cands if twin_key(c) in keys]
-        kept = {c["id"] for c in self.cands}
-        self.measured = {k: v for k, v in self.measured.items() if k[0] in kept}
+        self.keep([c for c in self.cands if twin_key(c) in keys])
 
     def trials(self):
         return sum(1 for k in self.measured if any(m["id"] == k[1] for m in self.train))
