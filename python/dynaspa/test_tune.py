@@ -55,6 +55,28 @@ def greedy_with_swaps_close_to_exhaustive():
 
 
 @check
+def stratified_split_keeps_every_density_in_training():
+    # 6 densities x 3 masks, 30% held out (the suite's records): 5 held, no
+    # density keeps fewer than 2 train masks. A random split of the same
+    # masks leaves some density with 1 on 45 of these 50 seeds.
+    masks = [dict(mask(3 * d + s, d / 10.0), kind="k") for d in range(6) for s in range(3)]
+    stratum = lambda m: (m["kind"], m["density"])  # noqa: E731
+    for seed in range(50):
+        held = tune.split_masks(masks, 0.3, random.Random(seed), stratum)
+        assert len(held) == 5, held
+        for d in range(6):
+            train = [m for m in masks if m["density"] == d / 10.0 and m["id"] not in held]
+            assert len(train) >= 2, (seed, d, held)
+    # Uneven strata: floor(0.5 * size) from each, the remainder from the
+    # strata with the most train masks left; every mask when holdout is 1.
+    uneven = [dict(mask(i, 0.1 if i < 5 else 0.9), kind="k") for i in range(8)]
+    held = tune.split_masks(uneven, 0.5, random.Random(1), stratum)
+    assert len(held) == 4 and sum(int(i[1:]) < 5 for i in held) in (2, 3), held
+    assert len(tune.split_masks(uneven, 1.0, random.Random(1), stratum)) == 8
+    assert not tune.split_masks(uneven, 0.0, random.Random(1), stratum)
+
+
+@check
 def greedy_stops_when_a_slot_costs_more_than_it_saves():
     cands, masks = [cand(0), cand(1)], [mask(0, 0.1), mask(1, 1.0)]
     # c1 saves 1 us on one of two masks: 0.5 us on average < the slot cost.

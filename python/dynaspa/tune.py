@@ -305,6 +305,36 @@ def dispatched_time(variants, cands, m, time):
     return None
 
 
+# ------------------------------------------------------------ mask split
+def split_masks(masks, holdout, rng, stratum):
+    """The ids of the masks to hold out: round(holdout * len(masks)) of them,
+    spread over the strata (`stratum(mask)`: e.g. a mask kind at one target
+    density) so that each stratum keeps as many train masks as the others,
+    within one.
+
+    A plain random split can leave a density with one train mask or none;
+    the selection then weighs that density by its few masks and drops its
+    specialists (NOTES.md entry 26: one d=0.1 mask among 13 train masks cost
+    the 40x40x256 b4 PolyKernel its d=0.1 variant). Each stratum gives up
+    floor(holdout * size) masks; the rest of the count comes one mask each
+    from the strata with the most train masks left, ties broken by `rng`."""
+    groups = {}
+    for m in masks:
+        groups.setdefault(stratum(m), []).append(m["id"])
+    for ids in groups.values():
+        rng.shuffle(ids)
+    want = int(round(holdout * len(masks)))
+    take = {key: int(holdout * len(ids)) for key, ids in groups.items()}
+    keys = sorted(groups, key=str)
+    rng.shuffle(keys)
+    while sum(take.values()) < want:
+        key = max(keys, key=lambda k: len(groups[k]) - take[k])
+        if len(groups[key]) == take[key]:
+            break
+        take[key] += 1
+    return set(i for key, ids in groups.items() for i in ids[:take[key]])
+
+
 # ---------------------------------------------------------------- records
 def load_records(path):
     try:

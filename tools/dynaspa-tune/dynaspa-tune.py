@@ -263,9 +263,13 @@ def make_masks(conv, a, grans):
                 m["_array"] = arr
                 out.append(m)
     rng = random.Random(a.seed)
-    order = out[:]
-    rng.shuffle(order)
-    held = set(m["id"] for m in order[:int(round(a.holdout * len(order)))])
+    if a.split == "stratified":
+        # A stratum is a kind at one target density: the id less its seed.
+        held = tune.split_masks(out, a.holdout, rng, lambda m: m["id"].rsplit("-s", 1)[0])
+    else:
+        order = out[:]
+        rng.shuffle(order)
+        held = set(m["id"] for m in order[:int(round(a.holdout * len(order)))])
     for m in out:
         m["split"] = "heldout" if m["id"] in held else "train"
     return out
@@ -811,6 +815,11 @@ def main(argv=None):
                        help="masks per kind and density get the seeds from this one on (the "
                        "benchmark suite's are 0: tune on 1 and up to keep its masks unseen)")
         q.add_argument("--holdout", type=float, default=0.3, help="fraction of masks held out")
+        q.add_argument("--split", choices=("stratified", "random"), default="stratified",
+                       help="how the held-out masks are drawn: 'stratified' (default) takes "
+                       "them evenly from every kind and density, so each keeps as many train "
+                       "masks as the others; 'random' from all masks at once (the records of "
+                       "sessions 4-17)")
         q.add_argument("--seed", type=int, default=0)
         q.add_argument("--device", choices=("cuda", "opencl"), default="cuda")
         q.add_argument("--chip", default="sm_90")
