@@ -258,31 +258,42 @@ def candidates(op, batch, limit=None):
 
 
 def fit(op, batch, g, cb, threads, tc, tp, tpb, split, min_blocks=0,
-        slice_chunks=1):
+        slice_chunks=1, compact=False):
     """One variant of the given shape class made valid for `op`: channel block
     no wider than needed, the largest reduction block that fits in shared
-    memory, split_k within the reduction and at least `slice_chunks`
-    reduction blocks per slice; with `min_blocks` the split is adaptive (the
-    kernel splits only as far as the active tiles need)."""
+    memory (16 channels only for 1x1 convs, whose records all chose it), split_k
+    within the reduction and at least `slice_chunks` reduction blocks per
+    slice, double buffered where its registers fit; with `min_blocks` the
+    split is adaptive (the kernel splits only as far as the active tiles
+    need); `compact` where it changes the grid."""
     cout_pad = 32 * math.ceil(op.Cout / 32)
     while cb > cout_pad and cb > 32:
+        # Fewer channels per thread before fewer threads: a thread's share of
+        # the staged chunk (its double-buffer registers) stays the same.
         cb //= 2
-        threads //= 2
+        if tc > 4:
+            tc //= 2
+        else:
+            threads //= 2
     vw = 4 if op.Cin % 4 == 0 and op.Cout % 4 == 0 else 1
-    rb = next(r for r in (8, 4) if shared_bytes(op, g, tpb, cb, r) <= SHARED_LIMIT)
+    rbs = (16, 8, 4) if op.k == 1 else (8, 4)
+    rb = next(r for r in rbs if shared_bytes(op, g, tpb, cb, r) <= SHARED_LIMIT)
     split = max(1, min(split, math.ceil(op.Cin / rb) // slice_chunks))
     unroll = 4 if op.k == 1 else 1
-    return (schedule_string(cb, rb, threads, tc, tp, vw, unroll, tpb, split)
-            + ", double_buffer = true"
-            + (", min_blocks = %d" % min_blocks if min_blocks and split > 1 else ""))
+    knobs = parse_schedule(schedule_string(cb, rb, threads, tc, tp, vw, unroll, tpb, split))
+    # planConv: the next chunk's registers and the accumulators must fit.
+    knobs["double_buffer"] = (conv_prefetch(op, g, knobs) + tc * tp <= REGISTER_LIMIT)
+    if min_blocks and split > 1:
+        knobs["min_blocks"] = min_blocks
+    if compact and has_compact_form(op, knobs):
+        knobs["compact"] = True
+    return format_schedule(knobs)
 
 
 # The suite's schedules are the H100's.
 H100_SMS = 132
-# The dense variant's channel block and 4x4 tiles per block.
-DENSE_CB, DENSE_TPB = 64, 8
 # The adaptive split (`min_blocks`): blocks of work to aim for, and the most
-# slices. 0 gives the static split of before (4 ways at batch 1, none above).
+# slices. 0 gives a static split (4 ways at batch 1, none above).
 MIN_BLOCKS = 4 * H100_SMS
 MAX_SPLIT = 16
 # Reduction blocks a slice keeps at least: a short slice spends much of its
@@ -290,49 +301,53 @@ MAX_SPLIT = 16
 # 4 were 2.4% apart over the small ResNet layers on the H100 (geometric mean;
 # each better on some shapes by up to 20%), 2 ahead; NOTES.md entry 12.
 SLICE_CHUNKS = 2
+# Dispatch of the default PolyKernels of 3x3 convs, as fractions of the map:
+# 1x1 DISTiles while at most PIXEL_FRACTION of the output pixels are
+# active, then 2x2 ones while at most SMALL_FRACTION of the 2x2 tiles are,
+# then 4x4. The ten tuned conv records (docs/tuning/h100-records.json) put
+# these switches at 0.3-0.5 and 0.63-0.94 of their own counts.
+PIXEL_FRACTION = 0.15
+SMALL_FRACTION = 0.75
+# 1x1 convs: one channel-block width up to this fraction of the pixels, a
+# wider one above.
+POINTWISE_FRACTION = 0.3
 
 
 def default_variants(op, batch, min_blocks=MIN_BLOCKS, small_tiles=True,
                      slice_chunks=SLICE_CHUNKS):
-    """A two-variant PolyKernel for shapes the sweep has not measured, from
-    the shape classes that won the H100 sweep (docs/benchmarks/sweep-h100-*):
-    small blocks of 2x2 tiles while few tiles are active, 8 tiles of 4x4 per
-    block for dense masks, both double buffered (it won every refined
-    comparison). The reduction is split adaptively up to MAX_SPLIT ways, as
-    far as the active tiles need for `min_blocks` blocks of work; with
-    min_blocks = 0 statically, 4 ways at batch 1 and none above.
-    `small_tiles=False` leaves out the 2x2 variant."""
+    """The PolyKernel for shapes without tuning records, from the variants
+    dynaspa-tune chose for the ten tuned conv records (NOTES.md entry 27):
+    - 3x3 convs: blocks of 32 1x1 DISTiles while the mask is sparse (a
+      pixel's window is read per pixel, but no inactive pixel is computed),
+      16 2x2 DISTiles at middle densities, 8 4x4 DISTiles with 256 threads
+      for dense masks; the first two in the compact grid order, which the
+      records chose for 11 of their 14 sparse variants.
+    - 1x1 convs: 1x1 DISTiles only (a pixel has no halo, so finer tiles cost
+      nothing but the tile list): 64-channel blocks of 64 pixels while sparse,
+      128-channel blocks of 32 above.
+    All double buffered, the reduction split adaptively up to MAX_SPLIT ways
+    for `min_blocks` blocks of work (statically with min_blocks = 0: 4 ways at
+    batch 1, none above). `small_tiles=False` leaves out the 1x1 and 2x2
+    variants of 3x3 convs (A/B runs)."""
     split = MAX_SPLIT if min_blocks else (4 if batch == 1 else 1)
-    ho, wo = (op.H - 1) // op.stride + 1, (op.W - 1) // op.stride + 1
-    tiles2 = batch * math.ceil(ho / 2) * math.ceil(wo / 2)
-    hi = int(0.6 * tiles2)
     knobs = dict(min_blocks=min_blocks, slice_chunks=slice_chunks if min_blocks else 1)
-    dense = ((4, 4), fit(op, batch, (4, 4), DENSE_CB, 128, 8, 8, DENSE_TPB, split, **knobs),
-             None)
-    if op.k > 1:
-        # On the H100 the 2x2 variant of a 3x3 conv ran at 22-60% of the fp32
-        # peak on its tiles, the 4x4 one at 72-82% (docs/benchmarks/h100.md,
-        # "Active tiles"; NOTES.md entry 7): a 2x2 tile reads 4x its outputs
-        # in input and a block of four of them reuses its filter block over
-        # only 16 pixels. So 2x2 tiles only while the 4x4 variant's grid
-        # (DENSE_TPB tiles per block, one block per channel block) would not
-        # give every SM a block, taking ~3 active 2x2 tiles per active 4x4
-        # one (clustered masks).
-        # (The dense variant's split of the reduction, static or at most
-        # this many adaptive slices, multiplies its blocks.)
-        blocks_per_tile_group = (math.ceil(op.Cout / DENSE_CB) *
-                                 parse_schedule(dense[1])["split_k"])
-        hi = min(hi, 3 * DENSE_TPB * math.ceil(H100_SMS / blocks_per_tile_group))
-    sparse = ((2, 2), fit(op, batch, (2, 2), 128, 256, 4, 4, 8, split, **knobs), [0, hi])
-    # Every run builds the tile list of every granularity (the variants
-    # dispatch themselves on the device) and launches every variant: a 2x2
-    # variant for under 5% of the tiles (d < ~0.05) is not worth that. (Set
-    # when each list was a kernel of 3-5 us on large work; since one kernel
-    # builds them all, NOTES.md entry 15, a list costs ~0.5 us, the variant's
-    # launch ~1 us.)
-    if hi < 0.05 * tiles2 or not small_tiles:
+    ho, wo = (op.H - 1) // op.stride + 1, (op.W - 1) // op.stride + 1
+    pixels = batch * ho * wo
+    if op.k == 1:
+        sparse = ((1, 1), fit(op, batch, (1, 1), 64, 128, 4, 8, 64, split, compact=True,
+                              **knobs), [0, int(POINTWISE_FRACTION * pixels)])
+        dense = ((1, 1), fit(op, batch, (1, 1), 128, 128, 4, 8, 32, split, compact=True,
+                             **knobs), None)
+        return [sparse, dense]
+    tiles2 = batch * math.ceil(ho / 2) * math.ceil(wo / 2)
+    dense = ((4, 4), fit(op, batch, (4, 4), 64, 128, 8, 8, 8, split, **knobs), None)
+    if not small_tiles:
         return [dense]
-    return [sparse, dense]
+    pix = ((1, 1), fit(op, batch, (1, 1), 128, 128, 8, 4, 32, split, compact=True, **knobs),
+           [0, int(PIXEL_FRACTION * pixels)])
+    mid = ((2, 2), fit(op, batch, (2, 2), 128, 128, 8, 8, 16, split, compact=True, **knobs),
+           [0, int(SMALL_FRACTION * tiles2)])
+    return [pix, mid, dense]
 
 
 def chosen_variants(op, batch, use_chosen=True, **default_knobs):

@@ -218,8 +218,12 @@ def shared_masks_every_layer(args):
 # --------------------------------------------------------------- suite
 @check
 def suite_plan_and_shapes(_):
-    assert len(suite.OPS) == 11
-    full = suite.plan(suite.OPS, suite.BATCHES, suite.DENSITIES)
+    assert len(suite.OPS) == 16
+    # The suite proper: 11 ops; the "unseen" shapes only when asked for.
+    suite_ops = suite.select_ops(None)
+    assert len(suite_ops) == 11 and all(o.family != "unseen" for o in suite_ops)
+    assert len(suite.select_ops(["unseen"])) == 5
+    full = suite.plan(suite_ops, suite.BATCHES, suite.DENSITIES)
     assert len(full) == 11 * 3 * 6
     quick = suite.plan(suite.select_ops(None, True), suite.QUICK_BATCHES, suite.QUICK_DENSITIES)
     assert len(quick) < len(full) / 3
