@@ -311,6 +311,15 @@ SMALL_FRACTION = 0.75
 # 1x1 convs: one channel-block width up to this fraction of the pixels, a
 # wider one above.
 POINTWISE_FRACTION = 0.3
+# 3x3 convs below this many dense FLOPs are launch-bound on the H100 (15-40
+# us): a third variant and tile list cost them more than its larger blocks
+# save, and they keep the two-variant PolyKernel of small blocks (NOTES.md
+# entry 27: 11% slower with three variants below 0.5 GFLOP, 13% faster above
+# 1 GFLOP, over the suite's and five unseen shapes).
+LAUNCH_BOUND_FLOPS = 1e9
+# The launch-bound PolyKernel's dense variant: its channel block and its 4x4
+# tiles per block.
+DENSE_CB, DENSE_TPB = 64, 8
 
 
 def default_variants(op, batch, min_blocks=MIN_BLOCKS, small_tiles=True,
@@ -328,11 +337,14 @@ def default_variants(op, batch, min_blocks=MIN_BLOCKS, small_tiles=True,
     All double buffered, the reduction split adaptively up to MAX_SPLIT ways
     for `min_blocks` blocks of work (statically with min_blocks = 0: 4 ways at
     batch 1, none above). `small_tiles=False` leaves out the 1x1 and 2x2
-    variants of 3x3 convs (A/B runs)."""
+    variants of 3x3 convs (A/B runs). Launch-bound 3x3 convs (under
+    LAUNCH_BOUND_FLOPS) get _launch_bound_variants."""
     split = MAX_SPLIT if min_blocks else (4 if batch == 1 else 1)
     knobs = dict(min_blocks=min_blocks, slice_chunks=slice_chunks if min_blocks else 1)
     ho, wo = (op.H - 1) // op.stride + 1, (op.W - 1) // op.stride + 1
     pixels = batch * ho * wo
+    if op.k > 1 and 2 * pixels * op.Cout * op.Cin * op.k * op.k < LAUNCH_BOUND_FLOPS:
+        return _launch_bound_variants(op, batch, split, knobs, small_tiles)
     if op.k == 1:
         sparse = ((1, 1), fit(op, batch, (1, 1), 64, 128, 4, 8, 64, split, compact=True,
                               **knobs), [0, int(POINTWISE_FRACTION * pixels)])
@@ -348,6 +360,30 @@ def default_variants(op, batch, min_blocks=MIN_BLOCKS, small_tiles=True,
     mid = ((2, 2), fit(op, batch, (2, 2), 128, 128, 8, 8, 16, split, compact=True, **knobs),
            [0, int(SMALL_FRACTION * tiles2)])
     return [pix, mid, dense]
+
+
+def _launch_bound_variants(op, batch, split, knobs, small_tiles):
+    """Two variants for a launch-bound 3x3 conv: blocks of 8 2x2 DISTiles
+    while few tiles are active, 8 tiles of 4x4 per block for dense masks (the
+    shape classes that won the H100 sweep, docs/benchmarks/sweep-h100-*)."""
+    ho, wo = (op.H - 1) // op.stride + 1, (op.W - 1) // op.stride + 1
+    tiles2 = batch * math.ceil(ho / 2) * math.ceil(wo / 2)
+    dense = ((4, 4), fit(op, batch, (4, 4), DENSE_CB, 128, 8, 8, DENSE_TPB, split, **knobs),
+             None)
+    # On the H100 the 2x2 variant of a 3x3 conv ran at 22-60% of the fp32
+    # peak on its tiles, the 4x4 one at 72-82% (NOTES.md entry 7): 2x2 tiles
+    # only while the 4x4 variant's grid (DENSE_TPB tiles per block, one block
+    # per channel block and slice) would not give every SM a block, taking
+    # ~3 active 2x2 tiles per active 4x4 one (clustered masks).
+    blocks_per_tile_group = (math.ceil(op.Cout / DENSE_CB) *
+                             parse_schedule(dense[1])["split_k"])
+    hi = min(int(0.6 * tiles2), 3 * DENSE_TPB * math.ceil(H100_SMS / blocks_per_tile_group))
+    sparse = ((2, 2), fit(op, batch, (2, 2), 128, 256, 4, 4, 8, split, **knobs), [0, hi])
+    # Every run builds every granularity's tile list and launches every
+    # variant: a 2x2 variant for under 5% of the tiles is not worth that.
+    if hi < 0.05 * tiles2 or not small_tiles:
+        return [dense]
+    return [sparse, dense]
 
 
 def chosen_variants(op, batch, use_chosen=True, **default_knobs):
