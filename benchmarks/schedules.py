@@ -317,12 +317,13 @@ POINTWISE_FRACTION = 0.3
 # entry 27: 11% slower with three variants below 0.5 GFLOP, 13% faster above
 # 1 GFLOP, over the suite's and five unseen shapes).
 LAUNCH_BOUND_FLOPS = 1e9
-# No 1x1-DISTile variant for 3x3 convs over more output pixels than this:
-# the runtime's prologue builds the 1x1 list over every pixel, and on the H100
-# it took 7.9-8.5 us at 262,144 pixels and 16.9 us at 1,048,576 (SIGE
-# 128x128 b16, 256x256 b4/b16) against at most 5.4 us without it (NOTES.md
-# entry 27).
-PIXEL_VARIANT_MAX_PIXELS = 1 << 17
+# No small-tile variant of a 3x3 conv whose DISTiles cover the output in more
+# than this many tiles: the runtime's prologue scans every tile of every
+# granularity, and on the H100 it took 7.9-8.5 us with a 1x1 list of 262,144
+# pixels, 16.9 us with one of 1,048,576 and 8.3-10.0 us with a 2x2 list of
+# 262,144 tiles (SIGE 128x128 b16, 256x256 b4/b16), against 4.3-6.4 us
+# without them (NOTES.md entry 27).
+MAX_LIST_TILES = 1 << 17
 # The launch-bound PolyKernel's dense variant: its channel block and its 4x4
 # tiles per block.
 DENSE_CB, DENSE_TPB = 64, 8
@@ -334,9 +335,9 @@ def default_variants(op, batch, min_blocks=MIN_BLOCKS, small_tiles=True,
     dynaspa-tune chose for the ten tuned conv records (NOTES.md entry 27):
     - 3x3 convs: blocks of 32 1x1 DISTiles while the mask is sparse (a
       pixel's window is read per pixel, but no inactive pixel is computed),
-      16 2x2 DISTiles at middle densities (from d=0.1 on maps over
-      PIXEL_VARIANT_MAX_PIXELS), 8 4x4 DISTiles of 64 channels for dense
-      masks; the first two in the compact grid order, which the records chose
+      16 2x2 DISTiles at middle densities, 8 4x4 DISTiles of 64 channels for
+      dense masks (and all masks where a small-tile list would be over
+      MAX_LIST_TILES); the first two in the compact grid order, which the records chose
       for most of their sparse variants.
     - 1x1 convs: 1x1 DISTiles only (a pixel has no halo, so finer tiles cost
       nothing but the tile list): 64-channel blocks of 64 pixels while sparse,
@@ -366,7 +367,7 @@ def default_variants(op, batch, min_blocks=MIN_BLOCKS, small_tiles=True,
            [0, int(PIXEL_FRACTION * pixels)])
     mid = ((2, 2), fit(op, batch, (2, 2), 128, 128, 8, 8, 16, split, compact=True, **knobs),
            [0, int(SMALL_FRACTION * tiles2)])
-    return ([pix] if pixels <= PIXEL_VARIANT_MAX_PIXELS else []) + [mid, dense]
+    return [v for v, n in ((pix, pixels), (mid, tiles2)) if n <= MAX_LIST_TILES] + [dense]
 
 
 def _launch_bound_variants(op, batch, split, knobs, small_tiles):

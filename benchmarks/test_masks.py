@@ -24,6 +24,7 @@ ROOT = os.path.dirname(HERE)
 sys.path[:0] = [HERE, os.path.join(ROOT, "python")]
 
 import masks  # noqa: E402
+import schedules  # noqa: E402
 import suite  # noqa: E402
 from dynaspa.selftest import Checks  # noqa: E402
 
@@ -235,6 +236,37 @@ def suite_plan_and_shapes(_):
     assert [o.name for o in suite.select_ops(["attention"])] == ["attn_qkt", "attn_av"]
     kinds = {k for _, _, k, _ in suite.plan(suite.OPS, (1,), (0.5,), ["blobs", "tokens"])}
     assert kinds == {"blobs", "tokens"}
+
+
+@check
+def default_polykernels(_):
+    # The default PolyKernel's shape classes (schedules.default_variants,
+    # NOTES.md entry 27): ranges ascend in each variant's own tiles, the last
+    # variant takes the rest, and every variant fits the template's limits.
+    ops = suite.OPS_BY_NAME
+
+    def grans(name, batch):
+        vs = schedules.default_variants(ops[name], batch)
+        assert vs[-1][2] is None and all(v[2] for v in vs[:-1]), vs
+        for g, sched, _ in vs:
+            k = schedules.parse_schedule(sched)
+            pixels = k["tiles_per_block"] * g[0] * g[1]
+            assert k["threads"] == (k["channel_block"] // k["thread_channels"]) * (
+                pixels // k["thread_pixels"]), sched
+        return [g for g, _, _ in vs]
+    # 1x1 convs on pixels; a 3x3 conv: pixels, 2x2, 4x4; launch-bound ones
+    # (under 1 GFLOP) the two variants of small blocks; the largest maps no
+    # small-tile list over 2^17 tiles.
+    assert grans("conv1x1_40x40x256", 4) == [(1, 1), (1, 1)]
+    assert grans("conv3x3_40x40x256", 4) == [(1, 1), (2, 2), (4, 4)]
+    assert grans("conv3x3_28x28x128", 1) == [(2, 2), (4, 4)]
+    assert grans("sige3x3_128x128x256", 16) == [(2, 2), (4, 4)]
+    assert grans("sige3x3_256x256x128", 16) == [(4, 4)]
+    assert grans("conv3x3_64x64x96", 16) == [(1, 1), (2, 2), (4, 4)]
+    # Narrow outputs (96 channels) halve the channel block, not the
+    # double-buffer headroom.
+    for _, sched, _ in schedules.default_variants(ops["conv3x3_64x64x96"], 16):
+        assert "channel_block = 64" in sched and "double_buffer = true" in sched, sched
 
 
 @check
