@@ -324,8 +324,8 @@ LAUNCH_BOUND_FLOPS = 1e9
 # 262,144 tiles (SIGE 128x128 b16, 256x256 b4/b16), against 4.3-6.4 us
 # without them (NOTES.md entry 27).
 MAX_LIST_TILES = 1 << 17
-# The launch-bound PolyKernel's dense variant: its channel block and its 4x4
-# tiles per block.
+# The dense variant of every default 3x3 PolyKernel: its channel block and
+# its 4x4 tiles per block.
 DENSE_CB, DENSE_TPB = 64, 8
 
 
@@ -336,13 +336,13 @@ def default_variants(op, batch, min_blocks=MIN_BLOCKS, small_tiles=True,
     - 3x3 convs: blocks of 32 1x1 DISTiles while the mask is sparse (a
       pixel's window is read per pixel, but no inactive pixel is computed),
       16 2x2 DISTiles at middle densities, 8 4x4 DISTiles of 64 channels for
-      dense masks (and all masks where a small-tile list would be over
-      MAX_LIST_TILES); the first two in the compact grid order, which the records chose
-      for most of their sparse variants.
+      dense masks (and for all masks where a small-tile list would be over
+      MAX_LIST_TILES); the first two in the compact grid order, which the
+      records chose for most of their sparse variants.
     - 1x1 convs: 1x1 DISTiles only (a pixel has no halo, so finer tiles cost
       nothing but the tile list): 64-channel blocks of 64 pixels while sparse,
       128-channel blocks of 32 above.
-    All double buffered, the reduction split adaptively up to MAX_SPLIT ways
+    Double buffered where the registers fit, the reduction split adaptively up to MAX_SPLIT ways
     for `min_blocks` blocks of work (statically with min_blocks = 0: 4 ways at
     batch 1, none above). `small_tiles=False` leaves out the 1x1 and 2x2
     variants of 3x3 convs (A/B runs). Launch-bound 3x3 convs (under
@@ -351,8 +351,6 @@ def default_variants(op, batch, min_blocks=MIN_BLOCKS, small_tiles=True,
     knobs = dict(min_blocks=min_blocks, slice_chunks=slice_chunks if min_blocks else 1)
     ho, wo = (op.H - 1) // op.stride + 1, (op.W - 1) // op.stride + 1
     pixels = batch * ho * wo
-    if op.k > 1 and 2 * pixels * op.Cout * op.Cin * op.k * op.k < LAUNCH_BOUND_FLOPS:
-        return _launch_bound_variants(op, batch, split, knobs, small_tiles)
     if op.k == 1:
         sparse = ((1, 1), fit(op, batch, (1, 1), 64, 128, 4, 8, 64, split, compact=True,
                               **knobs), [0, int(POINTWISE_FRACTION * pixels)])
@@ -360,9 +358,12 @@ def default_variants(op, batch, min_blocks=MIN_BLOCKS, small_tiles=True,
                              **knobs), None)
         return [sparse, dense]
     tiles2 = batch * math.ceil(ho / 2) * math.ceil(wo / 2)
-    dense = ((4, 4), fit(op, batch, (4, 4), 64, 128, 8, 8, 8, split, **knobs), None)
+    dense = ((4, 4), fit(op, batch, (4, 4), DENSE_CB, 128, 8, 8, DENSE_TPB, split, **knobs),
+             None)
     if not small_tiles:
         return [dense]
+    if 2 * pixels * op.Cout * op.Cin * op.k * op.k < LAUNCH_BOUND_FLOPS:
+        return _launch_bound_variants(op, batch, split, knobs, tiles2, dense)
     pix = ((1, 1), fit(op, batch, (1, 1), 128, 128, 8, 4, 32, split, compact=True, **knobs),
            [0, int(PIXEL_FRACTION * pixels)])
     mid = ((2, 2), fit(op, batch, (2, 2), 128, 128, 8, 8, 16, split, compact=True, **knobs),
@@ -370,14 +371,10 @@ def default_variants(op, batch, min_blocks=MIN_BLOCKS, small_tiles=True,
     return [v for v, n in ((pix, pixels), (mid, tiles2)) if n <= MAX_LIST_TILES] + [dense]
 
 
-def _launch_bound_variants(op, batch, split, knobs, small_tiles):
+def _launch_bound_variants(op, batch, split, knobs, tiles2, dense):
     """Two variants for a launch-bound 3x3 conv: blocks of 8 2x2 DISTiles
-    while few tiles are active, 8 tiles of 4x4 per block for dense masks (the
-    shape classes that won the H100 sweep, docs/benchmarks/sweep-h100-*)."""
-    ho, wo = (op.H - 1) // op.stride + 1, (op.W - 1) // op.stride + 1
-    tiles2 = batch * math.ceil(ho / 2) * math.ceil(wo / 2)
-    dense = ((4, 4), fit(op, batch, (4, 4), DENSE_CB, 128, 8, 8, DENSE_TPB, split, **knobs),
-             None)
+    while few tiles are active, then `dense` (the shape classes that won the
+    H100 sweep, docs/benchmarks/sweep-h100-*)."""
     # On the H100 the 2x2 variant of a 3x3 conv ran at 22-60% of the fp32
     # peak on its tiles, the 4x4 one at 72-82% (NOTES.md entry 7): 2x2 tiles
     # only while the 4x4 variant's grid (DENSE_TPB tiles per block, one block
@@ -389,7 +386,7 @@ def _launch_bound_variants(op, batch, split, knobs, small_tiles):
     sparse = ((2, 2), fit(op, batch, (2, 2), 128, 256, 4, 4, 8, split, **knobs), [0, hi])
     # Every run builds every granularity's tile list and launches every
     # variant: a 2x2 variant for under 5% of the tiles is not worth that.
-    if hi < 0.05 * tiles2 or not small_tiles:
+    if hi < 0.05 * tiles2:
         return [dense]
     return [sparse, dense]
 
