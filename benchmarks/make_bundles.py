@@ -86,6 +86,9 @@ def main(argv=None):
                         "adaptive split keeps at least")
     p.add_argument("--no-small-tiles", action="store_true",
                    help="A/B runs: default PolyKernels without the 2x2-DISTile variant")
+    p.add_argument("--no-covers", action="store_true",
+                   help="A/B runs: default PolyKernels whose small-tile variants have no "
+                        "cover test (dispatch by tile counts alone)")
     p.add_argument("--variant", metavar="HxW:SCHEDULE",
                    help="A/B runs: every conv bundle has this one variant, e.g. "
                         "'4x4:channel_block = 64, threads = 128, tf32 = true' (a schedule "
@@ -97,7 +100,7 @@ def main(argv=None):
     if a.variant:
         g, _, sched = a.variant.partition(":")
         try:
-            only = [(tuple(int(v) for v in g.split("x")), sched.strip(), None)]
+            only = [(tuple(int(v) for v in g.split("x")), sched.strip(), None, None)]
         except ValueError:
             p.error("--variant: want HxW:SCHEDULE, e.g. 4x4:channel_block = 64, got %r" % a.variant)
 
@@ -122,7 +125,8 @@ def main(argv=None):
                 if op.kind == "conv":
                     variants = only or schedules.chosen_variants(
                         op, b, use_chosen=not a.default_variants, min_blocks=a.min_blocks,
-                        small_tiles=not a.no_small_tiles, slice_chunks=a.slice_chunks)
+                        small_tiles=not a.no_small_tiles, slice_chunks=a.slice_chunks,
+                        covers=not a.no_covers)
                 f.write(suite.mlir(op, b, variants))
             jobs.append((key, op, b, mpath, os.path.join(a.out, key + ".dspb")))
     print("wrote %d MLIR files to %s" % (len(jobs), mdir))

@@ -574,7 +574,7 @@ def cmd_registers(a):
             op = suite.OPS_BY_NAME[name]
             mlir = os.path.join(tmp, "%s_b%d.mlir" % (name, batch))
             with open(mlir, "w") as f:
-                f.write("\n".join(suite.mlir(op, batch, [(k[2], k[3], None)],
+                f.write("\n".join(suite.mlir(op, batch, [(k[2], k[3], None, None)],
                                              fn="%s_b%d_r%d" % (name, batch, i))
                                   for i, k in enumerate(items)))
             bins = os.path.join(tmp, "bin")
@@ -639,12 +639,14 @@ def overhead_rows(doc, table, single_block):
         if op.kind == "conv":
             ho, wo = suite.out_size(op)
             entry = table.get(suite.bundle_key(op, batch))
-            variants = ([(v["granularity"], None, None) for v in entry] if entry
+            variants = ([(v["granularity"], None, None, None) for v in entry] if entry
                         else schedules.default_variants(op, batch))
+            # Every granularity a variant or a cover lists.
             grans = []
-            for g, _, _ in variants:
-                if tuple(g) not in grans:
-                    grans.append(tuple(g))
+            for g, _, _, cover in variants:
+                for t in [g] + (list(cover[:2]) if cover else []):
+                    if tuple(t) not in grans:
+                        grans.append(tuple(t))
             lists = [(batch * -(-ho // g[0]) * -(-wo // g[1]), g[0] * g[1]) for g in grans]
             out_bytes = 4 * batch * ho * wo * op.Cout
         else:

@@ -308,6 +308,17 @@ SLICE_CHUNKS = 2
 # these switches at 0.3-0.5 and 0.63-0.94 of their own counts.
 PIXEL_FRACTION = 0.15
 SMALL_FRACTION = 0.75
+# ...and each small-tile variant only where the mask is scattered enough for
+# its finer tiles to save work (#spsparse.cover, NOTES.md entry 28): 1x1
+# tiles only where the 2x2 ones would cover at least PIXEL_COVER percent of
+# the active pixels, 2x2 tiles only where the 4x4 ones would cover at least
+# SMALL_COVER percent of what the 2x2 ones do. Clustered masks (an edit
+# region, any mask upsampled to 128x128 and more) thus get the larger tiles,
+# which ran at 1.2-1.5x the rate of the finer ones on the H100 (the
+# active-tile table of h100.md: 1x1 30-45%, 2x2 49-75%, 4x4 54-83% of the
+# fp32 peak); the percents are those break-evens.
+PIXEL_COVER = 130
+SMALL_COVER = 120
 # 1x1 convs: one channel-block width up to this fraction of the pixels, a
 # wider one above.
 POINTWISE_FRACTION = 0.3
@@ -330,7 +341,7 @@ DENSE_CB, DENSE_TPB = 64, 8
 
 
 def default_variants(op, batch, min_blocks=MIN_BLOCKS, small_tiles=True,
-                     slice_chunks=SLICE_CHUNKS):
+                     slice_chunks=SLICE_CHUNKS, covers=True):
     """The PolyKernel for shapes without tuning records, from the variants
     dynaspa-tune chose for the ten tuned conv records (NOTES.md entry 27):
     - 3x3 convs: blocks of 32 1x1 DISTiles while the mask is sparse (a
@@ -345,29 +356,38 @@ def default_variants(op, batch, min_blocks=MIN_BLOCKS, small_tiles=True,
     Double buffered where the registers fit, the reduction split adaptively up to MAX_SPLIT ways
     for `min_blocks` blocks of work (statically with min_blocks = 0: 4 ways at
     batch 1, none above). `small_tiles=False` leaves out the 1x1 and 2x2
-    variants of 3x3 convs (A/B runs). Launch-bound 3x3 convs (under
-    LAUNCH_BOUND_FLOPS) get _launch_bound_variants."""
+    variants of 3x3 convs, `covers=False` their covers (A/B runs).
+    Launch-bound 3x3 convs (under
+    LAUNCH_BOUND_FLOPS) get _launch_bound_variants.
+
+    Each variant is (granularity, schedule, tile range or None, cover or
+    None), a cover being (of granularity, over granularity, lo %, hi %): the
+    fields of #spsparse.cover."""
     split = MAX_SPLIT if min_blocks else (4 if batch == 1 else 1)
     knobs = dict(min_blocks=min_blocks, slice_chunks=slice_chunks if min_blocks else 1)
     ho, wo = (op.H - 1) // op.stride + 1, (op.W - 1) // op.stride + 1
     pixels = batch * ho * wo
     if op.k == 1:
         sparse = ((1, 1), fit(op, batch, (1, 1), 64, 128, 4, 8, 64, split, compact=True,
-                              **knobs), [0, int(POINTWISE_FRACTION * pixels)])
+                              **knobs), [0, int(POINTWISE_FRACTION * pixels)], None)
         dense = ((1, 1), fit(op, batch, (1, 1), 128, 128, 4, 8, 32, split, compact=True,
-                             **knobs), None)
+                             **knobs), None, None)
         return [sparse, dense]
     tiles2 = batch * math.ceil(ho / 2) * math.ceil(wo / 2)
     dense = ((4, 4), fit(op, batch, (4, 4), DENSE_CB, 128, 8, 8, DENSE_TPB, split, **knobs),
-             None)
+             None, None)
     if not small_tiles:
         return [dense]
     if 2 * pixels * op.Cout * op.Cin * op.k * op.k < LAUNCH_BOUND_FLOPS:
         return _launch_bound_variants(op, batch, split, knobs, tiles2, dense)
     pix = ((1, 1), fit(op, batch, (1, 1), 128, 128, 8, 4, 32, split, compact=True, **knobs),
-           [0, int(PIXEL_FRACTION * pixels)])
+           [0, int(PIXEL_FRACTION * pixels)],
+           ((2, 2), (1, 1), PIXEL_COVER, -1) if covers else None)
     mid = ((2, 2), fit(op, batch, (2, 2), 128, 128, 8, 8, 16, split, compact=True, **knobs),
-           [0, int(SMALL_FRACTION * tiles2)])
+           [0, int(SMALL_FRACTION * tiles2)],
+           ((4, 4), (2, 2), SMALL_COVER, -1) if covers else None)
+    # (The 1x1 list is the longer one: where it is kept, so is the 2x2 list
+    # its cover reads.)
     return [v for v, n in ((pix, pixels), (mid, tiles2)) if n <= MAX_LIST_TILES] + [dense]
 
 
@@ -383,7 +403,7 @@ def _launch_bound_variants(op, batch, split, knobs, tiles2, dense):
     blocks_per_tile_group = (math.ceil(op.Cout / DENSE_CB) *
                              parse_schedule(dense[1])["split_k"])
     hi = min(int(0.6 * tiles2), 3 * DENSE_TPB * math.ceil(H100_SMS / blocks_per_tile_group))
-    sparse = ((2, 2), fit(op, batch, (2, 2), 128, 256, 4, 4, 8, split, **knobs), [0, hi])
+    sparse = ((2, 2), fit(op, batch, (2, 2), 128, 256, 4, 4, 8, split, **knobs), [0, hi], None)
     # Every run builds every granularity's tile list and launches every
     # variant: a 2x2 variant for under 5% of the tiles is not worth that.
     if hi < 0.05 * tiles2:
@@ -392,8 +412,8 @@ def _launch_bound_variants(op, batch, split, knobs, tiles2, dense):
 
 
 def chosen_variants(op, batch, use_chosen=True, **default_knobs):
-    """[(granularity, schedule, tiles)] chosen for (op, batch): measured by
-    the sweep if it covered the shape (and `use_chosen`), else
+    """[(granularity, schedule, tiles, cover)] chosen for (op, batch):
+    measured by the sweep if it covered the shape (and `use_chosen`), else
     default_variants(op, batch, **default_knobs)."""
     table = {}
     if use_chosen and os.path.exists(CHOSEN):
@@ -402,4 +422,4 @@ def chosen_variants(op, batch, use_chosen=True, **default_knobs):
     entry = table.get("%s_b%d" % (op.name, batch))
     if not entry:
         return default_variants(op, batch, **default_knobs)
-    return [(tuple(v["granularity"]), v["schedule"], v.get("tiles")) for v in entry]
+    return [(tuple(v["granularity"]), v["schedule"], v.get("tiles"), None) for v in entry]

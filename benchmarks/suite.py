@@ -121,14 +121,21 @@ def bmm_shapes(op, batch):
 
 def variants_attr(variants):
     """`spsparse.variants = [...]` for a list of (granularity tuple, schedule
-    string, tile range or None), in dispatch order."""
+    string, tile range or None, cover or None), in dispatch order; a cover is
+    (of granularity, over granularity, lo %, hi %), see #spsparse.cover."""
+    def sizes(g):
+        return ", ".join(str(v) for v in g)
     items = []
-    for g, sched, tiles in variants:
-        d = "granularity = #spsparse.granularity<[%s]>" % ", ".join(str(v) for v in g)
+    for g, sched, tiles, cover in variants:
+        d = "granularity = #spsparse.granularity<[%s]>" % sizes(g)
         if sched:
             d += ", schedule = #spsparse.schedule<%s>" % sched
         if tiles is not None:
             d += ", tiles = array<i64: %d, %d>" % tuple(tiles)
+        if cover is not None:
+            of, over, lo, hi = cover
+            d += ", cover = #spsparse.cover<[%s] over [%s] in [%d, %d]>" % (
+                sizes(of), sizes(over), lo, hi)
         items.append("{" + d + "}")
     return "spsparse.variants = [" + ", ".join(items) + "]"
 

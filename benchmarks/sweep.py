@@ -49,7 +49,7 @@ def make(a):
             funcs, table = [], []
             for i, (g, sched) in enumerate(cands):
                 fn = "%s_c%d" % (key, i)
-                funcs.append(suite.mlir(op, batch, [(g, sched, None)], fn=fn))
+                funcs.append(suite.mlir(op, batch, [(g, sched, None, None)], fn=fn))
                 table.append({"function": fn, "granularity": list(g), "schedule": sched})
             mpath = os.path.join(a.out, key + ".mlir")
             with open(mpath, "w") as f:

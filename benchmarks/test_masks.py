@@ -247,13 +247,18 @@ def default_polykernels(_):
 
     def grans(name, batch):
         vs = schedules.default_variants(ops[name], batch)
-        assert vs[-1][2] is None and all(v[2] for v in vs[:-1]), vs
-        for g, sched, _ in vs:
+        assert vs[-1][2:] == (None, None) and all(v[2] for v in vs[:-1]), vs
+        listed = {g for g, _, _, _ in vs}
+        for g, sched, _, cover in vs:
             k = schedules.parse_schedule(sched)
             pixels = k["tiles_per_block"] * g[0] * g[1]
             assert k["threads"] == (k["channel_block"] // k["thread_channels"]) * (
                 pixels // k["thread_pixels"]), sched
-        return [g for g, _, _ in vs]
+            # A cover compares the variant's tiles' coarser neighbour with
+            # them, both of granularities some variant lists anyway.
+            if cover:
+                assert cover[1] == g and set(cover[:2]) <= listed, (g, cover)
+        return [g for g, _, _, _ in vs]
     # 1x1 convs on pixels; a 3x3 conv: pixels, 2x2, 4x4; launch-bound ones
     # (under 1 GFLOP) the two variants of small blocks; the largest maps no
     # small-tile list over 2^17 tiles.
@@ -265,8 +270,17 @@ def default_polykernels(_):
     assert grans("conv3x3_64x64x96", 16) == [(1, 1), (2, 2), (4, 4)]
     # Narrow outputs (96 channels) halve the channel block, not the
     # double-buffer headroom.
-    for _, sched, _ in schedules.default_variants(ops["conv3x3_64x64x96"], 16):
+    for _, sched, _, _ in schedules.default_variants(ops["conv3x3_64x64x96"], 16):
         assert "channel_block = 64" in sched and "double_buffer = true" in sched, sched
+    # The 3x3 conv's small-tile variants only for scattered masks; the
+    # launch-bound and 1x1 convs have none.
+    covers = [v[3] for v in schedules.default_variants(ops["conv3x3_40x40x256"], 4)]
+    assert covers == [((2, 2), (1, 1), schedules.PIXEL_COVER, -1),
+                      ((4, 4), (2, 2), schedules.SMALL_COVER, -1), None], covers
+    for name, batch in (("conv3x3_28x28x128", 1), ("conv1x1_40x40x256", 4)):
+        assert all(v[3] is None for v in schedules.default_variants(ops[name], batch))
+    text = suite.variants_attr(schedules.default_variants(ops["conv3x3_40x40x256"], 4))
+    assert "cover = #spsparse.cover<[2, 2] over [1, 1] in [130, -1]>" in text, text
 
 
 @check

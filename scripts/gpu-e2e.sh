@@ -23,12 +23,14 @@ echo "== generated kernels on CUDA vs float64, then replayed"
 # A run checked against float64, then graph replays: the DISTile count after
 # them must still be the mask's (the multi-block tile-list kernels reset
 # their counters themselves), from <case>_tiles.json where one variant fixes
-# the granularity.
+# the granularity; and the variant that ran must be the one the dispatch
+# table picks for the mask (tile ranges and covers, worked out in Python).
 verdict='import json, sys
-r = json.load(sys.stdin); want = json.load(open(sys.argv[1]))["tiles"]
+r = json.load(sys.stdin); spec = json.load(open(sys.argv[1])); want = spec["tiles"]
 c = r.get("check", {}); err = c.get("max_rel_err"); first = r["run"]["tile_count"]; after = r["benchmark"]["tile_count"]
-ok = c.get("ok") and first == after and want in (None, first)
-print(("ok" if ok else "FAILED") + f" max rel err {err}, tiles {first} then {after} (mask {want})")
+ran = r["run"]["variant"]; pick = spec.get("variant")
+ok = c.get("ok") and first == after and want in (None, first) and pick in (None, ran)
+print(("ok" if ok else "FAILED") + f" max rel err {err}, tiles {first} then {after} (mask {want}), variant {ran} (table {pick})")
 sys.exit(0 if ok else 1)'
 pass=0; fail=0
 for b in "$G"/e2e/*.dspb; do
@@ -42,7 +44,8 @@ echo "e2e: $pass passed, $fail failed"
 for n in split_k2_double_buffer split_adaptive_sparse split_adaptive_uneven double_buffer_batch2 double_buffer_s2 grouped_1x1_batch2 saliency_40x40 \
          multiblock_1x1_tiles_batch2 multiblock_2x2_saliency av_gather_d0.3 qk_gather_d0.3 \
          small_nondiv_gather av_d0.3 av_gather_db_d0.3 small_nondiv_db_v1 qk_wide_alone av_wide_pair \
-         tf32_3x3 tf32_split_db tf32_s2_odd_cout compact_split_k2 compact_adaptive_sparse compact_channel_blocks; do
+         tf32_3x3 tf32_split_db tf32_s2_odd_cout compact_split_k2 compact_adaptive_sparse compact_channel_blocks \
+         cover_scattered cover_clustered; do
   run=("$G/bin/dynaspa-run" "$G/e2e/$n.dspb" --device cuda --random 3 --mask "$G/e2e/${n}_mask.npy" --check)
   m=$(compute-sanitizer --tool memcheck --report-api-errors no "${run[@]}" 2>&1 | grep "ERROR SUMMARY")
   r=$(compute-sanitizer --tool racecheck "${run[@]}" 2>&1 | grep "RACECHECK SUMMARY")

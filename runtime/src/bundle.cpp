@@ -334,9 +334,38 @@ Status Checker::checkOperator(const fb::Operator *op,
       return fail(at, "min_tiles must be >= 0");
     if (var->max_tiles() != -1 && var->max_tiles() < var->min_tiles())
       return fail(at, "max_tiles must be -1 or >= min_tiles");
-    if (v + 1 == numVariants && var->max_tiles() != -1)
+    if (v + 1 == numVariants && (var->max_tiles() != -1 || var->cover()))
       return fail(at, "the last variant must be unbounded (max_tiles = -1) "
-                      "so that every tile count has a kernel");
+                      "and have no cover so that every tile count has a "
+                      "kernel");
+    if (const fb::Cover *cover = var->cover()) {
+      if (!countBuffer)
+        return fail(at, "a variant with a cover needs a count buffer");
+      for (uint32_t b : {cover->of_buffer(), cover->over_buffer()}) {
+        if (b >= numBuffers)
+          return fail(at, "cover count buffer " + std::to_string(b) +
+                              " out of range");
+        const fb::Tensor *count = op->buffers()->Get(b);
+        int64_t n;
+        elementCount(count->shape()->data(), count->shape()->size(), &n);
+        if (count->dtype() != fb::DType::I32 || n < 1 || user.count(b))
+          return fail(at, "cover count buffers must be i32 scratch with at "
+                          "least one element");
+      }
+      // The bounds of #spsparse.cover: a non-negative I32 count times two
+      // of these stays below 2^63.
+      constexpr int64_t kMax = int64_t(1) << 16;
+      if (cover->of_positions() < 1 || cover->over_positions() < 1 ||
+          cover->of_positions() > kMax || cover->over_positions() > kMax)
+        return fail(at, "cover positions must be in [1, 65536]");
+      if (cover->min_percent() < 0 || cover->min_percent() > kMax ||
+          cover->max_percent() > kMax ||
+          (cover->max_percent() != -1 &&
+           cover->max_percent() < cover->min_percent()))
+        return fail(at, "cover percents must satisfy 0 <= min_percent <= "
+                        "65536 and max_percent = -1 or min_percent <= "
+                        "max_percent <= 65536");
+    }
     if (!var->launches())
       continue;
     for (uint32_t i = 0; i < var->launches()->size(); ++i)

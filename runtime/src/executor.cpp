@@ -177,6 +177,7 @@ Status OperatorExecutor::prepare() {
       plan.countBuffer = *count;
     plan.minTiles = v->min_tiles();
     plan.maxTiles = v->max_tiles();
+    plan.cover = v->cover();
     if (v->launches()) {
       for (const fb::Launch *launch : *v->launches()) {
         Command c;
@@ -322,6 +323,17 @@ Status OperatorExecutor::selectVariant(int32_t *variant, int64_t *tileCount) {
   // Several variants usually share a granularity and thus a count buffer:
   // read each buffer once.
   std::map<uint32_t, int32_t> counts;
+  Status failed = Status::ok();
+  auto count = [&](uint32_t buffer) -> int64_t {
+    auto it = counts.find(buffer);
+    if (it == counts.end()) {
+      int32_t n = 0;
+      if (Status s = backend_.download(buffers_[buffer], &n, sizeof(n)); !s)
+        failed = s;
+      it = counts.emplace(buffer, n).first;
+    }
+    return it->second;
+  };
   for (size_t v = 0; v < variants_.size(); ++v) {
     const VariantPlan &plan = variants_[v];
     if (!plan.countBuffer) {
@@ -330,17 +342,20 @@ Status OperatorExecutor::selectVariant(int32_t *variant, int64_t *tileCount) {
       *tileCount = -1;
       return Status::ok();
     }
-    auto it = counts.find(*plan.countBuffer);
-    if (it == counts.end()) {
-      int32_t count = 0;
-      if (Status s = backend_.download(buffers_[*plan.countBuffer], &count,
-                                       sizeof(count));
-          !s)
-        return s;
-      it = counts.emplace(*plan.countBuffer, count).first;
+    int64_t n = count(*plan.countBuffer);
+    bool holds =
+        n >= plan.minTiles && (plan.maxTiles < 0 || n <= plan.maxTiles);
+    if (const fb::Cover *c = plan.cover; holds && c) {
+      // As the kernels test it (convert-spsparse-to-gpu); verifyBundle's
+      // bounds keep the products in int64.
+      int64_t of = count(c->of_buffer()) * c->of_positions() * 100;
+      int64_t over = count(c->over_buffer()) * c->over_positions();
+      holds = of >= over * c->min_percent() &&
+              (c->max_percent() < 0 || of <= over * c->max_percent());
     }
-    int64_t n = it->second;
-    if (n >= plan.minTiles && (plan.maxTiles < 0 || n <= plan.maxTiles)) {
+    if (!failed)
+      return failed;
+    if (holds) {
       *variant = static_cast<int32_t>(v);
       *tileCount = n;
       return Status::ok();

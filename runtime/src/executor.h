@@ -81,6 +81,8 @@ struct VariantPlan {
   int64_t minTiles = 0;
   /// -1: unbounded.
   int64_t maxTiles = -1;
+  /// The variant's cover test (bundle.fbs, table Cover), or null.
+  const bundle::Cover *cover = nullptr;
   std::vector<Command> commands;
 };
 

@@ -176,6 +176,17 @@ TEST_P(BrokenBundle, IsBadBundle) {
 fb::OperatorT &op0(fb::BundleT &b) { return *b.operators[0]; }
 fb::LaunchT &prologue0(fb::BundleT &b) { return *op0(b).prologue[0]; }
 fb::LaunchT &dense(fb::BundleT &b) { return *op0(b).variants[1]->launches[0]; }
+std::unique_ptr<fb::CoverT> cover(uint32_t of, uint32_t over, int64_t lo,
+                                  int64_t hi) {
+  auto c = std::make_unique<fb::CoverT>();
+  c->of_buffer = of;
+  c->over_buffer = over;
+  c->of_positions = 4;
+  c->over_positions = 1;
+  c->min_percent = lo;
+  c->max_percent = hi;
+  return c;
+}
 
 const Breakage kBreakages[] = {
     {"NoOperatorsNoProbes", "no operators and no probes",
@@ -239,6 +250,23 @@ const Breakage kBreakages[] = {
      [](fb::BundleT &b) { op0(b).variants.clear(); }},
     {"LastVariantBounded", "variants[1]",
      [](fb::BundleT &b) { op0(b).variants[1]->max_tiles = 100; }},
+    {"LastVariantCovered", "and have no cover",
+     [](fb::BundleT &b) { op0(b).variants[1]->cover = cover(4, 4, 0, 150); }},
+    {"CoverBufferIndex", "cover count buffer 9 out of range",
+     [](fb::BundleT &b) { op0(b).variants[0]->cover = cover(9, 4, 0, 150); }},
+    {"CoverBufferIsInput", "cover count buffers must be i32 scratch",
+     [](fb::BundleT &b) { op0(b).variants[0]->cover = cover(4, 0, 0, 150); }},
+    {"CoverRange", "cover percents",
+     [](fb::BundleT &b) { op0(b).variants[0]->cover = cover(4, 4, 150, 100); }},
+    {"CoverPercentTooLarge", "cover percents",
+     [](fb::BundleT &b) {
+       op0(b).variants[0]->cover = cover(4, 4, 0, int64_t(1) << 40);
+     }},
+    {"CoverPositions", "cover positions must be in [1, 65536]",
+     [](fb::BundleT &b) {
+       op0(b).variants[0]->cover = cover(4, 4, 0, 150);
+       op0(b).variants[0]->cover->of_positions = 0;
+     }},
     {"MaxBelowMin", "variants[0]",
      [](fb::BundleT &b) { op0(b).variants[0]->min_tiles = 3; }},
     {"NegativeMin", "variants[0]",

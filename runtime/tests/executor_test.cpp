@@ -33,15 +33,45 @@ protected:
     o.fillKernels = fillKernels;
     o.binaries.emplace_back(bundle::Format::OPENCL_C,
                             std::vector<uint8_t>{'x'});
-    std::vector<uint8_t> bytes = serializeBundle(makeMaskedBmmBundle(o));
+    load(makeMaskedBmmBundle(o));
+  }
+
+  /// Verifies `b` and makes the executor of its operator 0.
+  void load(const bundle::BundleT &b) {
+    std::vector<uint8_t> bytes = serializeBundle(b);
     storage_.assign((bytes.size() + 7) / 8, 0);
     std::memcpy(storage_.data(), bytes.data(), bytes.size());
     const bundle::Bundle *root = nullptr;
-    ASSERT_TRUE(verifyBundle(reinterpret_cast<uint8_t *>(storage_.data()),
-                             bytes.size(), &root));
+    Status verified = verifyBundle(reinterpret_cast<uint8_t *>(storage_.data()),
+                                   bytes.size(), &root);
+    ASSERT_TRUE(verified) << verified.message();
     modules_ = std::make_unique<ModuleCache>(backend_, *root);
     executor_ = std::make_unique<OperatorExecutor>(backend_, *modules_,
                                                    *root->operators()->Get(0));
+  }
+
+  /// `make(false)` with a second count buffer (5, a 2-row granularity) and a
+  /// cover on the row variant: rows only while the 2-row tiles cover at most
+  /// 150% of the rows, else the dense variant (now the fallback, [0, -1]).
+  void makeCovered() {
+    BmmOptions o;
+    o.binaries.emplace_back(bundle::Format::OPENCL_C,
+                            std::vector<uint8_t>{'x'});
+    bundle::BundleT b = makeMaskedBmmBundle(o);
+    bundle::OperatorT &op = *b.operators[0];
+    auto count = std::make_unique<bundle::TensorT>(*op.buffers[4]);
+    op.buffers.push_back(std::move(count));
+    op.variants[0]->cover = std::make_unique<bundle::CoverT>();
+    bundle::CoverT &cover = *op.variants[0]->cover;
+    cover.of_buffer = 5;
+    cover.over_buffer = 4;
+    cover.of_positions = 2;
+    cover.over_positions = 1;
+    cover.min_percent = 0;
+    cover.max_percent = 150;
+    // What the rows variant leaves, whatever its count, goes to the dense one.
+    op.variants[1]->min_tiles = 0;
+    load(b);
   }
 
   Status run(dynaspa_run_stats_t *stats) {
@@ -74,16 +104,7 @@ protected:
     op.prologue.clear();
     op.zero_fill.clear();
     op.writes_zeros = true;
-    std::vector<uint8_t> bytes = serializeBundle(b);
-    storage_.assign((bytes.size() + 7) / 8, 0);
-    std::memcpy(storage_.data(), bytes.data(), bytes.size());
-    const bundle::Bundle *root = nullptr;
-    Status verified = verifyBundle(reinterpret_cast<uint8_t *>(storage_.data()),
-                                   bytes.size(), &root);
-    ASSERT_TRUE(verified) << verified.message();
-    modules_ = std::make_unique<ModuleCache>(backend_, *root);
-    executor_ = std::make_unique<OperatorExecutor>(backend_, *modules_,
-                                                   *root->operators()->Get(0));
+    load(b);
   }
 
   RecordingBackend backend_;
@@ -129,6 +150,31 @@ TEST_F(Executor, HostSelectedRunReadsTheCountThenLaunchesOneVariant) {
   EXPECT_EQ(launches[1].rfind("launch masked_bmm_rows ", 0), 0u);
   EXPECT_EQ(stats.variant, 0);
   EXPECT_LT(first(backend_.log, "download"), last(backend_.log, "launch"));
+}
+
+TEST_F(Executor, HostSelectionTestsTheCoverAfterTheRange) {
+  makeCovered();
+  ASSERT_TRUE(executor_->prepare());
+  // The scratch buffers in index order: the row count, then the 2-row one.
+  std::vector<std::string> allocs = grep(backend_.log, "alloc");
+  ASSERT_EQ(allocs.size(), 2u);
+  uint64_t rows = std::stoull(allocs[0].substr(6));
+  uint64_t pairs = std::stoull(allocs[1].substr(6));
+  struct Case {
+    int32_t rows, pairs, variant;
+  };
+  // Two active rows (in the row variant's range [0, 2]): 2 pairs cover 4
+  // rows, 200% > 150%; 1 pair covers 2, 100%. Three rows: out of range,
+  // whatever the cover.
+  for (Case c : {Case{2, 2, 1}, Case{2, 1, 0}, Case{3, 1, 1}, Case{0, 0, 0}}) {
+    backend_.counts = {{rows, c.rows}, {pairs, c.pairs}};
+    dynaspa_run_stats_t stats = {};
+    Status s = run(&stats);
+    ASSERT_TRUE(s) << s.message();
+    EXPECT_EQ(stats.variant, c.variant)
+        << c.rows << " rows, " << c.pairs << " pairs";
+    EXPECT_EQ(stats.tile_count, c.rows);
+  }
 }
 
 TEST_F(Executor, LaunchBindsCallerMemoryOnTheCallerQueueWithoutBlocking) {

@@ -29,8 +29,10 @@ namespace dynaspa::runtime::testing {
 class RecordingBackend final : public Backend {
 public:
   std::vector<std::string> log;
-  /// What a download of a count buffer returns.
+  /// What a download of a count buffer returns: `counts` by handle, else
+  /// `count`.
   int32_t count = 0;
+  std::map<uint64_t, int32_t> counts;
   bool capturing = false;
   /// timeGraph's answers, in call order.
   std::deque<double> times;
@@ -66,9 +68,11 @@ public:
   }
   Status download(DeviceBuffer src, void *dst, size_t bytes) override {
     log.push_back("download " + std::to_string(src.handle));
-    if (bytes == sizeof(int32_t))
-      std::memcpy(dst, &count, sizeof(count));
-    else
+    if (bytes == sizeof(int32_t)) {
+      auto it = counts.find(src.handle);
+      std::memcpy(dst, it == counts.end() ? &count : &it->second,
+                  sizeof(count));
+    } else
       std::memset(dst, 0, bytes);
     return Status::ok();
   }

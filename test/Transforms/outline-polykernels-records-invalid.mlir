@@ -15,16 +15,20 @@
 // RUN: not dynaspa-opt %t/ops.mlir --spsparse-outline-polykernels="records=%t/key.json" 2>&1 | FileCheck %s --check-prefix=KEY
 // RUN: not dynaspa-opt %t/ops.mlir --spsparse-outline-polykernels="records=%t/knob.json" 2>&1 | FileCheck %s --check-prefix=KNOB
 // RUN: not dynaspa-opt %t/ops.mlir --spsparse-outline-polykernels="records=%t/duplicate.json" 2>&1 | FileCheck %s --check-prefix=DUPLICATE
+// RUN: not dynaspa-opt %t/ops.mlir --spsparse-outline-polykernels="records=%t/cover.json" 2>&1 | FileCheck %s --check-prefix=COVER
+// RUN: not dynaspa-opt %t/ops.mlir --spsparse-outline-polykernels="records=%t/coverlast.json" 2>&1 | FileCheck %s --check-prefix=COVERLAST
 
 // MISSING: error: spsparse-outline-polykernels: cannot read tuning records '{{.*}}missing.json'
 // NOTJSON: error: spsparse-outline-polykernels: {{.*}}notjson.json: [2:1, byte=
 // FORMAT: error: spsparse-outline-polykernels: {{.*}}format.json: format: expected "dynaspa-tuning-records"
 // VERSION: error: spsparse-outline-polykernels: {{.*}}version.json: version: expected 1
 // SIGNATURE: error: spsparse-outline-polykernels: {{.*}}signature.json: operators[0].signature: expected an object with 'op', 'operands' and 'results'
-// RANGES: error: spsparse-outline-polykernels: {{.*}}ranges.json: operators[0].variants[0]: every variant but the last needs a 'tiles' range
-// FALLBACK: error: spsparse-outline-polykernels: {{.*}}fallback.json: operators[0].variants[1]: the last variant is the fallback and takes no 'tiles'
+// RANGES: error: spsparse-outline-polykernels: {{.*}}ranges.json: operators[0].variants[0]: every variant but the last needs a 'tiles' range or a 'cover'
+// FALLBACK: error: spsparse-outline-polykernels: {{.*}}fallback.json: operators[0].variants[1]: the last variant is the fallback and takes no 'tiles' or 'cover'
+// COVER: error: spsparse-outline-polykernels: {{.*}}cover.json: operators[0].variants[0]: 'cover' must be {"of": [sizes], "over": [sizes], "percent": [lo, hi]}
+// COVERLAST: error: spsparse-outline-polykernels: {{.*}}coverlast.json: operators[0].variants[1]: the last variant is the fallback and takes no 'tiles' or 'cover'
 // TILES: error: spsparse-outline-polykernels: {{.*}}tiles.json: operators[0].variants[0]: 'tiles' must be [lo, hi] with 0 <= lo <= hi
-// KEY: error: spsparse-outline-polykernels: {{.*}}key.json: operators[0].variants[0]: unknown key 'tile' (expected granularity, schedule, tiles, candidate)
+// KEY: error: spsparse-outline-polykernels: {{.*}}key.json: operators[0].variants[0]: unknown key 'tile' (expected granularity, schedule, tiles, cover, candidate)
 // KNOB: error: spsparse-outline-polykernels: {{.*}}knob.json: operators[0].variants[0]: schedule knob 'channel_block' must be an integer or a boolean
 // DUPLICATE: error: spsparse-outline-polykernels: {{.*}}duplicate.json: operators[1]: has the same signature as operators[0]
 
@@ -60,6 +64,17 @@ func.func @value(%x: tensor<1x7x7x8xf32>, %w: tensor<3x3x8x8xf32>, %m: tensor<1x
   return %y : tensor<1x7x7x8xf32>
 }
 
+// -----
+
+// A recorded cover the attribute rejects.
+func.func @cover(%x: tensor<1x8x8x8xf32>, %w: tensor<3x3x8x8xf32>, %m: tensor<1x8x8xi1>) -> tensor<1x8x8x8xf32> {
+  // expected-error @+2 {{has an invalid recorded cover: cover range [0, 100000] must have 0 <= lo <= 65536}}
+  // expected-note @+1 {{in tuning record}}
+  %y = spsparse.masked_conv2d %x, %w mask %m {padding = array<i64: 1, 1, 1, 1>}
+      : (tensor<1x8x8x8xf32>, tensor<3x3x8x8xf32>, tensor<1x8x8xi1>) -> tensor<1x8x8x8xf32>
+  return %y : tensor<1x8x8x8xf32>
+}
+
 //--- mismatch.json
 {"format": "dynaspa-tuning-records", "version": 1, "operators": [
  {"signature": {"op": "spsparse.masked_conv2d",
@@ -76,7 +91,13 @@ func.func @value(%x: tensor<1x7x7x8xf32>, %w: tensor<3x3x8x8xf32>, %m: tensor<1x
    "operands": ["tensor<1x7x7x8xf32>", "tensor<3x3x8x8xf32>", "tensor<1x7x7xi1>"],
    "results": ["tensor<1x7x7x8xf32>"],
    "strides": [1, 1], "dilations": [1, 1], "padding": [1, 1, 1, 1], "layout": "nhwc"},
-  "variants": [{"granularity": [2, 2], "schedule": {"threads": 48}}]}
+  "variants": [{"granularity": [2, 2], "schedule": {"threads": 48}}]},
+ {"signature": {"op": "spsparse.masked_conv2d",
+   "operands": ["tensor<1x8x8x8xf32>", "tensor<3x3x8x8xf32>", "tensor<1x8x8xi1>"],
+   "results": ["tensor<1x8x8x8xf32>"],
+   "strides": [1, 1], "dilations": [1, 1], "padding": [1, 1, 1, 1], "layout": "nhwc"},
+  "variants": [{"granularity": [4, 4], "cover": {"of": [4, 4], "over": [1, 1], "percent": [0, 100000]}},
+               {"granularity": [1, 1]}]}
 ]}
 //--- notjson.json
 {"format": "dynaspa-tuning-records",
@@ -112,3 +133,12 @@ func.func @value(%x: tensor<1x7x7x8xf32>, %w: tensor<3x3x8x8xf32>, %m: tensor<1x
 {"format": "dynaspa-tuning-records", "version": 1, "operators": [
  {"signature": {"op": "x", "operands": [], "results": []}, "variants": [{"granularity": [2]}]},
  {"signature": {"op": "x", "operands": [], "results": []}, "variants": [{"granularity": [4]}]}]}
+//--- cover.json
+{"format": "dynaspa-tuning-records", "version": 1, "operators": [
+ {"signature": {"op": "x", "operands": [], "results": []},
+  "variants": [{"granularity": [2, 2], "cover": {"of": [2, 2], "over": [1, 1]}}, {"granularity": [4, 4]}]}]}
+//--- coverlast.json
+{"format": "dynaspa-tuning-records", "version": 1, "operators": [
+ {"signature": {"op": "x", "operands": [], "results": []},
+  "variants": [{"granularity": [2, 2], "tiles": [0, 3]},
+               {"granularity": [4, 4], "cover": {"of": [4, 4], "over": [2, 2], "percent": [0, 120]}}]}]}

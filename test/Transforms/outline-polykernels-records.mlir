@@ -51,3 +51,15 @@ func.func @in_progress(%x: tensor<1x9x9x8xf32>, %w: tensor<1x1x8x8xf32>, %m: ten
       : (tensor<1x9x9x8xf32>, tensor<1x1x8x8xf32>, tensor<1x9x9xi1>) -> tensor<1x9x9x8xf32>
   return %y : tensor<1x9x9x8xf32>
 }
+
+// -----
+
+// A recorded cover becomes the variant's dispatch test.
+// CHECK-LABEL: spsparse.polykernel @clustered_masked_conv2d_0
+// CHECK: spsparse.polykernel.variant @v0 granularity <[1, 1]> schedule <> tiles [0, 20] cover <[2, 2] over [1, 1] in [130, -1]>
+// CHECK-NEXT: spsparse.polykernel.variant @v1 granularity <[4, 4]> schedule <>{{$}}
+func.func @clustered(%x: tensor<1x8x8x8xf32>, %w: tensor<3x3x8x8xf32>, %m: tensor<1x8x8xi1>) -> tensor<1x8x8x8xf32> {
+  %y = spsparse.masked_conv2d %x, %w mask %m {padding = array<i64: 1, 1, 1, 1>}
+      : (tensor<1x8x8x8xf32>, tensor<3x3x8x8xf32>, tensor<1x8x8xi1>) -> tensor<1x8x8x8xf32>
+  return %y : tensor<1x8x8x8xf32>
+}

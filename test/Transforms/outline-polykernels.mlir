@@ -46,11 +46,52 @@ func.func @g(%x: tensor<1x5x5x8xf32>, %w: tensor<1x1x8x8xf32>, %m: tensor<5x5xi1
 
 // -----
 
-// Only the last variant may lack a range.
+// Only the last variant may lack a range and a cover.
 func.func @h(%x: tensor<1x5x5x8xf32>, %w: tensor<1x1x8x8xf32>, %m: tensor<5x5xi1>) -> tensor<1x5x5x8xf32> {
-  // expected-error @+1 {{every variant but the last needs a 'tiles' range}}
+  // expected-error @+1 {{every variant but the last needs a 'tiles' range or a 'cover'}}
   %a = spsparse.masked_conv2d %x, %w mask %m {spsparse.variants = [
         {granularity = #spsparse.granularity<[2, 2]>}, {granularity = #spsparse.granularity<[4, 4]>}]}
+      : (tensor<1x5x5x8xf32>, tensor<1x1x8x8xf32>, tensor<5x5xi1>) -> tensor<1x5x5x8xf32>
+  return %a : tensor<1x5x5x8xf32>
+}
+
+// -----
+
+// A variant may be chosen by a cover alone (here: 4x4 DISTiles while they
+// cover at most 120% of the pixels the 2x2 ones do).
+// CHECK-LABEL: spsparse.polykernel @c_masked_conv2d_0
+// CHECK-NEXT: ^bb0
+// CHECK-NEXT: spsparse.polykernel.variant @v0 granularity <[4, 4]> schedule <> cover <[4, 4] over [2, 2] in [0, 120]>
+// CHECK-NEXT: spsparse.polykernel.variant @v1 granularity <[2, 2]> schedule <>{{$}}
+func.func @c(%x: tensor<1x5x5x8xf32>, %w: tensor<3x3x8x8xf32>, %m: tensor<1x5x5xi1>) -> tensor<1x5x5x8xf32> {
+  %y = spsparse.masked_conv2d %x, %w mask %m {padding = array<i64: 1, 1, 1, 1>,
+      spsparse.variants = [
+        {granularity = #spsparse.granularity<[4, 4]>, cover = #spsparse.cover<[4, 4] over [2, 2] in [0, 120]>},
+        {granularity = #spsparse.granularity<[2, 2]>}]}
+      : (tensor<1x5x5x8xf32>, tensor<3x3x8x8xf32>, tensor<1x5x5xi1>) -> tensor<1x5x5x8xf32>
+  return %y : tensor<1x5x5x8xf32>
+}
+
+// -----
+
+// The fallback takes no cover either.
+func.func @d(%x: tensor<1x5x5x8xf32>, %w: tensor<1x1x8x8xf32>, %m: tensor<5x5xi1>) -> tensor<1x5x5x8xf32> {
+  // expected-error @+1 {{the last variant is the fallback and takes no 'tiles' or 'cover'}}
+  %a = spsparse.masked_conv2d %x, %w mask %m {spsparse.variants = [
+        {granularity = #spsparse.granularity<[2, 2]>, tiles = array<i64: 0, 3>},
+        {granularity = #spsparse.granularity<[4, 4]>, cover = #spsparse.cover<[4, 4] over [2, 2] in [0, 120]>}]}
+      : (tensor<1x5x5x8xf32>, tensor<1x1x8x8xf32>, tensor<5x5xi1>) -> tensor<1x5x5x8xf32>
+  return %a : tensor<1x5x5x8xf32>
+}
+
+// -----
+
+// A cover of another rank than the variant's granularity.
+func.func @e(%x: tensor<1x5x5x8xf32>, %w: tensor<1x1x8x8xf32>, %m: tensor<5x5xi1>) -> tensor<1x5x5x8xf32> {
+  // expected-error @+1 {{cover #spsparse.cover<[4] over [2] in [0, 120]> compares granularities of another rank than #spsparse.granularity<[2, 2]>}}
+  %a = spsparse.masked_conv2d %x, %w mask %m {spsparse.variants = [
+        {granularity = #spsparse.granularity<[2, 2]>, cover = #spsparse.cover<[4] over [2] in [0, 120]>},
+        {granularity = #spsparse.granularity<[4, 4]>}]}
       : (tensor<1x5x5x8xf32>, tensor<1x1x8x8xf32>, tensor<5x5xi1>) -> tensor<1x5x5x8xf32>
   return %a : tensor<1x5x5x8xf32>
 }

@@ -174,6 +174,23 @@ struct OperatorWriter {
       std::optional<ArrayRef<int64_t>> range = v.getTiles();
       variant->min_tiles = range ? (*range)[0] : 0;
       variant->max_tiles = range ? (*range)[1] : -1;
+      if (CoverAttr cover = v.getCoverAttr()) {
+        // The lowering lists both granularities' tiles in the prologue.
+        auto of = buffers.find(getCountRole(cover.getOfGranularity()));
+        auto over = buffers.find(getCountRole(cover.getOverGranularity()));
+        if (of == buffers.end() || over == buffers.end())
+          return v.emitOpError("has a cover whose tile counts no kernel "
+                               "computes");
+        variant->cover = std::make_unique<fb::CoverT>();
+        variant->cover->of_buffer = of->second;
+        variant->cover->over_buffer = over->second;
+        variant->cover->of_positions =
+            cover.getOfGranularity().getNumElements();
+        variant->cover->over_positions =
+            cover.getOverGranularity().getNumElements();
+        variant->cover->min_percent = cover.getMinPercent();
+        variant->cover->max_percent = cover.getMaxPercent();
+      }
       if (v.getSchedule().getTf32())
         variant->math = fb::Math::TF32;
       op.variants.push_back(std::move(variant));

@@ -94,6 +94,20 @@ Value mlir::spsparse::buildDispatchedCount(KernelBuilder &k, gpu::GPUFuncOp fn,
     Value in = k.sge(c, t.lo);
     if (t.hi >= 0)
       in = k.land(in, k.cmp(arith::CmpIPredicate::sle, c, k.idx(t.hi)));
+    if (t.cover) {
+      // Positions covered, in percent, against the bounds scaled by the
+      // other granularity's: integer products, no division.
+      CoverAttr cover = t.cover->attr;
+      Value of = k.mul(load(t.cover->ofArg),
+                       100 * cover.getOfGranularity().getNumElements());
+      Value over = k.mul(load(t.cover->overArg),
+                         cover.getOverGranularity().getNumElements());
+      in = k.land(in, k.cmp(arith::CmpIPredicate::sge, of,
+                            k.mul(over, cover.getMinPercent())));
+      if (cover.getMaxPercent() >= 0)
+        in = k.land(in, k.cmp(arith::CmpIPredicate::sle, of,
+                              k.mul(over, cover.getMaxPercent())));
+    }
     if (t.negate)
       in = arith::XOrIOp::create(b, in, arith::ConstantIntOp::create(b, 1, 1));
     chosen = k.land(chosen, in);

@@ -96,11 +96,19 @@ LogicalResult lowerPolyKernel(PolyKernelOp pk, SymbolTable &symbols,
   SmallVector<Attribute> prologue;
   if (!standalone) {
     // One tile list per distinct granularity, in first-use order, all from
-    // one kernel.
+    // one kernel: the variants' and those their covers compare.
     SmallVector<GranularityAttr> granularities;
-    for (PolyKernelVariantOp v : variants)
-      if (!llvm::is_contained(granularities, v.getGranularity()))
-        granularities.push_back(v.getGranularity());
+    auto use = [&](GranularityAttr g) {
+      if (!llvm::is_contained(granularities, g))
+        granularities.push_back(g);
+    };
+    for (PolyKernelVariantOp v : variants) {
+      use(v.getGranularity());
+      if (CoverAttr cover = v.getCoverAttr()) {
+        use(cover.getOfGranularity());
+        use(cover.getOverGranularity());
+      }
+    }
     std::string name =
         (pk.getSymName() + "_" +
          (granularities.size() == 1 ? getTilesRole(granularities.front())
@@ -151,15 +159,25 @@ LogicalResult lowerPolyKernel(PolyKernelOp pk, SymbolTable &symbols,
       }
       return tilesArg + 2 + (it - extraRoles.begin());
     };
-    // First match wins: no earlier variant may accept its count.
+    // A variant's own test, on the counts this kernel reads.
+    auto term = [&](PolyKernelVariantOp t, bool negate) {
+      DispatchTerm d{countArg(t.getGranularity()), 0, -1, std::nullopt, negate};
+      if (std::optional<ArrayRef<int64_t>> range = t.getTiles()) {
+        d.lo = (*range)[0];
+        d.hi = (*range)[1];
+      }
+      if (CoverAttr cover = t.getCoverAttr())
+        d.cover =
+            DispatchTerm::Cover{countArg(cover.getOfGranularity()),
+                                countArg(cover.getOverGranularity()), cover};
+      return d;
+    };
+    // First match wins: no earlier variant may accept the mask.
     SmallVector<DispatchTerm> terms;
-    for (PolyKernelVariantOp e : earlier) {
-      ArrayRef<int64_t> range = *e.getTiles();
-      terms.push_back({countArg(e.getGranularity()), range[0], range[1],
-                       /*negate=*/true});
-    }
-    if (std::optional<ArrayRef<int64_t>> range = v.getTiles())
-      terms.push_back({tilesArg + 1, (*range)[0], (*range)[1], false});
+    for (PolyKernelVariantOp e : earlier)
+      terms.push_back(term(e, /*negate=*/true));
+    if (v.isConditional())
+      terms.push_back(term(v, /*negate=*/false));
     std::string name = (pk.getSymName() + "_" + v.getSymName()).str();
     FailureOr<gpu::GPUFuncOp> fn =
         conv

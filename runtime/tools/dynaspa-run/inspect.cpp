@@ -111,6 +111,14 @@ json describeOperator(const fb::Operator &op) {
     if (v->launches())
       for (const fb::Launch *l : *v->launches())
         launches.push_back(describeLaunch(*l));
+    json cover = nullptr;
+    if (const fb::Cover *c = v->cover())
+      cover = {{"of_buffer", c->of_buffer()},
+               {"over_buffer", c->over_buffer()},
+               {"of_positions", c->of_positions()},
+               {"over_positions", c->over_positions()},
+               {"min_percent", c->min_percent()},
+               {"max_percent", c->max_percent()}};
     variants.push_back(
         {{"name", str(v->name())},
          {"granularity", list(v->granularity())},
@@ -118,6 +126,7 @@ json describeOperator(const fb::Operator &op) {
           v->count_buffer() ? json(*v->count_buffer()) : json(nullptr)},
          {"min_tiles", v->min_tiles()},
          {"max_tiles", v->max_tiles()},
+         {"cover", cover},
          {"math", fb::EnumNameMath(v->math())},
          {"launches", launches}});
   }
@@ -261,7 +270,7 @@ void printDescription(const json &d, std::ostream &os) {
       for (const json &l : op[part])
         printLaunch(l, "      ", os);
     }
-    os << "    variants (first whose range holds its tile count wins):\n";
+    os << "    variants (first whose tile range and cover hold wins):\n";
     size_t v = 0;
     for (const json &var : op["variants"]) {
       int64_t max = var["max_tiles"].get<int64_t>();
@@ -274,6 +283,15 @@ void printDescription(const json &d, std::ostream &os) {
                        std::to_string(var["count_buffer"].get<uint32_t>()))
          << ", granularity " << dims(var["granularity"])
          << (var["math"] == "TF32" ? ", tensor cores (TF32)" : "") << "\n";
+      if (const json &c = var["cover"]; !c.is_null()) {
+        int64_t hi = c["max_percent"].get<int64_t>();
+        os << "          cover: buffer " << c["of_buffer"].get<uint32_t>()
+           << " x " << c["of_positions"].get<int64_t>() << " positions in ["
+           << c["min_percent"].get<int64_t>() << "%, "
+           << (hi < 0 ? std::string("inf)") : std::to_string(hi) + "%]")
+           << " of buffer " << c["over_buffer"].get<uint32_t>() << " x "
+           << c["over_positions"].get<int64_t>() << "\n";
+      }
       for (const json &l : var["launches"])
         printLaunch(l, "          ", os);
     }

@@ -53,6 +53,55 @@ spsparse.polykernel @pk : (tensor<1x5x5x8xf32>, tensor<3x3x8x8xf32>, tensor<1x5x
 
 // -----
 
+// A cover's two granularities get tile lists (here 2x2 only for the cover)
+// and every kernel that tests it reads both counts: of * 100 * |of| against
+// over * |over| * percent, no division. The fallback negates the first
+// variant's whole test (range and cover).
+// CHECK-LABEL: spsparse.polykernel @covered
+// CHECK-SAME: spsparse.prologue = [@covered_kernels::@covered_tiles]
+// CHECK: gpu.func @covered_tiles(
+// CHECK-SAME: spsparse.args = ["mask", "tiles:1x1", "count:1x1", "tiles:2x2", "count:2x2", "tiles:4x4", "count:4x4"]
+// CHECK: gpu.func @covered_scattered(
+// CHECK-SAME: spsparse.args = ["input", "filter", "mask", "output", "tiles:1x1", "count:1x1", "count:2x2"]
+// The range on its own count (argument 5), then the cover: 2x2 tiles
+// (argument 6) x 4 positions x 100 >= 130 x 1x1 tiles.
+// CHECK: %[[OWN:.*]] = memref.load %arg5[%{{.*}}] : memref<3xi32>
+// CHECK: %[[COUNT:.*]] = arith.index_cast %[[OWN]]
+// CHECK: %[[N1:.*]] = memref.load %arg5[%{{.*}}] : memref<3xi32>
+// CHECK: %[[C1:.*]] = arith.index_cast %[[N1]]
+// CHECK: %[[GE:.*]] = arith.cmpi sge, %[[C1]], %c0
+// CHECK: %[[LE:.*]] = arith.cmpi sle, %[[C1]], %c20
+// CHECK: %[[RANGE:.*]] = arith.andi %[[GE]], %[[LE]]
+// CHECK: %[[N2:.*]] = memref.load %arg6[%{{.*}}] : memref<3xi32>
+// CHECK: %[[C2:.*]] = arith.index_cast %[[N2]]
+// CHECK: %[[OF:.*]] = arith.muli %[[C2]], %c400
+// CHECK: %[[N1B:.*]] = memref.load %arg5[%{{.*}}] : memref<3xi32>
+// CHECK: %[[C1B:.*]] = arith.index_cast %[[N1B]]
+// CHECK: %[[LO:.*]] = arith.muli %[[C1B]], %c130
+// CHECK: %[[COVER:.*]] = arith.cmpi sge, %[[OF]], %[[LO]]
+// CHECK: %[[PICKED:.*]] = arith.andi %[[RANGE]], %[[COVER]]
+// CHECK-NOT: arith.xori
+// CHECK: arith.select %[[PICKED]], %[[COUNT]]
+// CHECK: gpu.func @covered_rest(
+// CHECK-SAME: spsparse.args = ["input", "filter", "mask", "output", "tiles:4x4", "count:4x4", "count:1x1", "count:2x2"]
+// CHECK: memref.load %arg6
+// CHECK: memref.load %arg7
+// CHECK: arith.muli %{{.*}}, %c400
+// CHECK: arith.muli %{{.*}}, %c130
+// CHECK: %[[COVER2:.*]] = arith.cmpi sge
+// CHECK: %[[TEST:.*]] = arith.andi %{{.*}}, %[[COVER2]]
+// CHECK: arith.xori %[[TEST]], %true
+spsparse.polykernel @covered : (tensor<1x5x5x8xf32>, tensor<3x3x8x8xf32>, tensor<1x5x5xi1>) -> tensor<1x5x5x8xf32> {
+^bb0(%x: tensor<1x5x5x8xf32>, %w: tensor<3x3x8x8xf32>, %m: tensor<1x5x5xi1>):
+  spsparse.polykernel.variant @scattered granularity <[1, 1]> schedule <channel_block = 8, reduction_block = 4, threads = 32, thread_channels = 1, tiles_per_block = 4> tiles [0, 20] cover <[2, 2] over [1, 1] in [130, -1]>
+  spsparse.polykernel.variant @rest granularity <[4, 4]> schedule <channel_block = 8, threads = 32, thread_channels = 2, thread_pixels = 2, vector_width = 4>
+  %y = spsparse.masked_conv2d %x, %w mask %m {padding = array<i64: 1, 1, 1, 1>}
+      : (tensor<1x5x5x8xf32>, tensor<3x3x8x8xf32>, tensor<1x5x5xi1>) -> tensor<1x5x5x8xf32>
+  spsparse.yield %y : tensor<1x5x5x8xf32>
+}
+
+// -----
+
 // A tile space larger than one block (20x20 = 400 tiles of 2x2): two blocks,
 // each claiming a range of the list with one atomic add, and the last block to
 // finish publishing the count (slot 0) and resetting both counters (slots 1

@@ -440,10 +440,10 @@ spsparse.polykernel @pk : (tensor<4xf32>) -> tensor<4xf32> {
 
 // -----
 
-// Only the last variant may lack a tile range.
+// Only the last variant may lack a tile range and a cover.
 spsparse.polykernel @pk : (tensor<4xf32>) -> tensor<4xf32> {
 ^bb0(%x: tensor<4xf32>):
-  // expected-error @+1 {{without a 'tiles' range must be the last variant (the fallback)}}
+  // expected-error @+1 {{without a 'tiles' range or a 'cover' must be the last variant (the fallback)}}
   spsparse.polykernel.variant @a granularity <[2, 2]> schedule <>
   spsparse.polykernel.variant @b granularity <[4, 4]> schedule <>
   spsparse.yield %x : tensor<4xf32>
@@ -459,6 +459,53 @@ spsparse.polykernel @pk : (tensor<4xf32>) -> tensor<4xf32> {
   spsparse.polykernel.variant @b granularity <[4, 4]> schedule <> tiles [11, 20]
   spsparse.yield %x : tensor<4xf32>
 }
+
+// -----
+
+// Nor a cover.
+spsparse.polykernel @pk : (tensor<4xf32>) -> tensor<4xf32> {
+^bb0(%x: tensor<4xf32>):
+  spsparse.polykernel.variant @a granularity <[2, 2]> schedule <> tiles [0, 10]
+  // expected-error @+1 {{is the last variant and must have no 'tiles' range or 'cover'}}
+  spsparse.polykernel.variant @b granularity <[4, 4]> schedule <> cover <[4, 4] over [1, 1] in [0, 150]>
+  spsparse.yield %x : tensor<4xf32>
+}
+
+// -----
+
+// A cover compares granularities of the variant's rank.
+spsparse.polykernel @pk : (tensor<4xf32>) -> tensor<4xf32> {
+^bb0(%x: tensor<4xf32>):
+  // expected-error @+1 {{has a cover of rank-1 granularities, but its own has rank 2}}
+  spsparse.polykernel.variant @a granularity <[2, 2]> schedule <> cover <[4] over [1] in [0, 150]>
+  spsparse.polykernel.variant @b granularity <[4, 4]> schedule <>
+  spsparse.yield %x : tensor<4xf32>
+}
+
+// -----
+
+// expected-error @+1 {{cover compares granularities of one rank, got 2 and 1 sizes}}
+func.func private @f() attributes {c = #spsparse.cover<[4, 4] over [1] in [0, 150]>}
+
+// -----
+
+// expected-error @+1 {{cover range [150, 100] must have 0 <= lo <= 65536 and hi = -1 (unbounded) or lo <= hi <= 65536}}
+func.func private @f() attributes {c = #spsparse.cover<[4, 4] over [1, 1] in [150, 100]>}
+
+// -----
+
+// expected-error @+1 {{cover range [0, 100000] must have}}
+func.func private @f() attributes {c = #spsparse.cover<[4, 4] over [1, 1] in [0, 100000]>}
+
+// -----
+
+// expected-error @+1 {{granularity sizes must be positive, got 0}}
+func.func private @f() attributes {c = #spsparse.cover<[4, 0] over [1, 1] in [0, 150]>}
+
+// -----
+
+// expected-error @+1 {{cover granularities may have at most 65536 positions per tile}}
+func.func private @f() attributes {c = #spsparse.cover<[512, 512] over [1, 1] in [0, 150]>}
 
 // -----
 

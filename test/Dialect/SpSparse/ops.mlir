@@ -127,6 +127,24 @@ func.func @dispatch(%x: tensor<1x40x40x64xf32>, %w: tensor<3x3x64x64xf32>,
   return %y : tensor<1x40x40x64xf32>
 }
 
+// A cover, with and without a tile range.
+// CHECK-LABEL: spsparse.polykernel @covered
+// CHECK-NEXT: ^bb0
+// CHECK-NEXT: spsparse.polykernel.variant @clustered granularity <[4, 4]> schedule <> cover <[4, 4] over [1, 1] in [0, 125]>
+// CHECK-NEXT: spsparse.polykernel.variant @scattered granularity <[1, 1]> schedule <> tiles [0, 160] cover <[2, 2] over [1, 1] in [130, -1]>
+// CHECK-NEXT: spsparse.polykernel.variant @rest granularity <[2, 2]> schedule <>{{$}}
+spsparse.polykernel @covered : (tensor<1x40x40x64xf32>, tensor<3x3x64x64xf32>, tensor<1x40x40xi1>) -> tensor<1x40x40x64xf32> {
+^bb0(%x: tensor<1x40x40x64xf32>, %w: tensor<3x3x64x64xf32>, %m: tensor<1x40x40xi1>):
+  spsparse.polykernel.variant @clustered granularity <[4, 4]> schedule <>
+      cover <[4, 4] over [1, 1] in [0, 125]>
+  spsparse.polykernel.variant @scattered granularity <[1, 1]> schedule <>
+      tiles [0, 160] cover <[2, 2] over [1, 1] in [130, -1]>
+  spsparse.polykernel.variant @rest granularity <[2, 2]> schedule <>
+  %y = spsparse.masked_conv2d %x, %w mask %m {padding = array<i64: 1, 1, 1, 1>}
+      : (tensor<1x40x40x64xf32>, tensor<3x3x64x64xf32>, tensor<1x40x40xi1>) -> tensor<1x40x40x64xf32>
+  spsparse.yield %y : tensor<1x40x40x64xf32>
+}
+
 // -----
 
 // Attributes in a discardable position: every knob, and a device description.

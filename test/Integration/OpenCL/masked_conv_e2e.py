@@ -19,7 +19,7 @@
 # RUN: %python %s --compile dynaspa-compile --run %dynaspa_run --work %t --masks %shared_masks --compile-flag=--zeros=zero-fill | FileCheck %s
 #
 # CHECK-COUNT-20: ok
-# CHECK: all 20 cases passed
+# CHECK: all 22 cases passed
 
 import argparse, json, os, subprocess, sys
 import numpy as np
@@ -38,8 +38,11 @@ def conv_mlir(name, n, h, w, ci, co, k, stride, pad, variants, bias):
             f" padding = array<i64: {pad}, {pad}, {pad}, {pad}>,\n      spsparse.variants = [{vs}]}}\n"
             f"      : ({types}) -> {y}\n  return %y : {y}\n}}\n"), (n, ho, wo)
 
-def variant(g, sched, tiles=None):
+def variant(g, sched, tiles=None, cover=None):
     t = f", tiles = array<i64: {tiles[0]}, {tiles[1]}>" if tiles else ""
+    if cover:
+        (oh, ow), (vh, vw), lo, hi = cover
+        t += f", cover = #spsparse.cover<[{oh}, {ow}] over [{vh}, {vw}] in [{lo}, {hi}]>"
     return (f"{{granularity = #spsparse.granularity<[{g[0]}, {g[1]}]>,"
             f" schedule = #spsparse.schedule<{sched}>{t}}}")
 
@@ -57,9 +60,10 @@ def active_tiles(mask, v):
     tiles = padded.reshape(n, padded.shape[1] // gh, gh, padded.shape[2] // gw, gw)
     return int(tiles.any(axis=(2, 4)).sum())
 
-def check_report(r, want):
+def check_report(r, want, want_variant=None):
     """None if dynaspa-run's JSON report shows a passing check and the same
-    tile count after the replays as in the first run (and `want` if given)."""
+    tile count after the replays as in the first run (and `want` if given),
+    and the variant `want_variant` ran if given."""
     try:
         report = json.loads(r.stdout)
     except ValueError:
@@ -70,7 +74,36 @@ def check_report(r, want):
     first, replayed = report["run"]["tile_count"], report["benchmark"]["tile_count"]
     if first != replayed or (want is not None and first != want):
         return f"tile count {first}, after replays {replayed}, mask has {want}"
+    ran = report["run"]["variant"]
+    if want_variant is not None and ran != want_variant:
+        return f"variant {ran} ran, the dispatch table picks {want_variant}"
     return None
+
+def picked_variant(mask, variants):
+    """The variant the dispatch table picks for `mask` (conv_mlir's variant
+    strings): the first whose tile range and cover hold, as the runtime and
+    the kernels test them (#spsparse.cover)."""
+    def field(v, key):
+        return v.split(key)[1] if key in v else None
+    def count(g):
+        return active_tiles(mask, "granularity<[%d, %d]>" % g)
+    for i, v in enumerate(variants):
+        g = tuple(int(x) for x in v.split("granularity<[")[1].split("]")[0].split(","))
+        ok = True
+        if field(v, "tiles = array<i64: "):
+            lo, hi = (int(x) for x in field(v, "tiles = array<i64: ").split(">")[0].split(","))
+            ok = lo <= count(g) <= hi
+        if ok and field(v, "cover<"):
+            c = field(v, "cover<").split(">")[0]
+            of = tuple(int(x) for x in c.split("]")[0].strip("[").split(","))
+            over = tuple(int(x) for x in c.split("over [")[1].split("]")[0].split(","))
+            lo, hi = (int(x) for x in c.split("in [")[1].strip("]").split(","))
+            num = count(of) * of[0] * of[1] * 100
+            den = count(over) * over[0] * over[1]
+            ok = num >= lo * den and (hi < 0 or num <= hi * den)
+        if ok:
+            return i
+    return len(variants) - 1
 
 def main():
     p = argparse.ArgumentParser()
@@ -153,6 +186,24 @@ def main():
          True, lambda s: random_mask(s, 0.3)),
         ("multiblock_2x2_saliency", (1, 40, 40, 8, 8, 3, 1, 1), [variant((2, 2), SMALL)],
          False, lambda s: (saliency[1:2] != 0).astype(np.uint8).reshape(s)),
+    ]
+    # A cover picks by clustering, not count: 1x1 DISTiles for a scattered
+    # mask (its 2x2 tiles would cover 1.3x its pixels and more), 4x4 for a
+    # clustered one of the same density; the fallback's kernel negates the
+    # first variant's whole test.
+    pixels = variant((1, 1), "channel_block = 8, reduction_block = 4, threads = 32, "
+                     "thread_channels = 1, tiles_per_block = 4", (0, 1000),
+                     ((2, 2), (1, 1), 130, -1))
+    covered = [pixels, variant((4, 4), WIDE)]
+
+    def block(s):
+        m = np.zeros(s, np.uint8)
+        m[:, 4:10, 2:10] = 1
+        return m
+    cases += [
+        ("cover_scattered", (1, 16, 16, 8, 8, 3, 1, 1), covered, False,
+         lambda s: random_mask(s, 0.2)),
+        ("cover_clustered", (1, 16, 16, 8, 8, 3, 1, 1), covered, True, block),
     ]
     # Real masks: saliency and edit sets at 40x40 (a small channel count keeps
     # PoCL fast).
@@ -251,15 +302,16 @@ def main():
         # With one variant the count the runtime reports is that of its
         # granularity (scripts/gpu-e2e.sh checks the same file on CUDA).
         want = active_tiles(mask, variants[0]) if len(variants) == 1 else None
+        want_variant = picked_variant(mask, variants)
         with open(os.path.join(a.work, name + "_tiles.json"), "w") as f:
-            json.dump({"tiles": want}, f)
+            json.dump({"tiles": want, "variant": want_variant}, f)
         if a.cuda_chip:
             continue
         r = subprocess.run([a.run, bundle, "--device", "opencl", "--random", "3",
                             "--mask", mask_path, "--check", "--json", "--benchmark",
                             "--reps", "2", "--rounds", "1", "--warmup", "1"],
                            capture_output=True, text=True)
-        problem = check_report(r, want)
+        problem = check_report(r, want, want_variant)
         failed += problem is not None
         print(f"{name}: {'FAILED ' + problem if problem else 'ok'}")
     if a.cuda_chip:

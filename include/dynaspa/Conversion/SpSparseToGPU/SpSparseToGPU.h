@@ -53,12 +53,20 @@ namespace spsparse {
 std::string getTilesRole(GranularityAttr g);
 std::string getCountRole(GranularityAttr g);
 
-/// One term of a variant's device-side dispatch test: the tile count read
-/// from kernel argument `argIndex` lies in [lo, hi] (hi < 0: unbounded),
-/// or, with `negate`, does not.
+/// One variant's dispatch test, as a term of a kernel's device-side
+/// decision: the tile count read from kernel argument `argIndex` lies in
+/// [lo, hi] (hi < 0: unbounded) and, with a `cover`, the counts of the
+/// cover's two granularities (arguments `ofArg`, `overArg`) pass it. With
+/// `negate` the term is that the test fails: an earlier variant that did not
+/// take the mask.
 struct DispatchTerm {
+  struct Cover {
+    unsigned ofArg, overArg;
+    CoverAttr attr;
+  };
   unsigned argIndex;
   int64_t lo, hi;
+  std::optional<Cover> cover;
   bool negate;
 };
 

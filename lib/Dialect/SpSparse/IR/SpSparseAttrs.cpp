@@ -58,6 +58,45 @@ int64_t GranularityAttr::getNumElements() const {
 }
 
 //===----------------------------------------------------------------------===//
+// CoverAttr
+//===----------------------------------------------------------------------===//
+
+LogicalResult CoverAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                ArrayRef<int64_t> of, ArrayRef<int64_t> over,
+                                int64_t minPercent, int64_t maxPercent) {
+  // The bundle's bound (runtime/schema/bundle.fbs): an I32 tile count times
+  // a tile's positions times a percent stays below 2^63.
+  constexpr int64_t kMax = int64_t(1) << 16;
+  for (ArrayRef<int64_t> sizes : {of, over}) {
+    if (failed(GranularityAttr::verify(emitError, sizes)))
+      return failure();
+    int64_t positions = 1;
+    for (int64_t size : sizes)
+      positions = std::min(positions * size, kMax + 1);
+    if (positions > kMax)
+      return emitError() << "cover granularities may have at most " << kMax
+                         << " positions per tile";
+  }
+  if (of.size() != over.size())
+    return emitError() << "cover compares granularities of one rank, got "
+                       << of.size() << " and " << over.size() << " sizes";
+  if (minPercent < 0 || minPercent > kMax || maxPercent > kMax ||
+      (maxPercent != -1 && maxPercent < minPercent))
+    return emitError() << "cover range [" << minPercent << ", " << maxPercent
+                       << "] must have 0 <= lo <= " << kMax
+                       << " and hi = -1 (unbounded) or lo <= hi <= " << kMax;
+  return success();
+}
+
+GranularityAttr CoverAttr::getOfGranularity() const {
+  return GranularityAttr::get(getContext(), getOf());
+}
+
+GranularityAttr CoverAttr::getOverGranularity() const {
+  return GranularityAttr::get(getContext(), getOver());
+}
+
+//===----------------------------------------------------------------------===//
 // ScheduleAttr
 //===----------------------------------------------------------------------===//
 

@@ -69,15 +69,15 @@ LogicalResult SpSparseDialect::verifyOperationAttribute(Operation *op,
         StringRef key = entry.getName().strref();
         bool ok = key == "granularity" ||
                   (key == "schedule" && isa<ScheduleAttr>(entry.getValue())) ||
-                  (key == "tiles" &&
-                   isa<DenseI64ArrayAttr>(entry.getValue()) &&
-                   cast<DenseI64ArrayAttr>(entry.getValue()).size() == 2);
+                  (key == "tiles" && isa<DenseI64ArrayAttr>(entry.getValue()) &&
+                   cast<DenseI64ArrayAttr>(entry.getValue()).size() == 2) ||
+                  (key == "cover" && isa<CoverAttr>(entry.getValue()));
         if (!ok)
           return op->emitError()
                  << "'" << name << "': unexpected entry '" << key << " = "
                  << entry.getValue()
                  << "' (expected granularity, schedule = #spsparse.schedule, "
-                    "tiles = array<i64: lo, hi>)";
+                    "tiles = array<i64: lo, hi>, cover = #spsparse.cover)";
       }
     }
     return success();

@@ -36,13 +36,13 @@ LogicalResult PolyKernelOp::verifyRegions() {
   if (variants.empty())
     return emitOpError("expects at least one variant");
   for (PolyKernelVariantOp variant : ArrayRef(variants).drop_back())
-    if (!variant.getTiles())
-      return variant.emitOpError(
-          "without a 'tiles' range must be the last variant (the fallback)");
-  if (variants.back().getTiles())
+    if (!variant.isConditional())
+      return variant.emitOpError("without a 'tiles' range or a 'cover' must "
+                                 "be the last variant (the fallback)");
+  if (variants.back().isConditional())
     return variants.back().emitOpError(
-        "is the last variant and must have no 'tiles' range: it is the "
-        "fallback that takes every tile count");
+        "is the last variant and must have no 'tiles' range or 'cover': it "
+        "is the fallback that takes every mask");
   return success();
 }
 
@@ -63,6 +63,11 @@ MaskedOpInterface PolyKernelOp::getMaskedOp() {
 }
 
 LogicalResult PolyKernelVariantOp::verify() {
+  if (CoverAttr cover = getCoverAttr();
+      cover && cover.getOf().size() != getGranularity().getSizes().size())
+    return emitOpError() << "has a cover of rank-" << cover.getOf().size()
+                         << " granularities, but its own has rank "
+                         << getGranularity().getSizes().size();
   std::optional<ArrayRef<int64_t>> tiles = getTiles();
   if (!tiles)
     return success();

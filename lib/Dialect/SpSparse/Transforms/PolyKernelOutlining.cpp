@@ -35,12 +35,6 @@ using namespace mlir::spsparse;
 
 namespace {
 
-struct VariantSpec {
-  GranularityAttr granularity;
-  ScheduleAttr schedule;
-  DenseI64ArrayAttr tiles;
-};
-
 /// The default DISTile of an op: 4x4 output pixels for a convolution (16
 /// pixels, what the default schedule's 128 threads x 4 channels x 1 pixel
 /// cover with a 32-channel block), 16 tokens for a batch-matmul.
@@ -77,7 +71,7 @@ struct SpSparseOutlinePolyKernelsPass
   }
 
   /// The variants requested for `op`, in dispatch order.
-  FailureOr<SmallVector<VariantSpec>> getVariants(Operation *op) {
+  FailureOr<SmallVector<VariantAttrs>> getVariants(Operation *op) {
     MLIRContext *ctx = op->getContext();
     // Parsing the empty form keeps the knobs' defaults in one place, the
     // attribute's definition.
@@ -85,17 +79,16 @@ struct SpSparseOutlinePolyKernelsPass
       return s ? s
                : cast<ScheduleAttr>(parseAttribute("#spsparse.schedule<>", ctx));
     };
-    SmallVector<VariantSpec> specs;
+    SmallVector<VariantAttrs> specs;
     if (recordFile) {
       // A tuner's choice wins over the op's own requests: the op may still
       // carry the candidate list it was tuned from.
       if (const OperatorRecord *rec = recordFile->lookup(op)) {
         for (const RecordedVariant &v : rec->variants) {
-          VariantSpec spec;
-          if (failed(toVariant(op, *recordFile, v, spec.granularity,
-                               spec.schedule, spec.tiles)))
+          FailureOr<VariantAttrs> spec = toVariant(op, *recordFile, v);
+          if (failed(spec))
             return failure();
-          specs.push_back(spec);
+          specs.push_back(*spec);
         }
         return specs;
       }
@@ -110,40 +103,50 @@ struct SpSparseOutlinePolyKernelsPass
             SpSparseDialect::kVariantsAttrName)) {
       // The dialect verified the entries' kinds.
       for (auto dict : array.getAsRange<DictionaryAttr>())
-        specs.push_back(VariantSpec{
-            cast<GranularityAttr>(dict.get("granularity")),
-            defaultSchedule(dict.getAs<ScheduleAttr>("schedule")),
-            dict.getAs<DenseI64ArrayAttr>("tiles")});
-      for (const VariantSpec &s : ArrayRef(specs).drop_back())
-        if (!s.tiles)
+        specs.push_back(
+            VariantAttrs{cast<GranularityAttr>(dict.get("granularity")),
+                         defaultSchedule(dict.getAs<ScheduleAttr>("schedule")),
+                         dict.getAs<DenseI64ArrayAttr>("tiles"),
+                         dict.getAs<CoverAttr>("cover")});
+      for (const VariantAttrs &s : ArrayRef(specs).drop_back())
+        if (!s.tiles && !s.cover)
           return op->emitOpError()
                  << "'" << SpSparseDialect::kVariantsAttrName
-                 << "': every variant but the last needs a 'tiles' range";
-      if (specs.back().tiles)
+                 << "': every variant but the last needs a 'tiles' range or "
+                    "a 'cover'";
+      if (specs.back().tiles || specs.back().cover)
         return op->emitOpError()
                << "'" << SpSparseDialect::kVariantsAttrName
-               << "': the last variant is the fallback and takes no 'tiles'";
+               << "': the last variant is the fallback and takes no 'tiles' "
+                  "or 'cover'";
+      for (const VariantAttrs &s : specs)
+        if (s.cover &&
+            s.cover.getOf().size() != s.granularity.getSizes().size())
+          return op->emitOpError()
+                 << "'" << SpSparseDialect::kVariantsAttrName << "': cover "
+                 << s.cover << " compares granularities of another rank than "
+                 << s.granularity;
       return specs;
     }
     auto schedule = defaultSchedule(
         op->getAttrOfType<ScheduleAttr>(SpSparseDialect::kScheduleAttrName));
     if (auto g = op->getAttrOfType<GranularityAttr>(
             SpSparseDialect::kGranularityAttrName)) {
-      specs.push_back({g, schedule, DenseI64ArrayAttr()});
+      specs.push_back({g, schedule, DenseI64ArrayAttr(), CoverAttr()});
       return specs;
     }
     GranularityAttr g = granularity.empty()
                             ? defaultGranularity(op)
                             : GranularityAttr::get(ctx, granularity);
     specs.push_back({g, optionSchedule ? optionSchedule : schedule,
-                     DenseI64ArrayAttr()});
+                     DenseI64ArrayAttr(), CoverAttr()});
     return specs;
   }
 
   LogicalResult outline(MaskedOpInterface masked, func::FuncOp func,
                         unsigned index, SymbolTable &symbols) {
     Operation *op = masked;
-    FailureOr<SmallVector<VariantSpec>> specs = getVariants(op);
+    FailureOr<SmallVector<VariantAttrs>> specs = getVariants(op);
     if (failed(specs))
       return failure();
     MLIRContext *ctx = op->getContext();
@@ -161,9 +164,9 @@ struct SpSparseOutlinePolyKernelsPass
                                       SmallVector<Location>(
                                           fnType.getNumInputs(), op->getLoc()));
     for (auto [i, spec] : llvm::enumerate(*specs))
-      PolyKernelVariantOp::create(builder, op->getLoc(),
-                                  ("v" + Twine(i)).str(), spec.granularity,
-                                  spec.schedule, spec.tiles,
+      PolyKernelVariantOp::create(builder, op->getLoc(), ("v" + Twine(i)).str(),
+                                  spec.granularity, spec.schedule, spec.tiles,
+                                  spec.cover,
                                   /*kernel=*/nullptr);
     IRMapping mapping;
     mapping.map(op->getOperands(), body->getArguments());

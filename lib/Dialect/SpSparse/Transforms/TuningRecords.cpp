@@ -69,10 +69,10 @@ public:
       return fail(where, "expected an object");
     for (const auto &[key, _] : *o)
       if (key != "granularity" && key != "schedule" && key != "tiles" &&
-          key != "candidate")
+          key != "cover" && key != "candidate")
         return fail(where, "unknown key '" + key.str() +
                                "' (expected granularity, schedule, tiles, "
-                               "candidate)");
+                               "cover, candidate)");
     const json::Array *g = o->getArray("granularity");
     if (!g || g->empty())
       return fail(where, "'granularity' must be a non-empty array of "
@@ -113,6 +113,32 @@ public:
         return fail(where, "'tiles' must be [lo, hi] with 0 <= lo <= hi");
       v.tiles = {*lo, *hi};
     }
+    if (const json::Value *c = o->get("cover")) {
+      // The ranges are checked where the #spsparse.cover is built
+      // (toVariant); here only the JSON's shape.
+      const json::Object *co = c->getAsObject();
+      RecordedVariant::Cover cover;
+      auto ints = [&](StringRef key, SmallVectorImpl<int64_t> &out) {
+        const json::Array *a = co ? co->getArray(key) : nullptr;
+        if (!a)
+          return false;
+        for (const json::Value &e : *a) {
+          std::optional<int64_t> i = e.getAsInteger();
+          if (!i)
+            return false;
+          out.push_back(*i);
+        }
+        return true;
+      };
+      SmallVector<int64_t> percent;
+      if (!ints("of", cover.of) || !ints("over", cover.over) ||
+          !ints("percent", percent) || percent.size() != 2 || co->size() != 3)
+        return fail(where, "'cover' must be {\"of\": [sizes], \"over\": "
+                           "[sizes], \"percent\": [lo, hi]}");
+      cover.minPercent = percent[0];
+      cover.maxPercent = percent[1];
+      v.cover = std::move(cover);
+    }
     return true;
   }
 
@@ -141,11 +167,13 @@ public:
       if (!readVariant(v, at, rec.variants.emplace_back()))
         return false;
       bool last = i + 1 == a->size();
-      if (!last && !rec.variants.back().tiles)
-        return fail(at, "every variant but the last needs a 'tiles' range");
-      if (last && rec.variants.back().tiles)
+      const RecordedVariant &rv = rec.variants.back();
+      if (!last && !rv.tiles && !rv.cover)
+        return fail(at, "every variant but the last needs a 'tiles' range "
+                        "or a 'cover'");
+      if (last && (rv.tiles || rv.cover))
         return fail(at, "the last variant is the fallback and takes no "
-                        "'tiles'");
+                        "'tiles' or 'cover'");
     }
     for (const OperatorRecord &other : out)
       if (other.signature == rec.signature)
@@ -206,12 +234,9 @@ const OperatorRecord *TuningRecords::lookup(Operation *op) const {
   return nullptr;
 }
 
-LogicalResult mlir::spsparse::toVariant(Operation *op,
-                                        const TuningRecords &file,
-                                        const RecordedVariant &v,
-                                        GranularityAttr &granularity,
-                                        ScheduleAttr &schedule,
-                                        DenseI64ArrayAttr &tiles) {
+FailureOr<VariantAttrs> mlir::spsparse::toVariant(Operation *op,
+                                                  const TuningRecords &file,
+                                                  const RecordedVariant &v) {
   MLIRContext *ctx = op->getContext();
   auto fail = [&](const Twine &message) {
     InFlightDiagnostic d = op->emitOpError() << message;
@@ -224,8 +249,10 @@ LogicalResult mlir::spsparse::toVariant(Operation *op,
                 " axes, but the recorded "
                 "granularity has " +
                 Twine(v.granularity.size()) + " sizes");
-  granularity = GranularityAttr::get(ctx, v.granularity);
-  // The attribute's parser and verifier check the knobs (names, values).
+  VariantAttrs attrs;
+  attrs.granularity = GranularityAttr::get(ctx, v.granularity);
+  // The attributes' parsers and verifiers check the knobs (names, values)
+  // and the cover's ranges.
   std::string diagnostic;
   {
     ScopedDiagnosticHandler capture(ctx, [&](Diagnostic &d) {
@@ -233,14 +260,25 @@ LogicalResult mlir::spsparse::toVariant(Operation *op,
         diagnostic = d.str();
       return success();
     });
-    schedule = dyn_cast_if_present<ScheduleAttr>(
+    attrs.schedule = dyn_cast_if_present<ScheduleAttr>(
         parseAttribute("#spsparse.schedule<" + v.schedule + ">", ctx));
+    if (attrs.schedule && v.cover)
+      attrs.cover = CoverAttr::getChecked(
+          [&] { return emitError(op->getLoc()); }, ctx,
+          ArrayRef<int64_t>(v.cover->of), ArrayRef<int64_t>(v.cover->over),
+          v.cover->minPercent, v.cover->maxPercent);
   }
-  if (!schedule)
+  if (!attrs.schedule)
     return fail("has an invalid recorded schedule <" + v.schedule +
                 ">: " + diagnostic);
-  tiles = v.tiles
-              ? DenseI64ArrayAttr::get(ctx, {v.tiles->first, v.tiles->second})
-              : DenseI64ArrayAttr();
-  return success();
+  if (v.cover && !attrs.cover)
+    return fail("has an invalid recorded cover: " + diagnostic);
+  if (attrs.cover && attrs.cover.getOf().size() != axes)
+    return fail("tiles " + Twine(axes) +
+                " axes, but the recorded cover compares granularities of " +
+                Twine(attrs.cover.getOf().size()) + " sizes");
+  if (v.tiles)
+    attrs.tiles =
+        DenseI64ArrayAttr::get(ctx, {v.tiles->first, v.tiles->second});
+  return attrs;
 }

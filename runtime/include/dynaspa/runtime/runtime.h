@@ -27,7 +27,7 @@ extern "C" {
 #endif
 
 /* The bundle version this runtime reads; see runtime/schema/bundle.fbs. */
-#define DYNASPA_BUNDLE_VERSION 3u
+#define DYNASPA_BUNDLE_VERSION 4u
 
 typedef enum dynaspa_status {
   DYNASPA_OK = 0,

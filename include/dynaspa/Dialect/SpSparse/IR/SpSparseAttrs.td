@@ -76,6 +76,41 @@ def SpSparse_GranularityAttr : SpSparse_Attr<"Granularity", "granularity"> {
 }
 
 //===----------------------------------------------------------------------===//
+// Cover
+//===----------------------------------------------------------------------===//
+
+def SpSparse_CoverAttr : SpSparse_Attr<"Cover", "cover"> {
+  let summary = "a PolyKernel dispatch test on how clustered the mask is";
+  let description = [{
+    `#spsparse.cover<[4, 4] over [1, 1] in [0, 120]>` holds when the positions
+    covered by the active DISTiles of granularity `[4, 4]` are between 0%
+    and 120% of those covered by the active `[1, 1]` DISTiles (the active
+    pixels): active-tile count times tile size, compared as integers. An
+    upper bound of -1 is unbounded.
+
+    A tile count alone cannot tell a clustered mask from a scattered one of
+    the same density, yet which DISTile size runs fastest depends on it:
+    large tiles cost little extra work on a clustered mask (an edit region)
+    and several times the work on a scattered one (a saliency map at low
+    resolution). A variant's cover test, with its tile range, lets the
+    dispatch see the difference; the tile lists of both granularities are
+    built in the prologue either way.
+  }];
+  let parameters = (ins ArrayRefParameter<"int64_t">:$of,
+                        ArrayRefParameter<"int64_t">:$over,
+                        "int64_t":$min_percent, "int64_t":$max_percent);
+  let assemblyFormat = [{
+    `<` `[` $of `]` `over` ` ` `[` $over `]` `in` ` ` `[` $min_percent `,` $max_percent
+    `]` `>`
+  }];
+  let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    GranularityAttr getOfGranularity() const;
+    GranularityAttr getOverGranularity() const;
+  }];
+}
+
+//===----------------------------------------------------------------------===//
 // Schedule
 //===----------------------------------------------------------------------===//
 

@@ -58,8 +58,9 @@ def SpSparse_Dialect : Dialect {
     static constexpr ::llvm::StringLiteral kDeviceAttrName = "spsparse.device";
     /// PolyKernel variants requested for a masked op: an array of
     /// dictionaries `{granularity = #spsparse.granularity<..>,
-    /// schedule = #spsparse.schedule<..>, tiles = array<i64: lo, hi>}`
-    /// (`schedule` and `tiles` optional), in dispatch order.
+    /// schedule = #spsparse.schedule<..>, tiles = array<i64: lo, hi>,
+    /// cover = #spsparse.cover<..>}` (all but `granularity` optional), in
+    /// dispatch order.
     static constexpr ::llvm::StringLiteral kVariantsAttrName =
         "spsparse.variants";
     /// On a lowered polykernel: its tile-list kernels, run before the

@@ -72,18 +72,32 @@ def SpSparse_PolyKernelVariantOp : SpSparse_Op<"polykernel.variant", [
   let description = [{
     One implementation of the enclosing polykernel. `tiles [lo, hi]` is the
     inclusive range of DISTile counts (at this variant's granularity) for
-    which it is chosen; without it the variant takes every count. After
-    outlining, `kernel` names the GPU kernel that implements it.
+    which it is chosen, and `cover` (a `#spsparse.cover`) a test of how
+    clustered the mask is; the variant is chosen when both that it has hold
+    and no earlier variant is. Without either it takes every mask: the last
+    variant, the fallback. After outlining, `kernel` names the GPU kernel
+    that implements it.
+
+    ```mlir
+    spsparse.polykernel.variant @clustered granularity <[4, 4]>
+        schedule <channel_block = 64> cover <[4, 4] over [2, 2] in [0, 120]>
+    ```
   }];
   let arguments = (ins SymbolNameAttr:$sym_name,
                        SpSparse_GranularityAttr:$granularity,
                        SpSparse_ScheduleAttr:$schedule,
                        OptionalAttr<DenseI64ArrayAttr>:$tiles,
+                       OptionalAttr<SpSparse_CoverAttr>:$cover,
                        OptionalAttr<SymbolRefAttr>:$kernel);
   let assemblyFormat = [{
     $sym_name `granularity` $granularity
     `schedule` $schedule
-    (`tiles` $tiles^)? (`kernel` $kernel^)? attr-dict
+    (`tiles` $tiles^)? (`cover` $cover^)? (`kernel` $kernel^)? attr-dict
+  }];
+  let extraClassDeclaration = [{
+    /// Whether the variant has a dispatch test (a tile range or a cover):
+    /// every variant but the last has one.
+    bool isConditional() { return getTiles() || getCover(); }
   }];
   let hasVerifier = 1;
 }

@@ -34,12 +34,19 @@ struct RecordedVariant {
   /// ("channel_block = 64, double_buffer = true"), built from the JSON object.
   std::string schedule;
   std::optional<std::pair<int64_t, int64_t>> tiles;
+  /// `"cover": {"of": [..], "over": [..], "percent": [lo, hi]}`, the fields
+  /// of a #spsparse.cover.
+  struct Cover {
+    SmallVector<int64_t, 2> of, over;
+    int64_t minPercent, maxPercent;
+  };
+  std::optional<Cover> cover;
   std::string where; ///< JSON path, for diagnostics.
 };
 
 struct OperatorRecord {
   llvm::json::Value signature = nullptr;
-  SmallVector<RecordedVariant> variants;
+  std::vector<RecordedVariant> variants;
   std::string where;
 };
 
@@ -60,12 +67,21 @@ private:
   std::vector<OperatorRecord> records;
 };
 
+/// The attributes of one polykernel variant (spsparse.polykernel.variant);
+/// `tiles` and `cover` may be null.
+struct VariantAttrs {
+  GranularityAttr granularity;
+  ScheduleAttr schedule;
+  DenseI64ArrayAttr tiles;
+  CoverAttr cover;
+};
+
 /// `v` as the attributes of a polykernel variant of `op`, or failure with an
 /// error on `op` (and a note naming the record) when it does not fit the op:
-/// a granularity of the wrong rank, a schedule that does not parse.
-LogicalResult toVariant(Operation *op, const TuningRecords &file,
-                        const RecordedVariant &v, GranularityAttr &granularity,
-                        ScheduleAttr &schedule, DenseI64ArrayAttr &tiles);
+/// a granularity of the wrong rank, a schedule that does not parse, an
+/// invalid cover.
+FailureOr<VariantAttrs> toVariant(Operation *op, const TuningRecords &file,
+                                  const RecordedVariant &v);
 
 } // namespace mlir::spsparse
 
