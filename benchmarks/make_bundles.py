@@ -87,7 +87,7 @@ def main(argv=None):
     p.add_argument("--no-small-tiles", action="store_true",
                    help="A/B runs: default PolyKernels without the 2x2-DISTile variant")
     p.add_argument("--no-covers", action="store_true",
-                   help="A/B runs: default PolyKernels whose small-tile variants have no "
+                   help="A/B runs: default PolyKernels whose 1x1 variant has no "
                         "cover test (dispatch by tile counts alone)")
     p.add_argument("--variant", metavar="HxW:SCHEDULE",
                    help="A/B runs: every conv bundle has this one variant, e.g. "

@@ -308,17 +308,16 @@ SLICE_CHUNKS = 2
 # these switches at 0.3-0.5 and 0.63-0.94 of their own counts.
 PIXEL_FRACTION = 0.15
 SMALL_FRACTION = 0.75
-# ...and each small-tile variant only where the mask is scattered enough for
-# its finer tiles to save work (#spsparse.cover, NOTES.md entry 28): 1x1
-# tiles only where the 2x2 ones would cover at least PIXEL_COVER percent of
-# the active pixels, 2x2 tiles only where the 4x4 ones would cover at least
-# SMALL_COVER percent of what the 2x2 ones do. Clustered masks (an edit
-# region, any mask upsampled to 128x128 and more) thus get the larger tiles,
-# which ran at 1.2-1.5x the rate of the finer ones on the H100 (the
-# active-tile table of h100.md: 1x1 30-45%, 2x2 49-75%, 4x4 54-83% of the
-# fp32 peak); the percents are those break-evens.
+# ...and 1x1 tiles only where the mask is scattered enough for them to save
+# work (#spsparse.cover, NOTES.md entry 28): where the active 2x2 tiles would
+# cover at least PIXEL_COVER percent of the active pixels. A clustered mask
+# (an edit region, any mask upsampled to 128x128 and more) goes to the 2x2
+# variant, whose blocks ran at about 1.3x the rate of the 1x1 ones on the
+# H100 (the active-tile table of h100.md): 6-22% faster on such masks at
+# d=0.1. The same test between 2x2 and 4x4 tiles (4x4 where they cover under
+# 120% of the 2x2 tiles' pixels) lost as often as it won, by up to 13%: it is
+# not used.
 PIXEL_COVER = 130
-SMALL_COVER = 120
 # 1x1 convs: one channel-block width up to this fraction of the pixels, a
 # wider one above.
 POINTWISE_FRACTION = 0.3
@@ -356,7 +355,7 @@ def default_variants(op, batch, min_blocks=MIN_BLOCKS, small_tiles=True,
     Double buffered where the registers fit, the reduction split adaptively up to MAX_SPLIT ways
     for `min_blocks` blocks of work (statically with min_blocks = 0: 4 ways at
     batch 1, none above). `small_tiles=False` leaves out the 1x1 and 2x2
-    variants of 3x3 convs, `covers=False` their covers (A/B runs).
+    variants of 3x3 convs, `covers=False` the 1x1 variant's cover (A/B runs).
     Launch-bound 3x3 convs (under
     LAUNCH_BOUND_FLOPS) get _launch_bound_variants.
 
@@ -384,8 +383,7 @@ def default_variants(op, batch, min_blocks=MIN_BLOCKS, small_tiles=True,
            [0, int(PIXEL_FRACTION * pixels)],
            ((2, 2), (1, 1), PIXEL_COVER, -1) if covers else None)
     mid = ((2, 2), fit(op, batch, (2, 2), 128, 128, 8, 8, 16, split, compact=True, **knobs),
-           [0, int(SMALL_FRACTION * tiles2)],
-           ((4, 4), (2, 2), SMALL_COVER, -1) if covers else None)
+           [0, int(SMALL_FRACTION * tiles2)], None)
     # (The 1x1 list is the longer one: where it is kept, so is the 2x2 list
     # its cover reads.)
     return [v for v, n in ((pix, pixels), (mid, tiles2)) if n <= MAX_LIST_TILES] + [dense]

@@ -272,11 +272,10 @@ def default_polykernels(_):
     # double-buffer headroom.
     for _, sched, _, _ in schedules.default_variants(ops["conv3x3_64x64x96"], 16):
         assert "channel_block = 64" in sched and "double_buffer = true" in sched, sched
-    # The 3x3 conv's small-tile variants only for scattered masks; the
-    # launch-bound and 1x1 convs have none.
+    # The 3x3 conv's 1x1 variant only for scattered masks; the launch-bound
+    # and 1x1 convs have no cover.
     covers = [v[3] for v in schedules.default_variants(ops["conv3x3_40x40x256"], 4)]
-    assert covers == [((2, 2), (1, 1), schedules.PIXEL_COVER, -1),
-                      ((4, 4), (2, 2), schedules.SMALL_COVER, -1), None], covers
+    assert covers == [((2, 2), (1, 1), schedules.PIXEL_COVER, -1), None, None], covers
     for name, batch in (("conv3x3_28x28x128", 1), ("conv1x1_40x40x256", 4)):
         assert all(v[3] is None for v in schedules.default_variants(ops[name], batch))
     text = suite.variants_attr(schedules.default_variants(ops["conv3x3_40x40x256"], 4))
