@@ -73,9 +73,9 @@ def SpSparse_PolyKernelVariantOp : SpSparse_Op<"polykernel.variant", [
     One implementation of the enclosing polykernel. `tiles [lo, hi]` is the
     inclusive range of DISTile counts (at this variant's granularity) for
     which it is chosen, and `cover` (a `#spsparse.cover`) a test of how
-    clustered the mask is; the variant is chosen when both that it has hold
-    and no earlier variant is. Without either it takes every mask: the last
-    variant, the fallback. After outlining, `kernel` names the GPU kernel
+    clustered the mask is. The variant is chosen when the tests it has hold
+    and no earlier variant was chosen. Without either it takes every mask:
+    the last variant, the fallback. After outlining, `kernel` names the GPU kernel
     that implements it.
 
     ```mlir
