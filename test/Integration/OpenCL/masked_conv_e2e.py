@@ -21,7 +21,7 @@
 # CHECK-COUNT-20: ok
 # CHECK: all 22 cases passed
 
-import argparse, json, os, subprocess, sys
+import argparse, collections, json, os, subprocess, sys
 import numpy as np
 
 def conv_mlir(name, n, h, w, ci, co, k, stride, pad, variants, bias):
@@ -32,28 +32,36 @@ def conv_mlir(name, n, h, w, ci, co, k, stride, pad, variants, bias):
     args = f"%x: {x}, %w: {f}, %m: {m}" + (f", %b: {b}" if bias else "")
     operands = "%x, %w mask %m" + (" bias %b" if bias else "")
     types = f"{x}, {f}, {m}" + (f", {b}" if bias else "")
-    vs = ",\n      ".join(variants)
+    vs = ",\n      ".join(v.attr() for v in variants)
     return (f"func.func @{name}({args}) -> {y} {{\n"
             f"  %y = spsparse.masked_conv2d {operands} {{strides = array<i64: {stride}, {stride}>,"
             f" padding = array<i64: {pad}, {pad}, {pad}, {pad}>,\n      spsparse.variants = [{vs}]}}\n"
             f"      : ({types}) -> {y}\n  return %y : {y}\n}}\n"), (n, ho, wo)
 
+class Variant(collections.namedtuple("Variant", "granularity schedule tiles cover")):
+    """One entry of spsparse.variants; a cover is (of, over, lo %, hi %)."""
+
+    def attr(self):
+        (gh, gw), t = self.granularity, ""
+        if self.tiles:
+            t = f", tiles = array<i64: {self.tiles[0]}, {self.tiles[1]}>"
+        if self.cover:
+            (oh, ow), (vh, vw), lo, hi = self.cover
+            t += f", cover = #spsparse.cover<[{oh}, {ow}] over [{vh}, {vw}] in [{lo}, {hi}]>"
+        return (f"{{granularity = #spsparse.granularity<[{gh}, {gw}]>,"
+                f" schedule = #spsparse.schedule<{self.schedule}>{t}}}")
+
 def variant(g, sched, tiles=None, cover=None):
-    t = f", tiles = array<i64: {tiles[0]}, {tiles[1]}>" if tiles else ""
-    if cover:
-        (oh, ow), (vh, vw), lo, hi = cover
-        t += f", cover = #spsparse.cover<[{oh}, {ow}] over [{vh}, {vw}] in [{lo}, {hi}]>"
-    return (f"{{granularity = #spsparse.granularity<[{g[0]}, {g[1]}]>,"
-            f" schedule = #spsparse.schedule<{sched}>{t}}}")
+    return Variant(tuple(g), sched, tiles, cover)
 
 # 2x2 tiles (4 px) x 8 channels = 32 threads; 4x4 (16 px) x 8 channels / 4 = 32.
 SMALL = "channel_block = 8, reduction_block = 4, threads = 32, thread_channels = 1"
 WIDE = "channel_block = 8, threads = 32, thread_channels = 2, thread_pixels = 2, unroll = 2"
 DEFAULT = ""  # 4x4 tiles, 32 channels, 128 threads, 4 channels per thread
 
-def active_tiles(mask, v):
-    """DISTiles of granularity v (a variant attribute) with any active pixel."""
-    gh, gw = (int(x) for x in v.split("granularity<[")[1].split("]")[0].split(","))
+def active_tiles(mask, g):
+    """DISTiles of granularity g (rows, cols) with any active pixel."""
+    gh, gw = g
     n, h, w = mask.shape
     padded = np.zeros((n, -(-h // gh) * gh, -(-w // gw) * gw), bool)
     padded[:, :h, :w] = mask != 0
@@ -80,26 +88,17 @@ def check_report(r, want, want_variant=None):
     return None
 
 def picked_variant(mask, variants):
-    """The variant the dispatch table picks for `mask` (conv_mlir's variant
-    strings): the first whose tile range and cover hold, as the runtime and
-    the kernels test them (#spsparse.cover)."""
-    def field(v, key):
-        return v.split(key)[1] if key in v else None
-    def count(g):
-        return active_tiles(mask, "granularity<[%d, %d]>" % g)
+    """The variant the dispatch table picks for `mask`: the first whose tile
+    range and cover hold, as the runtime and the kernels test them
+    (#spsparse.cover)."""
     for i, v in enumerate(variants):
-        g = tuple(int(x) for x in v.split("granularity<[")[1].split("]")[0].split(","))
         ok = True
-        if field(v, "tiles = array<i64: "):
-            lo, hi = (int(x) for x in field(v, "tiles = array<i64: ").split(">")[0].split(","))
-            ok = lo <= count(g) <= hi
-        if ok and field(v, "cover<"):
-            c = field(v, "cover<").split(">")[0]
-            of = tuple(int(x) for x in c.split("]")[0].strip("[").split(","))
-            over = tuple(int(x) for x in c.split("over [")[1].split("]")[0].split(","))
-            lo, hi = (int(x) for x in c.split("in [")[1].strip("]").split(","))
-            num = count(of) * of[0] * of[1] * 100
-            den = count(over) * over[0] * over[1]
+        if v.tiles:
+            ok = v.tiles[0] <= active_tiles(mask, v.granularity) <= v.tiles[1]
+        if ok and v.cover:
+            of, over, lo, hi = v.cover
+            num = active_tiles(mask, of) * of[0] * of[1] * 100
+            den = active_tiles(mask, over) * over[0] * over[1]
             ok = num >= lo * den and (hi < 0 or num <= hi * den)
         if ok:
             return i
@@ -301,7 +300,7 @@ def main():
         np.save(mask_path, mask)
         # With one variant the count the runtime reports is that of its
         # granularity (scripts/gpu-e2e.sh checks the same file on CUDA).
-        want = active_tiles(mask, variants[0]) if len(variants) == 1 else None
+        want = active_tiles(mask, variants[0].granularity) if len(variants) == 1 else None
         want_variant = picked_variant(mask, variants)
         with open(os.path.join(a.work, name + "_tiles.json"), "w") as f:
             json.dump({"tiles": want, "variant": want_variant}, f)

@@ -79,6 +79,12 @@ LogicalResult SpSparseDialect::verifyOperationAttribute(Operation *op,
                  << "' (expected granularity, schedule = #spsparse.schedule, "
                     "tiles = array<i64: lo, hi>, cover = #spsparse.cover)";
       }
+      auto g = cast<GranularityAttr>(dict.get("granularity"));
+      if (auto cover = dict.getAs<CoverAttr>("cover");
+          cover && cover.getOf().size() != g.getSizes().size())
+        return op->emitError()
+               << "'" << name << "': cover " << cover
+               << " compares granularities of another rank than " << g;
     }
     return success();
   }

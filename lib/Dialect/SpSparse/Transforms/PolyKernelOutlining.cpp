@@ -101,7 +101,7 @@ struct SpSparseOutlinePolyKernelsPass
     }
     if (auto array = op->getAttrOfType<ArrayAttr>(
             SpSparseDialect::kVariantsAttrName)) {
-      // The dialect verified the entries' kinds.
+      // The dialect verified the entries' kinds and the covers' ranks.
       for (auto dict : array.getAsRange<DictionaryAttr>())
         specs.push_back(
             VariantAttrs{cast<GranularityAttr>(dict.get("granularity")),
@@ -119,13 +119,6 @@ struct SpSparseOutlinePolyKernelsPass
                << "'" << SpSparseDialect::kVariantsAttrName
                << "': the last variant is the fallback and takes no 'tiles' "
                   "or 'cover'";
-      for (const VariantAttrs &s : specs)
-        if (s.cover &&
-            s.cover.getOf().size() != s.granularity.getSizes().size())
-          return op->emitOpError()
-                 << "'" << SpSparseDialect::kVariantsAttrName << "': cover "
-                 << s.cover << " compares granularities of another rank than "
-                 << s.granularity;
       return specs;
     }
     auto schedule = defaultSchedule(
