@@ -79,6 +79,9 @@ def parse_args(argv=None):
     p.add_argument("--dynaspa-only", action="store_true",
                    help="A/B runs of two bundle sets: dynaspa alone (still checked against "
                         "float64 first), no baselines; the speedup columns stay empty")
+    p.add_argument("--variant-lanes", action="store_true",
+                   help="run each operator's variants side by side "
+                        "(dynaspa_operator_set_variant_lanes; A/B runs)")
     p.add_argument("--rounds", type=int, help="timing rounds (default 7, quick 3)")
     p.add_argument("--round-ms", type=float, help="target length of a round (default 10, quick 3)")
     p.add_argument("--max-reps", type=int, default=1000)
@@ -321,9 +324,10 @@ class Dynaspa:
     """dynaspa through the C runtime (python/dynaspa/runtime.py). Each piece
     of the interface is one small method, so it is easy to adjust."""
 
-    def __init__(self, lib_path, bundles):
+    def __init__(self, lib_path, bundles, variant_lanes=False):
         from dynaspa import runtime as rt
         self.rt = rt
+        self.variant_lanes = variant_lanes
         self.lib = rt.Library(lib_path)
         self.ctx = self.lib.context("cuda")
         self.bundles = bundles
@@ -345,6 +349,8 @@ class Dynaspa:
             index = 0
         oper = bundle.operator(index)
         oper.prepare()
+        if self.variant_lanes:
+            oper.set_variant_lanes(True)
         return bundle, oper
 
     @staticmethod
@@ -865,7 +871,7 @@ def main(argv=None):
     a.no_dynaspa_reason = "--no-dynaspa"
     if not a.no_dynaspa:
         try:
-            dyn = Dynaspa(a.runtime, a.bundles)
+            dyn = Dynaspa(a.runtime, a.bundles, a.variant_lanes)
             log("dynaspa runtime %s on %s" % (dyn.lib.path, dyn.device))
             if not dyn.lib.has("operator_launch"):
                 log("WARNING: runtime has no dynaspa_operator_launch; only host-timed runs")
@@ -898,6 +904,7 @@ def main(argv=None):
         "tolerance": TOLERANCE,
         "tf32_tolerance": TF32_TOLERANCE,
         "runtime": dyn.lib.path if dyn else None,
+        "variant_lanes": bool(a.variant_lanes),
         "dynaspa_note": None if dyn else a.no_dynaspa_reason,
         "overhead_note": ("overhead_us: the prologue's kernels (bitmask, DISTile lists; "
                           "variants select themselves on the device) alone, timed by "

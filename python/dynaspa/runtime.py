@@ -96,6 +96,7 @@ _SIGNATURES = {
     "dynaspa_operator_get_input": (_st, [_p, _sz, _sz, ctypes.POINTER(TensorInfoC)]),
     "dynaspa_operator_get_output": (_st, [_p, _sz, _sz, ctypes.POINTER(TensorInfoC)]),
     "dynaspa_operator_prepare": (_st, [_p, _sz]),
+    "dynaspa_operator_set_variant_lanes": (_st, [_p, _sz, ctypes.c_int]),
     "dynaspa_operator_run": (_st, [_p, _sz, ctypes.POINTER(HostTensor), _sz,
                                    ctypes.POINTER(HostTensor), _sz, ctypes.POINTER(RunStats)]),
     "dynaspa_operator_launch": (_st, [_p, _sz, ctypes.POINTER(_p), _sz,
@@ -312,6 +313,12 @@ class Operator:
 
     def prepare(self):
         self._call("dynaspa_operator_prepare", self.bundle.handle, self.index)
+
+    def set_variant_lanes(self, enable):
+        """Whether the variants of a self-dispatching operator run side by
+        side (dynaspa_operator_set_variant_lanes; off by default)."""
+        self._call("dynaspa_operator_set_variant_lanes", self.bundle.handle,
+                   self.index, 1 if enable else 0)
 
     def launch(self, inputs, outputs, stream=None):
         """Enqueues the whole operator on ``stream`` (an int CUstream /

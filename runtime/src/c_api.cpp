@@ -400,6 +400,18 @@ dynaspa_status_t dynaspa_operator_prepare(dynaspa_bundle_t *bundle, size_t op) {
   });
 }
 
+dynaspa_status_t dynaspa_operator_set_variant_lanes(dynaspa_bundle_t *bundle,
+                                                    size_t op, int enable) {
+  if (!bundle)
+    return report(nullptr, invalidArgument(kNullArgument));
+  return guarded(bundle->context, [&]() -> Status {
+    OperatorExecutor *executor = nullptr;
+    if (Status s = getExecutor(bundle, op, &executor); !s)
+      return s;
+    return executor->setVariantLanes(enable != 0);
+  });
+}
+
 dynaspa_status_t dynaspa_operator_run(dynaspa_bundle_t *bundle, size_t op,
                                       const dynaspa_host_tensor_t *inputs,
                                       size_t num_inputs,

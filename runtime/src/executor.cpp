@@ -80,6 +80,12 @@ OperatorExecutor::~OperatorExecutor() {
       backend_.destroyEvent(e);
   if (side_)
     backend_.destroyQueue(side_);
+  if (lanes_.fork)
+    backend_.destroyEvent(lanes_.fork);
+  for (EventHandle e : lanes_.done)
+    backend_.destroyEvent(e);
+  for (QueueHandle q : lanes_.queues)
+    backend_.destroyQueue(q);
   for (DeviceBuffer b : buffers_)
     backend_.release(b);
 }
@@ -188,8 +194,38 @@ Status OperatorExecutor::prepare() {
     }
     variants_.push_back(std::move(plan));
   }
+  if (Status s = createLanes(); !s)
+    return s;
   prepared_ = true;
   return Status::ok();
+}
+
+Status OperatorExecutor::createLanes() {
+  if (!lanesEnabled_ || !op_.self_dispatch() || variants_.size() < 2)
+    return Status::ok();
+  // Each creation is kept as soon as it succeeds, so that a retried call
+  // completes the set and the destructor releases what exists.
+  if (!lanes_.fork)
+    if (Status s = backend_.createSyncEvent(&lanes_.fork); !s)
+      return s;
+  while (lanes_.queues.size() + 1 < variants_.size()) {
+    QueueHandle q = nullptr;
+    if (Status s = backend_.createQueue(&q); !s)
+      return s;
+    lanes_.queues.push_back(q);
+  }
+  while (lanes_.done.size() + 1 < variants_.size()) {
+    EventHandle e = nullptr;
+    if (Status s = backend_.createSyncEvent(&e); !s)
+      return s;
+    lanes_.done.push_back(e);
+  }
+  return Status::ok();
+}
+
+Status OperatorExecutor::setVariantLanes(bool enable) {
+  lanesEnabled_ = enable;
+  return prepared_ ? createLanes() : Status::ok();
 }
 
 Status OperatorExecutor::prepareHostBuffers() {
@@ -311,11 +347,34 @@ Status OperatorExecutor::enqueueVariants(const Bindings &bindings,
   if (variant >= 0) {
     if (Status s = execute(variants_[variant].commands, bindings, queue); !s)
       return s;
-  } else {
+    return finishOp(queue);
+  }
+  // Lanes only when complete (a failed creation leaves some out).
+  bool lanes = lanesEnabled_ && lanes_.fork &&
+               lanes_.queues.size() + 1 == variants_.size() &&
+               lanes_.done.size() == lanes_.queues.size();
+  if (!lanes) {
     for (const VariantPlan &plan : variants_)
       if (Status s = execute(plan.commands, bindings, queue); !s)
         return s;
+    return finishOp(queue);
   }
+  if (Status s = backend_.recordEventOn(lanes_.fork, queue); !s)
+    return s;
+  if (Status s = execute(variants_[0].commands, bindings, queue); !s)
+    return s;
+  for (size_t v = 1; v < variants_.size(); ++v) {
+    QueueHandle lane = lanes_.queues[v - 1];
+    if (Status s = backend_.waitEvent(lane, lanes_.fork); !s)
+      return s;
+    if (Status s = execute(variants_[v].commands, bindings, lane); !s)
+      return s;
+    if (Status s = backend_.recordEventOn(lanes_.done[v - 1], lane); !s)
+      return s;
+  }
+  for (EventHandle done : lanes_.done)
+    if (Status s = backend_.waitEvent(queue, done); !s)
+      return s;
   return finishOp(queue);
 }
 

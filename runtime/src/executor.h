@@ -99,6 +99,11 @@ public:
   /// and builds the command lists; idempotent.
   Status prepare();
 
+  /// dynaspa_operator_set_variant_lanes: whether a self-dispatching
+  /// operator's variants run side by side (see Lanes); creates the lanes now
+  /// if the operator is prepared.
+  Status setVariantLanes(bool enable);
+
   /// dynaspa_operator_run: host tensors in and out, blocking.
   Status run(const dynaspa_host_tensor_t *inputs, size_t numInputs,
              const dynaspa_host_tensor_t *outputs, size_t numOutputs,
@@ -126,8 +131,8 @@ public:
   /// fills' queue back).
   Status enqueuePrologue(const Bindings &bindings, QueueHandle queue,
                          const std::vector<uint32_t> &preZeroed);
-  /// Variant `variant`, or every variant in order for -1; then waits on
-  /// `queue` for the fills still running alongside.
+  /// Variant `variant`, or every variant for -1 (each on its own lane, see
+  /// lanes_); then waits on `queue` for the fills still running alongside.
   Status enqueueVariants(const Bindings &bindings, QueueHandle queue,
                          int32_t variant);
   /// Reads the tile counts (blocking, own queue) and applies the dispatch
@@ -184,6 +189,24 @@ private:
   std::array<EventHandle, 3> sync_ = {nullptr, nullptr, nullptr};
   /// startOp forked work that finishOp has yet to join.
   bool joinPending_ = false;
+  /// A self-dispatching operator of several variants launches all of them
+  /// and all but one find, in their first instructions, that the dispatch
+  /// table is not theirs. On one queue each such kernel still sits on the
+  /// critical path (a launch, and its blocks reading the counts: 2-5 us on
+  /// the H100). With lanes, variant 0 goes on the op's queue and variant
+  /// i > 0 on queues[i - 1], forked after the prologue (`fork`) and joined
+  /// back (`done[i - 1]`): the kernels that exit do so beside the chosen
+  /// one. Off by default: where a later variant is chosen, the earlier ones
+  /// launched beside it can slow it down (NOTES.md, entry 29).
+  bool lanesEnabled_ = false;
+  struct Lanes {
+    std::vector<QueueHandle> queues;
+    EventHandle fork = nullptr;
+    std::vector<EventHandle> done;
+  } lanes_;
+  /// Creates the lanes this operator lacks (none unless lanesEnabled_, the
+  /// operator self-dispatches and has several variants).
+  Status createLanes();
   /// start, after prologue, end; created on the first timed run.
   std::array<EventHandle, 3> events_ = {nullptr, nullptr, nullptr};
 };

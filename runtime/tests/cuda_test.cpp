@@ -215,6 +215,33 @@ TEST_F(Cuda, BenchmarkUsesGraphs) {
   runMaskedBmm(ctx_, bundle_, o, {0, 0, 1, 0, 0});
 }
 
+TEST_F(Cuda, VariantLanesRunEagerlyAndInAGraph) {
+  // Each variant on its own stream: the results (checked against the
+  // reference by runMaskedBmm, on poisoned outputs) and the variant that ran
+  // must not change, eagerly and when replayed from the benchmark's graph,
+  // whose capture fails on a lane that is not joined back.
+  BmmOptions o;
+  o.selfDispatch = true;
+  o.fillKernels = true;
+  o.binaries.push_back(binary(fb::Format::PTX, maskedBmmPtx()));
+  ASSERT_EQ(load(o), DYNASPA_OK) << dynaspa_context_last_error(ctx_);
+  ASSERT_EQ(dynaspa_operator_set_variant_lanes(bundle_, 0, 1), DYNASPA_OK)
+      << dynaspa_context_last_error(ctx_);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(runMaskedBmm(ctx_, bundle_, o, {0, 1, 0, 0, 1}).variant, 0);
+    EXPECT_EQ(runMaskedBmm(ctx_, bundle_, o, {1, 1, 1, 1, 0}).variant, 1);
+  }
+  dynaspa_benchmark_options_t options = {3, 20, 5};
+  dynaspa_benchmark_result_t r = {};
+  ASSERT_EQ(dynaspa_operator_benchmark(bundle_, 0, &options, &r), DYNASPA_OK)
+      << dynaspa_context_last_error(ctx_);
+  EXPECT_EQ(r.variant, 1);
+  EXPECT_EQ(r.tile_count, 4);
+  runMaskedBmm(ctx_, bundle_, o, {0, 0, 1, 0, 0});
+  EXPECT_EQ(dynaspa_operator_set_variant_lanes(bundle_, 7, 1),
+            DYNASPA_INVALID_ARGUMENT);
+}
+
 TEST_F(Cuda, FillKernelsRunOnASideStreamAlsoInAGraph) {
   // Poisoned outputs (runMaskedBmm), zeros only from the fill kernels on the
   // executor's side stream: eagerly, and forked into and joined back from

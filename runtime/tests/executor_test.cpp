@@ -216,6 +216,71 @@ TEST_F(Executor, LaunchBindsCallerMemoryOnTheCallerQueueWithoutBlocking) {
                              " 1 q5");
 }
 
+TEST_F(Executor, VariantLanesAreOffByDefault) {
+  make(true);
+  ASSERT_TRUE(executor_->prepare());
+  EXPECT_TRUE(grep(backend_.log, "queue").empty());
+  backend_.log.clear();
+  ASSERT_TRUE(run(nullptr));
+  EXPECT_TRUE(grep(backend_.log, "wait").empty());
+}
+
+TEST_F(Executor, SelfDispatchVariantsRunSideBySideAfterThePrologue) {
+  make(true);
+  ASSERT_TRUE(executor_->prepare());
+  // Enabled after prepare: one lane (a queue and its join event) per variant
+  // after the first, and the fork event, created at once.
+  ASSERT_TRUE(executor_->setVariantLanes(true));
+  EXPECT_EQ(grep(backend_.log, "queue").size(), 1u);
+  EXPECT_EQ(grep(backend_.log, "event").size(), 2u);
+  backend_.log.clear();
+  void *handles[] = {
+      reinterpret_cast<void *>(0xA00), reinterpret_cast<void *>(0xB00),
+      reinterpret_cast<void *>(0xC00), reinterpret_cast<void *>(0xD00)};
+  ASSERT_TRUE(executor_->launch(handles, 3, handles + 3, 1,
+                                RecordingBackend::queue(5)));
+  const auto &log = backend_.log;
+  int fork = first(log, "record e1000 q5");
+  int prologue = first(log, "launch count_rows");
+  int v0 = first(log, "launch masked_bmm_rows_sd");
+  int laneWait = first(log, "wait q100 e1000");
+  int v1 = first(log, "launch masked_bmm_sd");
+  int laneDone = first(log, "record e1001 q100");
+  int join = first(log, "wait q5 e1001");
+  for (int i : {fork, prologue, v0, laneWait, v1, laneDone, join})
+    ASSERT_GE(i, 0) << ::testing::PrintToString(log);
+  // The lane forks after the prologue: both variants read its tile list.
+  EXPECT_LT(prologue, fork);
+  EXPECT_LT(fork, laneWait);
+  EXPECT_NE(log[v0].find(" q5"), std::string::npos) << log[v0];
+  EXPECT_NE(log[v1].find(" q100"), std::string::npos) << log[v1];
+  EXPECT_LT(laneWait, v1);
+  EXPECT_LT(v1, laneDone);
+  // Work after the op on the caller's queue waits for both variants.
+  EXPECT_LT(laneDone, join);
+  EXPECT_LT(v0, join);
+  EXPECT_EQ(join + 1, static_cast<int>(log.size()));
+  // Off again: one queue, no fork.
+  ASSERT_TRUE(executor_->setVariantLanes(false));
+  backend_.log.clear();
+  ASSERT_TRUE(executor_->launch(handles, 3, handles + 3, 1,
+                                RecordingBackend::queue(5)));
+  EXPECT_TRUE(grep(backend_.log, "wait").empty());
+  for (const std::string &line : grep(backend_.log, "launch"))
+    EXPECT_NE(line.find(" q5"), std::string::npos) << line;
+}
+
+TEST_F(Executor, HostSelectedOperatorsHaveNoLanes) {
+  make(false);
+  ASSERT_TRUE(executor_->setVariantLanes(true));
+  ASSERT_TRUE(executor_->prepare());
+  EXPECT_TRUE(grep(backend_.log, "queue").empty())
+      << ::testing::PrintToString(backend_.log);
+  backend_.count = 2;
+  ASSERT_TRUE(run(nullptr));
+  EXPECT_TRUE(grep(backend_.log, "wait").empty());
+}
+
 TEST_F(Executor, FillKernelsRunOnASideQueueJoinedAroundTheVariants) {
   make(true, /*fillKernels=*/true);
   ASSERT_TRUE(executor_->prepare());

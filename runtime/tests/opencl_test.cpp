@@ -245,6 +245,30 @@ TEST_F(OpenCL, FillKernelsWriteTheZerosOnASecondQueue) {
   runAndCheck(o, {1, 0, 1, 0, 1});
 }
 
+TEST_F(OpenCL, VariantLanesGiveTheSameResults) {
+  // dynaspa_operator_set_variant_lanes: the second variant on its own
+  // queue, forked after the prologue and joined before the read-back.
+  BmmOptions o;
+  o.selfDispatch = true;
+  o.fillKernels = true;
+  o.binaries.emplace_back(fb::Format::OPENCL_C, maskedBmmSource());
+  load(makeMaskedBmmBundle(o));
+  ASSERT_EQ(dynaspa_operator_set_variant_lanes(bundle_, 0, 1), DYNASPA_OK)
+      << dynaspa_context_last_error(ctx_);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(runAndCheck(o, {0, 1, 0, 0, 0.5f}).variant, 0);
+    EXPECT_EQ(runAndCheck(o, {1, 1, 0, 1, 1}).variant, 1);
+    runAndCheck(o, {0, 0, 0, 0, 0});
+  }
+  dynaspa_benchmark_options_t options = {1, 3, 3};
+  dynaspa_benchmark_result_t r = {};
+  ASSERT_EQ(dynaspa_operator_benchmark(bundle_, 0, &options, &r), DYNASPA_OK)
+      << dynaspa_context_last_error(ctx_);
+  runAndCheck(o, {1, 0, 1, 0, 1});
+  EXPECT_EQ(dynaspa_operator_set_variant_lanes(nullptr, 0, 1),
+            DYNASPA_INVALID_ARGUMENT);
+}
+
 TEST_F(OpenCL, SelfDispatchSpirBitcodeRuns) {
   std::vector<uint8_t> spir = maskedBmmSpirBitcode();
   if (spir.empty())

@@ -225,6 +225,21 @@ dynaspa_status_t dynaspa_operator_get_output(const dynaspa_bundle_t *bundle,
  * allocated by the first of those. */
 dynaspa_status_t dynaspa_operator_prepare(dynaspa_bundle_t *bundle, size_t op);
 
+/* Whether a self-dispatching operator's variants run side by side (`enable`
+ * non-zero) instead of one after another on the op's queue (the default).
+ * All variants are launched and all but one exit at once; side by side,
+ * variant 0 stays on the op's queue and each later one gets its own queue
+ * (CUDA stream / OpenCL queue), forked after the prologue and joined before
+ * the op ends, so the variants that exit no longer sit on the critical path.
+ * Measured on an H100 (docs/benchmarks/NOTES.md, entry 29): 3.4% faster on
+ * the geometric mean of 126 suite rows, 7% at density 0.1, but up to 37%
+ * slower on a few dense rows where a later variant runs and an earlier one
+ * that exits was launched beside it. No effect on operators of one variant
+ * or on host-selected ones. Takes effect from the next run or launch; do not
+ * call it while a launch of the operator is being captured. */
+dynaspa_status_t dynaspa_operator_set_variant_lanes(dynaspa_bundle_t *bundle,
+                                                    size_t op, int enable);
+
 /* Runs operator `op`: uploads the inputs, zero-fills, runs the prologue,
  * reads the tile counts, launches the first variant whose range holds its
  * count, and downloads the outputs. A self-dispatching operator launches
