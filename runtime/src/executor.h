@@ -131,8 +131,9 @@ public:
   /// fills' queue back).
   Status enqueuePrologue(const Bindings &bindings, QueueHandle queue,
                          const std::vector<uint32_t> &preZeroed);
-  /// Variant `variant`, or every variant for -1 (each on its own lane, see
-  /// lanes_); then waits on `queue` for the fills still running alongside.
+  /// Variant `variant`, or every variant for -1 (in order on `queue`, or
+  /// side by side with lanes: see lanes_); then waits on `queue` for the
+  /// fills still running alongside.
   Status enqueueVariants(const Bindings &bindings, QueueHandle queue,
                          int32_t variant);
   /// Reads the tile counts (blocking, own queue) and applies the dispatch
