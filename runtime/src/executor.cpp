@@ -225,7 +225,13 @@ Status OperatorExecutor::createLanes() {
 
 Status OperatorExecutor::setVariantLanes(bool enable) {
   lanesEnabled_ = enable;
-  return prepared_ ? createLanes() : Status::ok();
+  if (!prepared_)
+    return Status::ok();
+  Status s = createLanes();
+  // An incomplete set stays unused; a later prepare() cannot complete it.
+  if (!s)
+    lanesEnabled_ = false;
+  return s;
 }
 
 Status OperatorExecutor::prepareHostBuffers() {
@@ -349,11 +355,9 @@ Status OperatorExecutor::enqueueVariants(const Bindings &bindings,
       return s;
     return finishOp(queue);
   }
-  // Lanes only when complete (a failed creation leaves some out).
-  bool lanes = lanesEnabled_ && lanes_.fork &&
-               lanes_.queues.size() + 1 == variants_.size() &&
-               lanes_.done.size() == lanes_.queues.size();
-  if (!lanes) {
+  // Complete whenever enabled on a prepared operator (prepare() and
+  // setVariantLanes fail otherwise); empty for a lone variant.
+  if (!lanesEnabled_ || lanes_.queues.empty()) {
     for (const VariantPlan &plan : variants_)
       if (Status s = execute(plan.commands, bindings, queue); !s)
         return s;

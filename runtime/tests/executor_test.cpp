@@ -107,6 +107,16 @@ protected:
     load(b);
   }
 
+  /// dynaspa_operator_launch's path: inputs 0xA00, 0xB00, 0xC00 (mask) and
+  /// output 0xD00 on the caller's queue q5.
+  Status launchOnCallerQueue() {
+    void *handles[] = {
+        reinterpret_cast<void *>(0xA00), reinterpret_cast<void *>(0xB00),
+        reinterpret_cast<void *>(0xC00), reinterpret_cast<void *>(0xD00)};
+    return executor_->launch(handles, 3, handles + 3, 1,
+                             RecordingBackend::queue(5));
+  }
+
   RecordingBackend backend_;
   std::vector<uint64_t> storage_;
   std::unique_ptr<ModuleCache> modules_;
@@ -234,11 +244,7 @@ TEST_F(Executor, SelfDispatchVariantsRunSideBySideAfterThePrologue) {
   EXPECT_EQ(grep(backend_.log, "queue").size(), 1u);
   EXPECT_EQ(grep(backend_.log, "event").size(), 2u);
   backend_.log.clear();
-  void *handles[] = {
-      reinterpret_cast<void *>(0xA00), reinterpret_cast<void *>(0xB00),
-      reinterpret_cast<void *>(0xC00), reinterpret_cast<void *>(0xD00)};
-  ASSERT_TRUE(executor_->launch(handles, 3, handles + 3, 1,
-                                RecordingBackend::queue(5)));
+  ASSERT_TRUE(launchOnCallerQueue());
   const auto &log = backend_.log;
   int fork = first(log, "record e1000 q5");
   int prologue = first(log, "launch count_rows");
@@ -263,8 +269,7 @@ TEST_F(Executor, SelfDispatchVariantsRunSideBySideAfterThePrologue) {
   // Off again: one queue, no fork.
   ASSERT_TRUE(executor_->setVariantLanes(false));
   backend_.log.clear();
-  ASSERT_TRUE(executor_->launch(handles, 3, handles + 3, 1,
-                                RecordingBackend::queue(5)));
+  ASSERT_TRUE(launchOnCallerQueue());
   EXPECT_TRUE(grep(backend_.log, "wait").empty());
   for (const std::string &line : grep(backend_.log, "launch"))
     EXPECT_NE(line.find(" q5"), std::string::npos) << line;
@@ -285,11 +290,7 @@ TEST_F(Executor, FillKernelsRunOnASideQueueJoinedAroundTheVariants) {
   make(true, /*fillKernels=*/true);
   ASSERT_TRUE(executor_->prepare());
   backend_.log.clear();
-  void *handles[] = {
-      reinterpret_cast<void *>(0xA00), reinterpret_cast<void *>(0xB00),
-      reinterpret_cast<void *>(0xC00), reinterpret_cast<void *>(0xD00)};
-  ASSERT_TRUE(executor_->launch(handles, 3, handles + 3, 1,
-                                RecordingBackend::queue(5)));
+  ASSERT_TRUE(launchOnCallerQueue());
   const auto &log = backend_.log;
   // The output is never zero-filled; the count still is, on the op's queue.
   std::vector<std::string> fills = grep(log, "fill");

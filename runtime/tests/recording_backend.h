@@ -159,9 +159,6 @@ public:
     return Status::ok();
   }
 
-  /// The queue createQueue returned last.
-  QueueHandle lastQueue() const { return queue(nextQueue_ - 1); }
-
   static QueueHandle queue(uintptr_t n) {
     return reinterpret_cast<QueueHandle>(n);
   }
