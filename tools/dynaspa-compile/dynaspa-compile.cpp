@@ -108,17 +108,23 @@ static cl::opt<unsigned> sharedBuffers(
              "reduction chunk: 1, or 2 (store the next chunk while computing "
              "from the other copy; where the second copy fits in 48 KiB)"),
     cl::cat(category));
+static cl::opt<unsigned> zeroBlocks(
+    "zero-blocks", cl::init(32),
+    cl::desc("With --zeros=variants: blocks at the start of each variant's "
+             "grid that write the zeros while the rest compute"),
+    cl::cat(category));
 static cl::opt<std::string> zeros(
-    "zeros", cl::init("fill-kernel"),
+    "zeros", cl::init("auto"),
     cl::desc("Where a convolution's zeros (its masked-off outputs) come "
-             "from: 'fill-kernel' (default: a kernel of the masked-off "
-             "pixels on a second queue, where no variant splits; else as "
-             "'zero-fill'), 'zero-fill' (the runtime zero-fills the output "
-             "before the op) or 'variants' (the variant that runs writes "
-             "them, and the slices of a split reduction store or add in "
-             "arrival order; slower on the H100, docs/benchmarks/NOTES.md "
-             "entry 24)"),
-    cl::value_desc("fill-kernel|zero-fill|variants"), cl::cat(category));
+             "from: 'auto' (default: 'variants' where the output has at least "
+             "32 MiB, else 'fill-kernel'; docs/benchmarks/NOTES.md entry 30), "
+             "'variants' (the first --zero-blocks blocks of the variant that "
+             "runs write them while the rest compute, and the slices of a "
+             "split reduction store or add in arrival order), 'fill-kernel' "
+             "(a kernel of the masked-off pixels on a second queue, where no "
+             "variant splits; else as 'zero-fill') or 'zero-fill' (the "
+             "runtime zero-fills the output before the op)"),
+    cl::cat(category));
 static cl::opt<bool> printIR("print-gpu-ir", cl::init(false),
                              cl::desc("Print the GPU kernels (after "
                                       "convert-spsparse-to-gpu, or the "
@@ -239,6 +245,7 @@ static OwningOpRef<ModuleOp> buildOperators(MLIRContext &context,
   spsparse::ConvertSpSparseToGPUOptions lowering;
   lowering.indexBitwidth = indexBitwidth;
   lowering.sharedBuffers = sharedBuffers;
+  lowering.zeroBlocks = zeroBlocks;
   lowering.zeros = zeros;
   pm.addPass(spsparse::createConvertSpSparseToGPU(lowering));
   if (failed(pm.run(*module)) ||

@@ -96,14 +96,19 @@ def ConvertSpSparseToGPU
            "reduction chunk: 1, or 2 (the next chunk is stored into one while "
            "the block computes from the other: one barrier per chunk instead "
            "of two; where the second copy fits in 48 KiB)">,
-    Option<"zeros", "zeros", "std::string", /*default=*/"\"fill-kernel\"",
+    Option<"zeroBlocks", "zero-blocks", "unsigned", /*default=*/"32",
+           "With zeros=variants: blocks at the start of each variant's grid "
+           "that write the zeros while the rest compute (at least 1)">,
+    Option<"zeros", "zeros", "std::string", /*default=*/"\"auto\"",
            "Where a convolution's zeros (its masked-off outputs) come from: "
-           "'fill-kernel' (default: a kernel of the masked-off pixels beside "
-           "the prologue and the variants where no variant splits; else as "
-           "'zero-fill'), 'zero-fill' (the runtime zero-fills the output "
-           "before the op) or 'variants' (the variant that runs writes them, "
-           "and the slices of a split reduction store or add in arrival "
-           "order; slower on the H100, NOTES.md entry 24)">,
+           "'auto' (default: 'variants' where the output has at least 32 MiB, "
+           "else 'fill-kernel'), 'variants' (the first zero-blocks blocks of "
+           "the variant that runs write them while the rest compute; the "
+           "slices of a split reduction store or add in arrival order), "
+           "'fill-kernel' (a kernel of the masked-off pixels beside the "
+           "prologue and the variants where no variant splits; else as "
+           "'zero-fill') or 'zero-fill' (the runtime zero-fills the output "
+           "before the op)">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",

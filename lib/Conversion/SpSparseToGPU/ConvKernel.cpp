@@ -308,33 +308,33 @@ static SmallVector<Value> buildMmaSteps(KernelBuilder &k, const ConvShape &s,
       });
 }
 
-/// This block's share of the zeros of the masked-off pixels
-/// (ConvZeros::Variants), before its first group of tiles: the blocks with
-/// work this run (every block where the mask has none) take a contiguous
-/// run of pixels each, so the stores drain while they compute instead of a
-/// zero fill before the op. In the block's channel block from `co0`, or
-/// every channel where a compact grid's blocks have none (`co0` null). Not
-/// where the dispatch table picks another variant; with a static split of
-/// the 3-D grid, only in the first slice's blocks.
-static void buildZeroShare(KernelBuilder &k, const ConvShape &s,
+/// The zeros of the masked-off pixels (ConvZeros::Variants), written by the
+/// first `zeroBlocks` blocks along x of the variant the dispatch table picks
+/// (of the 3-D grid, those of the first channel block and slice), each a
+/// contiguous run of pixels in every channel, while the blocks after them
+/// compute. The stores then drain beside the arithmetic instead of in a zero
+/// fill before the op. Measured on the H100 (NOTES.md entries 24 and 30):
+/// each block zeroing a share before its own tiles stored with the whole
+/// wave at once, as slow as the zero fill; a step of the share per
+/// reduction chunk cost the arithmetic 8% even where it stored nothing.
+static void buildZeroBlock(KernelBuilder &k, const ConvShape &s,
                            const ConvPlan &p, const TileSpace &space,
-                           Value mask, Value output, Value picked,
-                           Value numWork, Value tid, Value co0) {
+                           Value mask, Value output, Value picked, Value tid,
+                           int64_t zeroBlocks, ArrayRef<int64_t> grid) {
   ImplicitLocOpBuilder &b = k.b;
   Value bx = gpu::BlockIdOp::create(b, gpu::Dimension::x);
-  Value gx = gpu::GridDimOp::create(b, gpu::Dimension::x);
-  Value workers = k.select(k.cmp(arith::CmpIPredicate::eq, numWork, k.idx(0)),
-                           gx, arith::MinUIOp::create(b, numWork, gx));
-  Value mine = k.land(picked, k.cmp(arith::CmpIPredicate::ult, bx, workers));
-  if (!p.compact && p.minBlocks == 0 && p.splitK > 1)
-    mine = k.land(mine, k.cmp(arith::CmpIPredicate::eq,
-                              gpu::BlockIdOp::create(b, gpu::Dimension::z),
-                              k.idx(0)));
+  Value mine = k.land(picked, k.cmp(arith::CmpIPredicate::ult, bx,
+                                    k.idx(zeroBlocks)));
+  const gpu::Dimension dims[] = {gpu::Dimension::y, gpu::Dimension::z};
+  for (auto [extent, d] : llvm::zip(grid.drop_front(), dims))
+    if (extent > 1)
+      mine = k.land(mine, k.cmp(arith::CmpIPredicate::eq,
+                                gpu::BlockIdOp::create(b, d), k.idx(0)));
   auto ifMine = scf::IfOp::create(b, mine, /*withElse=*/false);
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(ifMine.thenBlock());
   int64_t pixels = s.n * s.ho * s.wo;
-  Value per = arith::DivUIOp::create(b, k.add(workers, pixels - 1), workers);
+  int64_t per = llvm::divideCeil(pixels, zeroBlocks);
   ZeroShare share;
   share.lo = arith::MinUIOp::create(b, k.mul(bx, per), k.idx(pixels));
   share.hi = arith::MinUIOp::create(b, k.add(share.lo, per), k.idx(pixels));
@@ -342,8 +342,8 @@ static void buildZeroShare(KernelBuilder &k, const ConvShape &s,
   share.warp = k.div(tid, share.lanes);
   share.warps = k.idx(p.threads / share.lanes);
   share.lane = k.rem(tid, share.lanes);
-  share.c0 = co0 ? co0 : k.idx(0);
-  share.channels = co0 ? p.cb : s.co;
+  share.c0 = k.idx(0);
+  share.channels = s.co;
   buildZeroMaskedOff(k, space, mask, output, s.co, share);
 }
 
@@ -538,9 +538,15 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildConvKernel(
            << " channel blocks x " << p.splitK
            << " slices are more work items than 32 bits count";
   int64_t slicesZ = p.minBlocks > 0 ? 1 : p.splitK;
-  SmallVector<int64_t, 3> grid = {blocks, channelBlocks, slicesZ};
+  // No more zero blocks than steps of pixels to zero.
+  int64_t zeroBlocks =
+      writeZeros ? std::min<int64_t>(options.zeroBlocks,
+                                     llvm::divideCeil(s.n * s.ho * s.wo,
+                                                      kPixelsPerStep))
+                 : 0;
+  SmallVector<int64_t, 3> grid = {zeroBlocks + blocks, channelBlocks, slicesZ};
   if (p.compact)
-    grid = {blocks * channelBlocks * slicesZ};
+    grid = {zeroBlocks + blocks * channelBlocks * slicesZ};
   gpu::GPUFuncOp fn =
       createKernel(builder, module, op->getLoc(), name, argTypes, roles,
                    {getWorkgroupType(p.copies * p.inputFloats, f32),
@@ -660,12 +666,19 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildConvKernel(
         b, sTile, ValueRange{k.add(k.mul(t, kFields), field)}));
   };
 
-  if (writeZeros)
-    buildZeroShare(k, s, p, *space, mask, output, picked, numWork, tid, co0);
-
-  auto workLoop =
-      scf::ForOp::create(b, gpu::BlockIdOp::create(b, gpu::Dimension::x),
-                         numWork, gpu::GridDimOp::create(b, gpu::Dimension::x));
+  // The blocks after the zero blocks walk the work items; the zero blocks
+  // skip the loop.
+  Value firstItem = gpu::BlockIdOp::create(b, gpu::Dimension::x);
+  Value stride = gpu::GridDimOp::create(b, gpu::Dimension::x);
+  if (zeroBlocks > 0) {
+    buildZeroBlock(k, s, p, *space, mask, output, picked, tid, zeroBlocks,
+                   grid);
+    Value zeroing =
+        k.cmp(arith::CmpIPredicate::ult, firstItem, k.idx(zeroBlocks));
+    firstItem = k.select(zeroing, numWork, k.sub(firstItem, zeroBlocks));
+    stride = k.sub(stride, zeroBlocks);
+  }
+  auto workLoop = scf::ForOp::create(b, firstItem, numWork, stride);
   b.setInsertionPointToStart(workLoop.getBody());
   Value group = workLoop.getInductionVar();
   if (p.compact) {

@@ -76,11 +76,11 @@ void mlir::spsparse::buildZeroMaskedOff(KernelBuilder &k,
   for (int64_t j = 0; j < kPixelsPerStep; ++j) {
     Value pixel = k.add(first, j);
     Value at = ragged ? arith::MinUIOp::create(b, pixel, last) : pixel;
-    Value n = k.div(at, ho * wo);
-    Value oh = k.rem(k.div(at, wo), ho);
-    Value ow = k.rem(at, wo);
+    // The pixel grid is the mask's own order (batch, row, column): the
+    // pixel is its mask index.
     Value on = k.isNonZero(memref::LoadOp::create(
-        b, mask, ValueRange{space.getMaskIndex(k, n, {oh, ow})}));
+        b, mask,
+        ValueRange{space.maskHasBatch ? at : k.rem(at, ho * wo)}));
     stepPixels.push_back(pixel);
     onPixels.push_back(on);
   }

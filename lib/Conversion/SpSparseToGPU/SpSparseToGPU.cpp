@@ -62,7 +62,7 @@ void setIndexBitwidth(gpu::GPUModuleOp module) {
 
 LogicalResult lowerPolyKernel(PolyKernelOp pk, SymbolTable &symbols,
                               unsigned indexBitwidth,
-                              const KernelOptions &options) {
+                              KernelOptions options) {
   MaskedOpInterface masked = pk.getMaskedOp();
   if (!masked)
     return pk.emitOpError("the GPU lowering needs a body that is one masked "
@@ -72,6 +72,16 @@ LogicalResult lowerPolyKernel(PolyKernelOp pk, SymbolTable &symbols,
   if (!conv && !bmm)
     return masked->emitOpError("has no GPU kernel template yet (only "
                                "masked_conv2d and masked_batch_matmul have)");
+  if (conv && options.zeros == ConvZeros::Auto) {
+    auto out = cast<ShapedType>(conv.getResult().getType());
+    int64_t bytes = out.hasStaticShape()
+                        ? out.getNumElements() *
+                              llvm::divideCeil(
+                                  out.getElementTypeBitWidth(), 8)
+                        : 0;
+    options.zeros = bytes >= kAutoZeroBlocksBytes ? ConvZeros::Variants
+                                                  : ConvZeros::FillKernel;
+  }
 
   MLIRContext *ctx = pk.getContext();
   OpBuilder builder(ctx);
@@ -204,6 +214,7 @@ LogicalResult lowerPolyKernel(PolyKernelOp pk, SymbolTable &symbols,
 
 std::optional<ConvZeros> mlir::spsparse::parseConvZeros(StringRef name) {
   return llvm::StringSwitch<std::optional<ConvZeros>>(name)
+      .Case("auto", ConvZeros::Auto)
       .Case("variants", ConvZeros::Variants)
       .Case("fill-kernel", ConvZeros::FillKernel)
       .Case("zero-fill", ConvZeros::ZeroFill)
@@ -233,11 +244,16 @@ struct ConvertSpSparseToGPUPass
       module.emitError("shared-buffers must be 1 or 2");
       return signalPassFailure();
     }
+    if (zeroBlocks == 0) {
+      module.emitError("zero-blocks must be at least 1");
+      return signalPassFailure();
+    }
     KernelOptions options;
     options.sharedBuffers = sharedBuffers;
+    options.zeroBlocks = zeroBlocks;
     std::optional<ConvZeros> convZeros = parseConvZeros(zeros);
     if (!convZeros) {
-      module.emitError("zeros must be 'variants', 'fill-kernel' or "
+      module.emitError("zeros must be 'auto', 'variants', 'fill-kernel' or "
                        "'zero-fill', not '")
           << zeros << "'";
       return signalPassFailure();

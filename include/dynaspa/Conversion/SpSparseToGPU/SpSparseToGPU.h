@@ -82,21 +82,28 @@ buildTileListKernel(OpBuilder &builder, gpu::GPUModuleOp module,
 /// Where the zeros of a masked convolution's output come from: the variants
 /// write only active pixels unless told otherwise.
 enum class ConvZeros {
-  /// The variant that runs writes them, each block with work zeroing a share
-  /// before it computes; a split reduction's first slice to finish stores
-  /// its sums and the others add to them (no zero fill before the op and no
-  /// extra kernel). Measured slower on the H100 (NOTES.md entry 24): an
-  /// option for experiments.
+  /// The default: Variants where the output has at least
+  /// kAutoZeroBlocksBytes, else FillKernel (NOTES.md entry 30).
+  Auto,
+  /// The variant that runs writes them: the first KernelOptions::zeroBlocks
+  /// blocks of its grid while the others compute; a split reduction's first
+  /// slice to finish stores its sums and the others add to them (no zero
+  /// fill before the op and no extra kernel).
   Variants,
-  /// The default: a fill kernel of the masked-off pixels
-  /// (buildConvFillKernel) beside the prologue and the variants, where no
-  /// variant splits its reduction; else ZeroFill.
+  /// A fill kernel of the masked-off pixels (buildConvFillKernel) beside the
+  /// prologue and the variants, where no variant splits its reduction; else
+  /// ZeroFill.
   FillKernel,
   /// The runtime zero-fills the whole output before the op.
   ZeroFill,
 };
 
-/// The ConvZeros a pass option names ("variants", "fill-kernel" or
+/// The output size from which ConvZeros::Auto has the variants write the
+/// zeros. On the H100 the zero blocks beat the zero fill (about 3 TB/s, 11 us
+/// at 32 MiB) from here up, and lost to it below 16 MiB.
+constexpr int64_t kAutoZeroBlocksBytes = int64_t(32) << 20;
+
+/// The ConvZeros a pass option names ("auto", "variants", "fill-kernel" or
 /// "zero-fill"), or none.
 std::optional<ConvZeros> parseConvZeros(llvm::StringRef name);
 
@@ -108,7 +115,10 @@ struct KernelOptions {
   /// the second copy fits in the 48 KiB of static shared memory.
   unsigned sharedBuffers = 1;
   /// Where a convolution's zeros (the masked-off outputs) come from.
-  ConvZeros zeros = ConvZeros::FillKernel;
+  ConvZeros zeros = ConvZeros::Auto;
+  /// With ConvZeros::Variants: the blocks at the start of each variant's grid
+  /// that write the zeros while the others compute.
+  unsigned zeroBlocks = 32;
 };
 
 /// Emits the kernel of one PolyKernel variant of a masked convolution: a
