@@ -27,8 +27,9 @@
 //     every thread accumulates its register tile of `thread_pixels` pixels x
 //     `thread_channels` channels from shared memory;
 //   write the register tile where the output exists and the mask is set
-//   (phantom writes and masked-off pixels are skipped: the output is
-//   zero-filled before the op), atomically when the reduction is split.
+//   (phantom writes and masked-off pixels are skipped: their zeros come from
+//   a zero fill or fill kernel, or from the grid's first blocks with
+//   ConvZeros::Variants), atomically when the reduction is split.
 //
 // A thread's channels come in runs of up to 4 consecutive channels, one run
 // per group of `channel_block / thread_channels * run` channels: lanes of a

@@ -10,9 +10,10 @@
 // batch 16 and d = 0.1 on the H100). buildZeroMaskedOff writes the zeros of
 // the masked-off pixels instead, with the variants' own mask test negated,
 // so they never touch an element a variant writes. Two places use it:
-//   - the variants themselves (ConvZeros::Variants, an option), each
-//     block with work zeroing a share before it computes, so the stores
-//     drain under its arithmetic (see ConvKernel.cpp);
+//   - the variants themselves (ConvZeros::Variants; by default where the
+//     output has at least 32 MiB): the first blocks of the grid zero while
+//     the others compute, so the stores drain beside the arithmetic (see
+//     ConvKernel.cpp);
 //   - a fill kernel the runtime runs on a second queue beside the prologue
 //     and the variants (ConvZeros::FillKernel, Operator.fills_alongside),
 //     where no variant splits its reduction. Measured on the H100, it did
