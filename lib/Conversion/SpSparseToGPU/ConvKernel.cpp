@@ -324,8 +324,8 @@ static void buildZeroBlock(KernelBuilder &k, const ConvShape &s,
                            int64_t zeroBlocks, ArrayRef<int64_t> grid) {
   ImplicitLocOpBuilder &b = k.b;
   Value bx = gpu::BlockIdOp::create(b, gpu::Dimension::x);
-  Value mine = k.land(picked, k.cmp(arith::CmpIPredicate::ult, bx,
-                                    k.idx(zeroBlocks)));
+  Value mine =
+      k.land(picked, k.cmp(arith::CmpIPredicate::ult, bx, k.idx(zeroBlocks)));
   const gpu::Dimension dims[] = {gpu::Dimension::y, gpu::Dimension::z};
   for (auto [extent, d] : llvm::zip(grid.drop_front(), dims))
     if (extent > 1)
@@ -541,9 +541,9 @@ FailureOr<gpu::GPUFuncOp> mlir::spsparse::buildConvKernel(
   int64_t slicesZ = p.minBlocks > 0 ? 1 : p.splitK;
   // No more zero blocks than steps of pixels to zero.
   int64_t zeroBlocks =
-      writeZeros ? std::min<int64_t>(options.zeroBlocks,
-                                     llvm::divideCeil(s.n * s.ho * s.wo,
-                                                      kPixelsPerStep))
+      writeZeros ? std::min<int64_t>(
+                       options.zeroBlocks,
+                       llvm::divideCeil(s.n * s.ho * s.wo, kPixelsPerStep))
                  : 0;
   SmallVector<int64_t, 3> grid = {zeroBlocks + blocks, channelBlocks, slicesZ};
   if (p.compact)

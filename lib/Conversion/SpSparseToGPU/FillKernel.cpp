@@ -80,8 +80,7 @@ void mlir::spsparse::buildZeroMaskedOff(KernelBuilder &k,
     // The pixel grid is the mask's own order (batch, row, column): the
     // pixel is its mask index.
     Value on = k.isNonZero(memref::LoadOp::create(
-        b, mask,
-        ValueRange{space.maskHasBatch ? at : k.rem(at, ho * wo)}));
+        b, mask, ValueRange{space.maskHasBatch ? at : k.rem(at, ho * wo)}));
     stepPixels.push_back(pixel);
     onPixels.push_back(on);
   }

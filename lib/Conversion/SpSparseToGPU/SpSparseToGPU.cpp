@@ -61,8 +61,7 @@ void setIndexBitwidth(gpu::GPUModuleOp module) {
 }
 
 LogicalResult lowerPolyKernel(PolyKernelOp pk, SymbolTable &symbols,
-                              unsigned indexBitwidth,
-                              KernelOptions options) {
+                              unsigned indexBitwidth, KernelOptions options) {
   MaskedOpInterface masked = pk.getMaskedOp();
   if (!masked)
     return pk.emitOpError("the GPU lowering needs a body that is one masked "
@@ -76,8 +75,7 @@ LogicalResult lowerPolyKernel(PolyKernelOp pk, SymbolTable &symbols,
     auto out = cast<ShapedType>(conv.getResult().getType());
     int64_t bytes = out.hasStaticShape()
                         ? out.getNumElements() *
-                              llvm::divideCeil(
-                                  out.getElementTypeBitWidth(), 8)
+                              llvm::divideCeil(out.getElementTypeBitWidth(), 8)
                         : 0;
     options.zeros = bytes >= kAutoZeroBlocksBytes ? ConvZeros::Variants
                                                   : ConvZeros::FillKernel;
