@@ -110,8 +110,9 @@ static cl::opt<unsigned> sharedBuffers(
     cl::cat(category));
 static cl::opt<unsigned> zeroBlocks(
     "zero-blocks", cl::init(32),
-    cl::desc("With --zeros=variants: blocks at the start of each variant's "
-             "grid that write the zeros while the rest compute"),
+    cl::desc("With --zeros=variants (and auto's large outputs): blocks at "
+             "the start of each variant's grid that write the zeros while "
+             "the rest compute"),
     cl::cat(category));
 static cl::opt<std::string> zeros(
     "zeros", cl::init("auto"),
@@ -124,7 +125,7 @@ static cl::opt<std::string> zeros(
              "(a kernel of the masked-off pixels on a second queue, where no "
              "variant splits; else as 'zero-fill') or 'zero-fill' (the "
              "runtime zero-fills the output before the op)"),
-    cl::cat(category));
+    cl::value_desc("auto|variants|fill-kernel|zero-fill"), cl::cat(category));
 static cl::opt<bool> printIR("print-gpu-ir", cl::init(false),
                              cl::desc("Print the GPU kernels (after "
                                       "convert-spsparse-to-gpu, or the "

@@ -97,8 +97,9 @@ def ConvertSpSparseToGPU
            "the block computes from the other: one barrier per chunk instead "
            "of two; where the second copy fits in 48 KiB)">,
     Option<"zeroBlocks", "zero-blocks", "unsigned", /*default=*/"32",
-           "With zeros=variants: blocks at the start of each variant's grid "
-           "that write the zeros while the rest compute (at least 1)">,
+           "With zeros=variants (and auto's large outputs): blocks at the "
+           "start of each variant's grid that write the zeros while the rest "
+           "compute (at least 1)">,
     Option<"zeros", "zeros", "std::string", /*default=*/"\"auto\"",
            "Where a convolution's zeros (its masked-off outputs) come from: "
            "'auto' (default: 'variants' where the output has at least 32 MiB, "
