@@ -19,6 +19,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <deque>
 
@@ -364,8 +365,11 @@ TEST_F(Executor, CapturingAnUnpreparedLaunchIsRefused) {
 TEST_F(Executor, BenchmarkTakesMedianAndMinOverRounds) {
   make(true);
   backend_.count = 3;
-  // Each round times the full graph, the zero fill, the overhead graph.
-  backend_.times = {5.0, 7.0, 2.0, 1.0, 8.0, 2.0, 3.0, 9.0, 4.0};
+  // One window of each graph estimates its length (full 20, zero fill 5,
+  // overhead 2); then each round times the full graph, the zero fill, the
+  // overhead graph.
+  backend_.times = {20.0, 5.0, 2.0, 5.0, 7.0, 2.0, 1.0,
+                    8.0,  2.0, 3.0, 9.0, 4.0};
   dynaspa_benchmark_options_t options = {2, 7, 3};
   dynaspa_benchmark_result_t r = {};
   ASSERT_TRUE(executor_->benchmark(options, &r));
@@ -380,7 +384,11 @@ TEST_F(Executor, BenchmarkTakesMedianAndMinOverRounds) {
   EXPECT_STREQ(r.method, "cuda-graph");
   const auto &log = backend_.log;
   EXPECT_EQ(grep(log, "replay").size(), 6u); // Warmup of the three graphs.
-  EXPECT_EQ(grep(log, "time 7").size(), 9u);
+  // The estimates at R = 7, then the op at R and each part with as many
+  // replays as fill the op's window: 7 * 20 / 5 and 7 * 20 / 2.
+  EXPECT_EQ(std::count(log.begin(), log.end(), "time 7"), 6);
+  EXPECT_EQ(std::count(log.begin(), log.end(), "time 28"), 3);
+  EXPECT_EQ(std::count(log.begin(), log.end(), "time 70"), 3);
   // The full graph holds zero fill, prologue and both variants.
   int begin = first(log, "capture begin"), end = first(log, "capture end");
   int launchesInside = 0;
@@ -402,6 +410,18 @@ TEST_F(Executor, BenchmarkTakesMedianAndMinOverRounds) {
   EXPECT_EQ(grep(zero, "fill").size(), 1u);
 }
 
+TEST_F(Executor, BenchmarkCapsThePartsReplays) {
+  make(true);
+  // A 10 ms op and parts of a few ns: the parts' replays stop at 4096, and
+  // never fall below R where a part is longer than the op's window needs.
+  backend_.times = {10000.0, 0.001, 40000.0};
+  dynaspa_benchmark_result_t r = {};
+  ASSERT_TRUE(executor_->benchmark({0, 3, 2}, &r));
+  const auto &log = backend_.log;
+  EXPECT_EQ(std::count(log.begin(), log.end(), "time 4096"), 2);
+  EXPECT_EQ(std::count(log.begin(), log.end(), "time 3"), 3 + 2 + 2);
+}
+
 TEST_F(Executor, StandaloneOperatorIsOneLaunchWithoutFillOrCount) {
   makeStandalone();
   dynaspa_run_stats_t stats = {};
@@ -420,7 +440,7 @@ TEST_F(Executor, StandaloneOperatorIsOneLaunchWithoutFillOrCount) {
 TEST_F(Executor, BenchmarkOfStandaloneOperatorTimesOnlyTheFullGraph) {
   makeStandalone();
   // Only the full graph is captured and timed: no overhead, no zero fill.
-  backend_.times = {5.0, 7.0, 6.0};
+  backend_.times = {9.0, 5.0, 7.0, 6.0}; // The estimate, then three rounds.
   dynaspa_benchmark_result_t r = {};
   ASSERT_TRUE(executor_->benchmark({1, 4, 3}, &r));
   EXPECT_DOUBLE_EQ(r.median_us, 6.0);
@@ -428,7 +448,7 @@ TEST_F(Executor, BenchmarkOfStandaloneOperatorTimesOnlyTheFullGraph) {
   EXPECT_DOUBLE_EQ(r.zero_fill_us, 0.0);
   EXPECT_EQ(r.tile_count, -1);
   EXPECT_EQ(grep(backend_.log, "capture begin").size(), 1u);
-  EXPECT_EQ(grep(backend_.log, "time 4").size(), 3u);
+  EXPECT_EQ(grep(backend_.log, "time 4").size(), 4u);
 }
 
 TEST_F(Executor, BenchmarkOfHostSelectedOperatorTimesTheChosenVariant) {

@@ -115,7 +115,10 @@ typedef struct dynaspa_run_stats {
 typedef struct dynaspa_benchmark_options {
   /* Untimed replays of each graph first (>= 0). */
   int32_t warmup;
-  /* R: replays per round, back to back (>= 1). */
+  /* R: replays of the operator per round, back to back (>= 1). Its
+   * overhead and zero fill, timed on their own, are replayed as many times
+   * as fill the operator's window (R to 4096), so that short parts are not
+   * read off the timer's floor. */
   int32_t reps;
   /* Rounds (>= 1); the result is the median (and min) over rounds. */
   int32_t rounds;
