@@ -126,7 +126,7 @@ def markdown(doc, path_stem):
                "gather-scatter = SBNet/SIGE scheme in PyTorch (index_select → cuDNN/cuBLAS → "
                "index_copy_, best output tile size `b`); its per-mask index build "
                "(`idx µs`, eager, with a host sync) is not in its time. "
-               "overhead = the runtime's prologue (bitmask, DISTile lists) alone; zero fill = zeroing "
+               "overhead = the runtime's prologue (bitmask, DISTile lists) alone, per prologue in a graph of 8; zero fill = zeroing "
                "the output alone (part of the dynaspa time; as large as the output whatever the mask).") %
                doc.get("timing", ""))
     if doc.get("dynaspa_note"):

@@ -908,7 +908,8 @@ def main(argv=None):
         "dynaspa_note": None if dyn else a.no_dynaspa_reason,
         "overhead_note": ("overhead_us: the prologue's kernels (bitmask, DISTile lists; "
                           "variants select themselves on the device) alone, timed by "
-                          "dynaspa_operator_benchmark the same way; zero_fill_us: zeroing "
+                          "dynaspa_operator_benchmark as in the op: a graph of 8 prologues "
+                          "back to back, replayed to fill the op's window, / 8; zero_fill_us: zeroing "
                           "the output alone (part of dynaspa_us, as large as the output "
                           "whatever the mask)"),
     }

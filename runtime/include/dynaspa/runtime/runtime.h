@@ -132,7 +132,10 @@ typedef struct dynaspa_benchmark_result {
   double min_us;
   /* The same for the prologue without the outputs' zero fill (bitmask and
    * DISTile lists; the variant kernels select themselves): the runtime's
-   * overhead; 0 for an operator without prologue kernels. */
+   * overhead; 0 for an operator without prologue kernels. It is timed as
+   * in the op, inside a graph: a graph of 8 prologues back to back, / 8, so
+   * that it holds the kernels and the gaps between them but not a graph
+   * launch per prologue. */
   double overhead_us;
   double overhead_min_us;
   /* The variant (and its tile count, -1 where no tile list is built) that
