@@ -89,6 +89,9 @@ def main(argv=None):
     p.add_argument("--no-covers", action="store_true",
                    help="A/B runs: default PolyKernels whose 1x1 variant has no "
                         "cover test (dispatch by tile counts alone)")
+    p.add_argument("--max-list-tiles", type=int, default=schedules.MAX_LIST_TILES,
+                   help="A/B runs: no small-tile variant in a default PolyKernel whose "
+                        "DISTiles cover the output in more tiles than this")
     p.add_argument("--variant", metavar="HxW:SCHEDULE",
                    help="A/B runs: every conv bundle has this one variant, e.g. "
                         "'4x4:channel_block = 64, threads = 128, tf32 = true' (a schedule "
@@ -126,7 +129,7 @@ def main(argv=None):
                     variants = only or schedules.chosen_variants(
                         op, b, use_chosen=not a.default_variants, min_blocks=a.min_blocks,
                         small_tiles=not a.no_small_tiles, slice_chunks=a.slice_chunks,
-                        covers=not a.no_covers)
+                        covers=not a.no_covers, max_list_tiles=a.max_list_tiles)
                 f.write(suite.mlir(op, b, variants))
             jobs.append((key, op, b, mpath, os.path.join(a.out, key + ".dspb")))
     print("wrote %d MLIR files to %s" % (len(jobs), mdir))

@@ -340,7 +340,7 @@ DENSE_CB, DENSE_TPB = 64, 8
 
 
 def default_variants(op, batch, min_blocks=MIN_BLOCKS, small_tiles=True,
-                     slice_chunks=SLICE_CHUNKS, covers=True):
+                     slice_chunks=SLICE_CHUNKS, covers=True, max_list_tiles=MAX_LIST_TILES):
     """The PolyKernel for shapes without tuning records, from the variants
     dynaspa-tune chose for the ten tuned conv records (NOTES.md entry 27):
     - 3x3 convs: blocks of 32 1x1 DISTiles while the mask is sparse (a
@@ -355,7 +355,8 @@ def default_variants(op, batch, min_blocks=MIN_BLOCKS, small_tiles=True,
     Double buffered where the registers fit, the reduction split adaptively up to MAX_SPLIT ways
     for `min_blocks` blocks of work (statically with min_blocks = 0: 4 ways at
     batch 1, none above). `small_tiles=False` leaves out the 1x1 and 2x2
-    variants of 3x3 convs, `covers=False` the 1x1 variant's cover (A/B runs).
+    variants of 3x3 convs, `covers=False` the 1x1 variant's cover,
+    `max_list_tiles` moves the MAX_LIST_TILES limit (A/B runs).
     Launch-bound 3x3 convs (under
     LAUNCH_BOUND_FLOPS) get _launch_bound_variants.
 
@@ -386,7 +387,7 @@ def default_variants(op, batch, min_blocks=MIN_BLOCKS, small_tiles=True,
            [0, int(SMALL_FRACTION * tiles2)], None)
     # (The 1x1 list is the longer one: where it is kept, so is the 2x2 list
     # its cover reads.)
-    return [v for v, n in ((pix, pixels), (mid, tiles2)) if n <= MAX_LIST_TILES] + [dense]
+    return [v for v, n in ((pix, pixels), (mid, tiles2)) if n <= max_list_tiles] + [dense]
 
 
 def _launch_bound_variants(op, batch, split, knobs, tiles2, dense):
