@@ -91,6 +91,80 @@ def fmt(v, digits=1):
     return str(v)
 
 
+# The performance bars of the fp32 suite (issue 6), each checked on every
+# (operator, batch) it applies to: (title, target, applies, value, met).
+LARGE_WORK_FLOPS = 5e9
+PAPER_SHAPES = ("conv3x3_40x40x256", "conv1x1_40x40x256", "conv3x3s2_80x80x128")
+
+
+def geomean(xs):
+    return math.exp(sum(math.log(x) for x in xs) / len(xs)) if xs else None
+
+
+def bar_rows(recs):
+    """[(bar, [(row label, value, met)])] for the issue's bars; a speedup is
+    the geometric mean over the mask kinds at one target density."""
+    by = collections.defaultdict(list)
+    for r in recs:
+        by[(r["name"], r["batch"], r["target_density"])].append(r)
+
+    def speedups(pred, density):
+        out = []
+        for (name, b, d), rs in sorted(by.items()):
+            if d != density or not pred(rs[0]):
+                continue
+            s = geomean([x for x in (speedup(r, "dynaspa_us") for r in rs) if x])
+            if s is not None:
+                out.append(("%s b%d" % (name, b), s))
+        return out
+
+    large = lambda r: r.get("k") is not None and (r.get("flops") or 0) >= LARGE_WORK_FLOPS
+    paper = lambda r: r["name"] in PAPER_SHAPES and r["batch"] == 1
+    bars = []
+    for label, pred, targets in (("large work", large, ((0.1, 8), (0.3, 2.7), (0.5, 1.7))),
+                                 ("paper shapes, batch 1", paper,
+                                  ((0.1, 4.4), (0.3, 2.5), (0.5, 1.5)))):
+        for d, t in targets:
+            bars.append(("%s: >= %gx at d=%g" % (label, t, d), "%.2fx",
+                         [(n, v, v >= t) for n, v in speedups(pred, d)]))
+    bars.append(("full mask: >= 0.85x", "%.2fx",
+                 [(n, v, v >= 0.85) for n, v in speedups(lambda r: True, 1.0)]))
+    timed = [r for r in recs if r.get("overhead_us") is not None and r.get("dynaspa_us")]
+    label = lambda r: "%s b%d %s d=%g" % (r["name"], r["batch"], r["mask_kind"],
+                                           r["target_density"])
+    bars.append(("overhead <= 8 µs", "%.1f µs",
+                 [(label(r), r["overhead_us"], r["overhead_us"] <= 8) for r in timed]))
+    bars.append(("overhead <= 6% of the op (large work)", "%.1f%%",
+                 [(label(r), 100 * r["overhead_us"] / r["dynaspa_us"],
+                   r["overhead_us"] <= 0.06 * r["dynaspa_us"]) for r in timed if large(r)]))
+    gs = [r for r in recs if r.get("gather_scatter_us") and r.get("dynaspa_us")]
+    bars.append((">= 3x faster than gather-scatter", "%.2fx",
+                 [(label(r), r["gather_scatter_us"] / r["dynaspa_us"],
+                   r["gather_scatter_us"] >= 3 * r["dynaspa_us"]) for r in gs]))
+    eff = [r for r in recs if r.get("active_tile_peak_fraction") is not None and large(r)]
+    bars.append(("active tiles >= 60% of the fp32 peak (large work)", "%.0f%%",
+                 [(label(r), 100 * r["active_tile_peak_fraction"],
+                   r["active_tile_peak_fraction"] >= 0.6) for r in eff]))
+    return bars
+
+
+def bars_markdown(recs, shown=6):
+    out = ["## Bars (fp32, issue 6)", "",
+           "Each bar on every row it applies to; a missed row is listed with its value "
+           "(worst first, at most %d). Speedups are geometric means over the mask kinds." % shown,
+           "", "| bar | met | missed (worst first) |", "|---|---|---|"]
+    for title_, form, rows in bar_rows(recs):
+        missed = sorted((r for r in rows if not r[2]), key=lambda r: r[1],
+                        reverse=title_.startswith("overhead"))
+        cell = ", ".join("%s %s" % (n, form % v) for n, v, _ in missed[:shown])
+        if len(missed) > shown:
+            cell += ", … (%d more)" % (len(missed) - shown)
+        out.append("| %s | %d of %d | %s |" % (title_, len(rows) - len(missed), len(rows),
+                                                cell or "–"))
+    out.append("")
+    return out
+
+
 def markdown(doc, path_stem):
     recs = doc["records"]
     base = baseline(doc)
@@ -168,8 +242,11 @@ def markdown(doc, path_stem):
             out.append("| %s | %d | %s | %s |" % (name, b, kind, " | ".join(cells)))
     out.append("")
 
+    if base.ideal:
+        out += bars_markdown(recs)
+
     eff = [r for r in recs if r.get("active_tile_peak_fraction") is not None
-           and r["flops"] >= 5e9]
+           and r["flops"] >= LARGE_WORK_FLOPS]
     if eff:
         out.append("## Active tiles: large-work conv kernels (dense conv >= 5 GFLOP)")
         out.append("")

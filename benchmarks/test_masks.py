@@ -390,6 +390,12 @@ def report_from_synthetic_json(_):
         md = open(os.path.join(d, "t.md")).read()
         assert "## conv3x3 40x40 256->256 k3 s1 (dynconv)" in md, md[:2000]
         assert "51.3 TFLOP/s" in md and "17.0 µs" in md and "⚑" in md
+        # The bars: 95 / 20 µs at d=0.1 meets 4.4x; gather-scatter is 1.6x
+        # slower there and 1.33x at d=0.5, which miss 3x (the worst listed first).
+        assert "| paper shapes, batch 1: >= 4.4x at d=0.1 | 1 of 1 | – |" in md, md[:3000]
+        assert "| overhead <= 8 µs | 8 of 8 | – |" in md
+        assert ("| >= 3x faster than gather-scatter | 0 of 8 | "
+                "conv3x3_40x40x256 b1 saliency d=0.5 1.33x") in md, md[:3000]
         pngs = sorted(f for f in os.listdir(d) if f.endswith(".png"))
         try:
             import matplotlib  # noqa: F401
