@@ -109,7 +109,7 @@ static cl::opt<unsigned> sharedBuffers(
              "from the other copy; where the second copy fits in 48 KiB)"),
     cl::cat(category));
 static cl::opt<unsigned> zeroBlocks(
-    "zero-blocks", cl::init(32),
+    "zero-blocks", cl::init(64),
     cl::desc("With --zeros=variants (and auto's large outputs): blocks at "
              "the start of each variant's grid that write the zeros while "
              "the rest compute"),

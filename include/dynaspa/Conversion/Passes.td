@@ -96,7 +96,7 @@ def ConvertSpSparseToGPU
            "reduction chunk: 1, or 2 (the next chunk is stored into one while "
            "the block computes from the other: one barrier per chunk instead "
            "of two; where the second copy fits in 48 KiB)">,
-    Option<"zeroBlocks", "zero-blocks", "unsigned", /*default=*/"32",
+    Option<"zeroBlocks", "zero-blocks", "unsigned", /*default=*/"64",
            "With zeros=variants (and auto's large outputs): blocks at the "
            "start of each variant's grid that write the zeros while the rest "
            "compute (at least 1)">,

@@ -3,11 +3,11 @@
 
 // zeros=auto (the default) has the variants write the zeros where the output
 // has at least 32 MiB (here exactly 32 MiB: 256 x 256 x 128 floats): no fill
-// kernel, and 32 zero blocks (or zero-blocks) ahead of the 2,048 tile groups.
+// kernel, and 64 zero blocks (or zero-blocks) ahead of the 2,048 tile groups.
 // CHECK-LABEL: spsparse.polykernel @large
 // CHECK-NOT: spsparse.fills
 // CHECK-LABEL: gpu.func @large_v(
-// CHECK-SAME: grid = array<i64: 2080, 2, 1>
+// CHECK-SAME: grid = array<i64: 2112, 2, 1>
 // CHECK-SAME: spsparse.writes_zeros
 // EIGHT-LABEL: gpu.func @large_v(
 // EIGHT-SAME: grid = array<i64: 2056, 2, 1>

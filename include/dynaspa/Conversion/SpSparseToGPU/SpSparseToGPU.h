@@ -117,8 +117,11 @@ struct KernelOptions {
   /// Where a convolution's zeros (the masked-off outputs) come from.
   ConvZeros zeros = ConvZeros::Auto;
   /// With ConvZeros::Variants: the blocks at the start of each variant's grid
-  /// that write the zeros while the others compute.
-  unsigned zeroBlocks = 32;
+  /// that write the zeros while the others compute. 64 against 32 on the H100:
+  /// 0.989 over the suite's ops with outputs of 32 MiB and more, up to 20%
+  /// faster where the zeros outweigh the work (docs/benchmarks/NOTES.md
+  /// entry 32).
+  unsigned zeroBlocks = 64;
 };
 
 /// Emits the kernel of one PolyKernel variant of a masked convolution: a
