@@ -435,6 +435,12 @@ def plot(scatter, path, title):
 
 
 def cmd_eval(a):
+    if a.out and os.path.exists(a.out) and not (a.merge or a.overwrite):
+        # The default --out is the curated docs/tuning/h100-eval.json, which
+        # holds other sweeps' entries and the dynaspa_tune results.
+        print("model_eval.py eval: %s exists: --merge replaces only this run's entries, "
+              "--overwrite replaces the whole file" % a.out, file=sys.stderr)
+        return 2
     ops, scatter = evaluate(a)
     if a.plot:
         plot(scatter, a.plot, a.title)
@@ -760,6 +766,8 @@ def main(argv=None):
     e.add_argument("--k", type=int, default=6)
     e.add_argument("--merge", action="store_true",
                    help="replace only this run's entries in --out, keep the others")
+    e.add_argument("--overwrite", action="store_true",
+                   help="replace an existing --out with this run's entries alone")
     e.add_argument("--out", default=os.path.join(TUNING, "h100-eval.json"))
     e.add_argument("--plot", default=os.path.join(TUNING, "h100-model-vs-measured.png"))
     e.add_argument("--title", default="cost model vs measured H100 time per schedule candidate")

@@ -121,6 +121,11 @@ def end_to_end(build, masks):
         assert rc == 0
         with open(out) as f:
             doc = json.load(f)
+        # A second run neither merges nor overwrites an existing file unasked.
+        again = ["--build", build, "eval", "--sweeps", path, "--masks", masks,
+                 "--registers", "estimate", "--out", out, "--plot", ""]
+        assert me.main(again) == 2
+        assert me.main(again + ["--overwrite"]) == 0
     for key in ("gpu", "date", "commit", "operators"):
         assert key in doc, key
     op = doc["operators"][0]

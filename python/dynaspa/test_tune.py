@@ -9,7 +9,6 @@ candidates `complete` finishes. Prints PASS/FAIL per check and
 """
 
 import itertools
-import math
 import os
 import random
 import sys
