@@ -99,6 +99,13 @@ def main(argv=None):
     p.add_argument("--extra", nargs=argparse.REMAINDER, default=[],
                    help="further compiler flags (must come last)")
     a = p.parse_args(argv)
+    # --extra takes the rest of the line: one of this script's own flags
+    # after it would silently go to the compiler instead.
+    own = {o for act in p._actions for o in act.option_strings}
+    for flag in a.extra:
+        if flag.split("=", 1)[0] in own:
+            p.error("%s comes after --extra, which passes everything after it to the "
+                    "compiler: put --extra last" % flag.split("=", 1)[0])
     only = None
     if a.variant:
         g, _, sched = a.variant.partition(":")

@@ -331,6 +331,11 @@ def make_bundles_without_compiler(_):
         assert os.path.exists(os.path.join(d, "attn_av_b1.dspb"))
         man = json.load(open(os.path.join(d, "manifest.json")))
         assert man["bundles"]["attn_av_b1"]["status"] == "ok"
+        # A flag of its own after --extra is an error, not a compiler flag.
+        proc = subprocess.run([sys.executable, os.path.join(HERE, "make_bundles.py"),
+                               "--out", d, "--compiler", fake, "--extra", "--records=r.json",
+                               "--ops", "attn_av"], capture_output=True, text=True)
+        assert proc.returncode == 2 and "put --extra last" in proc.stderr, proc.stderr
     finally:
         shutil.rmtree(d)
 
