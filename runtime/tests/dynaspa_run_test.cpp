@@ -236,7 +236,7 @@ TEST_F(DynaspaRun, HelpExplainsEveryFlag) {
   for (const char *flag :
        {"--op", "--input", "--mask", "--mask-index", "--random", "--output",
         "--device", "--check", "--benchmark", "--reps", "--rounds", "--warmup",
-        "--inspect", "--json"})
+        "--inspect", "--json", "--variant-lanes"})
     EXPECT_NE(r.out.find(flag), std::string::npos) << flag;
 }
 
@@ -252,6 +252,9 @@ TEST_F(DynaspaRun, BadFlagsAreUsageErrors) {
   expectError(run(q("sd.dspb") + " --check=yes"), 2, "takes no value");
   expectError(run(q("sd.dspb") + " " + q("sd.dspb")), 2, "unexpected argument");
   expectError(run(q("sd.dspb") + " --inspect --check"), 2, "--inspect");
+  expectError(run(q("sd.dspb") + " --inspect --variant-lanes"), 2, "--inspect");
+  expectError(run(q("sd.dspb") + " --op 0 --op 0 --variant-lanes"), 2,
+              "--variant-lanes applies to one operator");
 }
 
 TEST_F(DynaspaRun, BadBundlesAreErrors) {
@@ -320,6 +323,20 @@ TEST_F(DynaspaRun, JsonReportsRunAndCheck) {
   EXPECT_EQ(j["check"]["ok"], true);
   EXPECT_LE(j["check"]["max_rel_err"].get<double>(), 1e-4);
   EXPECT_EQ(j["inputs"][2]["source"], path("mask_f32.npy"));
+}
+
+TEST_F(DynaspaRun, VariantLanesRunAndCheck) {
+  REQUIRE_OPENCL();
+  // Side by side, the variant that exits no longer comes first: the result
+  // is the same, and both masks (one per variant) check exactly.
+  for (const char *mask : {"mask.npy", "mask_f32.npy"}) {
+    Result r = run(q("sd.dspb") + " --device opencl --json --check " +
+                   "--variant-lanes " + dataArgs() + " --mask " + q(mask));
+    ASSERT_EQ(r.code, 0) << r.err;
+    json j = json::parse(r.out);
+    EXPECT_EQ(j["variant_lanes"], true);
+    EXPECT_EQ(j["check"]["ok"], true) << mask;
+  }
 }
 
 TEST_F(DynaspaRun, MaskStacksPngsAndMismatches) {

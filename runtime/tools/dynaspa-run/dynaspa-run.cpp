@@ -213,6 +213,9 @@ int runOperator(const Options &o, const BundleFile &file, uint32_t opIndex) {
     runtime::Bundle bundle;
     if (Status s = context.loadBytes(file.data(), file.size, &bundle); !s)
       return fail(o.bundle + ": " + s.message());
+    if (o.variantLanes)
+      if (Status s = bundle.setVariantLanes(opIndex, true); !s)
+        return fail("--variant-lanes: " + s.message());
 
     NdArray output = NdArray::zeros(DYNASPA_F32, outShape);
     std::vector<dynaspa_host_tensor_t> hostIn;
@@ -245,6 +248,7 @@ int runOperator(const Options &o, const BundleFile &file, uint32_t opIndex) {
       return fail(s.message());
 
     report["device"] = context.deviceName();
+    report["variant_lanes"] = o.variantLanes;
     report["operator"] = {{"index", opIndex},
                           {"name", op.name()->str()},
                           {"kind", fb::EnumNameOpKind(op.kind())},

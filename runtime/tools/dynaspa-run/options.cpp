@@ -134,6 +134,7 @@ const std::vector<Flag> &flags() {
        nullptr},
       {"--check", nullptr, [](O &o) { o.check = true; }},
       {"--benchmark", nullptr, [](O &o) { o.benchmark = true; }},
+      {"--variant-lanes", nullptr, [](O &o) { o.variantLanes = true; }},
       {"--inspect", nullptr, [](O &o) { o.inspect = true; }},
       {"--json", nullptr, [](O &o) { o.json = true; }},
       {"--help", nullptr, [](O &o) { o.help = true; }},
@@ -204,10 +205,13 @@ Status parseOptions(const std::vector<std::string> &args, Options *out) {
         "give one --mask for all operators or one per --op (" +
         std::to_string(o.ops.size()) + "), got " +
         std::to_string(o.masks.size()));
+  if (o.variantLanes && o.ops.size() > 1)
+    return invalidArgument("--variant-lanes applies to one operator, not a "
+                           "network");
   if (o.inspect && o.ops.size() > 1)
     return invalidArgument("--inspect describes one --op or the whole bundle");
   if (o.inspect && (!o.inputs.empty() || !o.mask.empty() || !o.output.empty() ||
-                    o.randomSeed || o.check || o.benchmark))
+                    o.randomSeed || o.check || o.benchmark || o.variantLanes))
     return invalidArgument("--inspect only reads the bundle; it takes only "
                            "--op and --json");
   *out = o;
@@ -261,12 +265,17 @@ Modes (a run always happens unless --inspect):
                         over N rounds; OpenCL: R back-to-back enqueues timed
                         by the host clock to clFinish. Also times the
                         prologue alone (bitmask and tile lists: the runtime's
-                        overhead) and the output's zero fill alone. Prints
+                        overhead; as in the op, inside a graph, of which it
+                        is an eighth) and the output's zero fill alone, each
+                        replayed until it fills the op's R replays' time. Prints
                         median/min us, overhead us, zero fill us, the chosen
                         variant and its tile count
     --reps R            replays per round (default 100)
     --rounds N          rounds (default 10)
     --warmup W          untimed replays first (default 10)
+  --variant-lanes       launch the variants side by side, each on its own
+                        queue after the prologue, instead of one after another
+                        (dynaspa_operator_set_variant_lanes; one operator only)
   --inspect             describe the bundle (modules, binaries, operators,
                         buffers, prologue, variants with their tile ranges and
                         launch configurations) without a device

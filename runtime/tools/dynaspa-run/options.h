@@ -40,6 +40,8 @@ struct Options {
   std::optional<uint64_t> randomSeed;
   bool check = false;
   bool benchmark = false;
+  /// dynaspa_operator_set_variant_lanes before the runs.
+  bool variantLanes = false;
   int32_t reps = 100;
   int32_t rounds = 10;
   int32_t warmup = 10;

@@ -76,6 +76,13 @@ public:
     return fromC(dynaspa_operator_prepare(bundle_, op), context_);
   }
 
+  /// dynaspa_operator_set_variant_lanes.
+  Status setVariantLanes(size_t op, bool enable) {
+    return fromC(
+        dynaspa_operator_set_variant_lanes(bundle_, op, enable ? 1 : 0),
+        context_);
+  }
+
   size_t probeCount() const {
     size_t n = 0;
     dynaspa_bundle_probe_count(bundle_, &n);
