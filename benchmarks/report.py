@@ -92,7 +92,7 @@ def fmt(v, digits=1):
 
 
 # The performance bars of the fp32 suite (issue 6), each checked on every
-# (operator, batch) it applies to: (title, target, applies, value, met).
+# row it applies to: bar_rows gives (title, value format, [(row, value, met)]).
 LARGE_WORK_FLOPS = 5e9
 PAPER_SHAPES = ("conv3x3_40x40x256", "conv1x1_40x40x256", "conv3x3s2_80x80x128")
 
@@ -200,7 +200,8 @@ def markdown(doc, path_stem):
                "gather-scatter = SBNet/SIGE scheme in PyTorch (index_select → cuDNN/cuBLAS → "
                "index_copy_, best output tile size `b`); its per-mask index build "
                "(`idx µs`, eager, with a host sync) is not in its time. "
-               "overhead = the runtime's prologue (bitmask, DISTile lists) alone, per prologue in a graph of 8; zero fill = zeroing "
+               "overhead = the runtime's prologue (bitmask, DISTile lists) alone, one of 8 "
+               "back to back in a graph; zero fill = zeroing "
                "the output alone (part of the dynaspa time; as large as the output whatever the mask).") %
                doc.get("timing", ""))
     if doc.get("dynaspa_note"):
